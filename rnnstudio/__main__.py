@@ -1,0 +1,3 @@
+from rnnstudio.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,289 @@
+"""The `rnnstudio` command (CONTRACTS.md section 1).
+
+Bad input exits with status 2 and one line on standard error; internal failure exits 1.
+Heavy imports (torch, Qt) happen inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from rnnstudio.errors import UserError
+
+PANELS = ("charrnn",)
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit status 2."""
+
+    def error(self, message):  # noqa: D401 - argparse's hook
+        sys.stderr.write(f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
+        raise SystemExit(2)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be a finite number of at least 0")
+    return value
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 1280x800") from None
+    if not (200 <= w <= 8000 and 200 <= h <= 8000):
+        raise argparse.ArgumentTypeError(f"{text} is out of range; use 200 to 8000 pixels a side")
+    return w, h
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="rnnstudio", description="See recurrent neural networks work, live.")
+    p.add_argument("--version", action="version", version=_version())
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+
+    def add_gui_options(q):
+        q.add_argument("--panel", choices=PANELS, help="the panel to open first")
+        q.add_argument("--presenter", action="store_true", help="large fonts and thick lines for a projector")
+        q.add_argument("--device", choices=DEVICES, default="auto", help="where models run (default: auto)")
+
+    add_gui_options(p)
+    add_gui_options(sub.add_parser("gui", help="open the desktop app (the default)"))
+
+    s = sub.add_parser("screenshot", help="render panels to PNG after real work, without a display")
+    s.add_argument("--out", required=True, help="folder for <panel>.png")
+    s.add_argument("--panel", default="all", choices=PANELS + ("all",))
+    s.add_argument("--size", type=_size, default=(1280, 800), help="window size, default 1280x800")
+    s.add_argument("--presenter", action="store_true")
+
+    t = sub.add_parser("train", help="train a model").add_subparsers(dest="task", parser_class=_Parser)
+    tc = t.add_parser("charrnn", help="train a character-level language model")
+    tc.add_argument("--corpus", default="shakespeare", help="shakespeare, python, or a UTF-8 text file")
+    tc.add_argument("--arch", choices=("lstm", "gru", "rnn"), default="lstm")
+    tc.add_argument("--layers", type=_positive_int, default=2)
+    tc.add_argument("--hidden", type=_positive_int, default=128)
+    tc.add_argument("--embed", type=int, default=64, help="embedding size; 0 for one-hot input")
+    tc.add_argument("--steps", type=_positive_int, default=2000)
+    tc.add_argument("--seq-len", type=_positive_int, default=64, help="BPTT window in characters")
+    tc.add_argument("--batch", type=_positive_int, default=32)
+    tc.add_argument("--lr", type=_non_negative_float, default=2e-3)
+    tc.add_argument("--dropout", type=_non_negative_float, default=0.0)
+    tc.add_argument("--seed", type=int, default=0)
+    tc.add_argument("--eval-every", type=_positive_int, default=500)
+    tc.add_argument("--device", choices=DEVICES, default="auto")
+    tc.add_argument("--out", required=True, help="the .safetensors file to write")
+
+    sm = sub.add_parser("sample", help="generate text from a char-RNN")
+    sm.add_argument("--model", help="a char-RNN model file (default: the shipped Shakespeare LSTM)")
+    sm.add_argument("--chars", type=_positive_int, default=500)
+    sm.add_argument("--temperature", type=_non_negative_float, default=0.8, help="0 is greedy")
+    sm.add_argument("--top-k", type=int, default=0, help="sample from the k likeliest only; 0 for all")
+    sm.add_argument("--prime", default="", help="text the model reads before it writes")
+    sm.add_argument("--seed", type=int, default=None)
+    sm.add_argument("--device", choices=DEVICES, default="auto")
+
+    e = sub.add_parser("eval", help="measure a model").add_subparsers(dest="task", parser_class=_Parser)
+    ec = e.add_parser("charrnn", help="nats and bits per character on a text")
+    ec.add_argument("--model")
+    ec.add_argument("--text", required=True, help="a UTF-8 text file")
+    ec.add_argument("--device", choices=DEVICES, default="auto")
+    return p
+
+
+def _version() -> str:
+    from rnnstudio import __version__
+
+    return f"rnnstudio {__version__}"
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- commands ---------------------------------------------------------------------------
+
+
+def cmd_gui(args) -> int:
+    from rnnstudio.ui.app import run_app
+
+    return run_app(panel=args.panel, presenter=args.presenter, device=args.device)
+
+
+def cmd_screenshot(args) -> int:
+    from rnnstudio.ui.screenshot import take_screenshots
+
+    panels = list(PANELS) if args.panel == "all" else [args.panel]
+    for path in take_screenshots(args.out, panels, args.size, presenter=args.presenter):
+        log(f"wrote {path}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    if args.task != "charrnn":
+        raise UserError("say what to train: `rnnstudio train charrnn ...`")
+    from pathlib import Path
+
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise UserError(f"cannot write {out}: the folder {out.parent} does not exist")
+    if args.embed < 0:
+        raise UserError("--embed must be 0 (one-hot input) or a positive size")
+    if args.dropout >= 1:
+        raise UserError("--dropout must be below 1")
+
+    from rnnstudio.data.text import load_corpus
+    from rnnstudio.nn.charrnn import CharRNNConfig, save_charrnn
+    from rnnstudio.nn.device import select_device, tune_allocator
+    from rnnstudio.train.charrnn import CharRNNTrainer, TrainSettings, evaluate_text
+
+    tune_allocator()
+    device = select_device(args.device)
+    log(f"reading corpus {args.corpus} ...")
+    corpus = load_corpus(args.corpus)
+    config = CharRNNConfig(
+        vocab_size=1, arch=args.arch, layers=args.layers, hidden=args.hidden, embed=args.embed, dropout=args.dropout
+    )
+    settings = TrainSettings(
+        seq_len=args.seq_len, batch_size=args.batch, lr=args.lr, steps=args.steps, seed=args.seed
+    )
+    import torch
+
+    torch.manual_seed(args.seed)
+    trainer = CharRNNTrainer(corpus, config, settings, device=device)
+    log(
+        f"{corpus.name}: {len(corpus.train):,} training and {len(corpus.valid):,} validation characters, "
+        f"{len(trainer.vocab)} symbols; {args.arch} {args.layers} x {args.hidden} on {device}"
+    )
+    t0 = time.perf_counter()
+    chars = 0
+    for _ in range(args.steps):
+        info = trainer.step()
+        chars += info["chars"]
+        if trainer.iteration % args.eval_every == 0 or trainer.iteration == args.steps:
+            valid = trainer.validate()
+            rate = chars / (time.perf_counter() - t0)
+            log(
+                f"iter {trainer.iteration:6d}  train {info['loss']:.3f}  valid {valid:.3f} nats/char  "
+                f"{rate:,.0f} chars/s"
+            )
+    valid_idx = trainer.vocab.encode_points(corpus.valid)
+    full_valid = evaluate_text(trainer.model, valid_idx, device=device)
+    trained = trainer.trained_info()
+    trained["metrics"]["valid_nats_per_char"] = round(full_valid, 4)
+    trained["metrics"]["valid_bits_per_char"] = round(full_valid / 0.6931471805599453, 4)
+    trained["seconds"] = round(time.perf_counter() - t0, 1)
+    save_charrnn(out, trainer.model, trainer.vocab.chars, trained)
+    log(f"validation on all of the held-out text: {full_valid:.4f} nats/char; wrote {out}")
+    return 0
+
+
+def _load_charrnn_for_cli(model_arg, device_choice):
+    from rnnstudio.nn.charrnn import load_charrnn
+    from rnnstudio.nn.device import select_device
+    from rnnstudio.paths import shipped_model
+
+    device = select_device(device_choice)
+    path = model_arg or shipped_model("charrnn")
+    return load_charrnn(path, device), device
+
+
+def cmd_sample(args) -> int:
+    import torch
+
+    from rnnstudio.data.text import Vocab
+
+    loaded, device = _load_charrnn_for_cli(args.model, args.device)
+    vocab = Vocab(loaded.vocab)
+    prime = vocab.encode(args.prime)
+    generator = torch.Generator().manual_seed(args.seed) if args.seed is not None else None
+    out = sys.stdout
+    out.write(args.prime)
+    for i, idx in enumerate(
+        loaded.model.generate(prime, args.chars, args.temperature, args.top_k, generator=generator)
+    ):
+        out.write(vocab.chars[idx])
+        if i % 64 == 0:
+            out.flush()
+    out.write("\n")
+    out.flush()
+    return 0
+
+
+def cmd_eval(args) -> int:
+    if args.task != "charrnn":
+        raise UserError("say what to evaluate: `rnnstudio eval charrnn --text FILE`")
+    import math
+
+    from rnnstudio.data.text import Vocab, decode_codepoints
+    from rnnstudio.errors import TextFileError
+    from rnnstudio.train.charrnn import evaluate_text
+
+    loaded, device = _load_charrnn_for_cli(args.model, args.device)
+    points = decode_codepoints(args.text)
+    if len(points) < 2:
+        raise TextFileError(f"{args.text} has fewer than two characters; there is nothing to predict")
+    indices = Vocab(loaded.vocab).encode_points(points)
+    if (indices < 0).any():
+        import numpy as np
+
+        unknown = ", ".join(repr(chr(int(p))) for p in np.unique(points[indices < 0])[:8])
+        raise TextFileError(
+            f"{args.text} has characters the model has never seen ({unknown}); remove them to evaluate"
+        )
+    nats = evaluate_text(loaded.model, indices, device=device)
+    print(json.dumps({"nats_per_char": round(nats, 5), "bits_per_char": round(nats / math.log(2), 5), "chars": int(len(points))}))
+    return 0
+
+
+COMMANDS = {
+    None: cmd_gui,
+    "gui": cmd_gui,
+    "screenshot": cmd_screenshot,
+    "train": cmd_train,
+    "sample": cmd_sample,
+    "eval": cmd_eval,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except UserError as e:
+        sys.stderr.write(f"rnnstudio: error: {e}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("rnnstudio: interrupted; nothing was written\n")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # an internal failure: one line, and the details for a bug report
+        import traceback
+
+        if "RNNSTUDIO_DEBUG" in __import__("os").environ:
+            traceback.print_exc()
+        sys.stderr.write(f"rnnstudio: internal error: {type(e).__name__}: {e}; please report it (set RNNSTUDIO_DEBUG=1 for details)\n")
+        return 1
+
+
+def gui_main() -> int:
+    """Entry point for the desktop launcher (no console)."""
+    return main(sys.argv[1:] or ["gui"])

@@ -1,0 +1,1 @@
+"""Corpora and data sets. No Qt."""

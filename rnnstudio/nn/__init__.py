@@ -1,0 +1,1 @@
+"""Pure PyTorch: models, model files, decoding. No Qt, no OpenCV."""

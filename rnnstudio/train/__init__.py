@@ -1,0 +1,1 @@
+"""Training loops, as objects stepped one small piece at a time. No Qt."""

@@ -1,0 +1,210 @@
+"""Training a char-RNN by truncated backpropagation through time.
+
+`CharRNNTrainer.step()` runs one iteration (a batch of windows of `seq_len` characters,
+forward, backward through those steps only, an Adam update) and returns plain numbers.
+The caller decides when to step, so a worker can interleave training with sampling, and
+pausing is simply not stepping: the optimizer state and counters stay as they are.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from rnnstudio.data.text import Corpus, Vocab
+from rnnstudio.nn.charrnn import CharRNN, CharRNNConfig
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    seq_len: int = 64  # the BPTT window: gradients flow back at most this many characters
+    batch_size: int = 32  # windows trained on at once
+    lr: float = 2e-3  # Adam's learning rate
+    steps: int = 2000  # iterations planned; the learning rate decays to lr/10 over them
+    grad_clip: float = 5.0  # largest gradient norm, against exploding gradients
+    seed: int = 0
+    valid_windows: int = 64  # validation estimate: this many windows of seq_len * 4
+
+    def __post_init__(self):
+        if self.seq_len < 1 or self.batch_size < 1 or self.steps < 1:
+            raise ValueError("sequence length, batch size and steps must be positive")
+        if not self.lr > 0:
+            raise ValueError("the learning rate must be positive")
+
+
+class CharRNNTrainer:
+    def __init__(
+        self,
+        corpus: Corpus,
+        config: CharRNNConfig,
+        settings: TrainSettings,
+        device: torch.device | str = "cpu",
+        vocab: list[str] | None = None,
+        model: CharRNN | None = None,
+        trained: dict | None = None,
+        optimizer_tensors: dict[str, torch.Tensor] | None = None,
+    ):
+        self.device = torch.device(device)
+        self.settings = settings
+        self.corpus_name = corpus.name
+        self.vocab = Vocab(vocab if vocab is not None else corpus.vocab())
+        train_idx = self.vocab.encode_points(corpus.train)
+        valid_idx = self.vocab.encode_points(corpus.valid)
+        if (train_idx < 0).any() or (valid_idx < 0).any():
+            bad = np.concatenate([corpus.train[train_idx < 0], corpus.valid[valid_idx < 0]])
+            shown = ", ".join(repr(chr(int(p))) for p in np.unique(bad)[:8])
+            from rnnstudio.errors import TextFileError
+
+            raise TextFileError(
+                f"{corpus.name} has characters the model was not built for: {shown}; "
+                f"train a new model on this text instead of continuing the old one"
+            )
+        min_len = settings.seq_len + 2
+        if len(train_idx) < min_len or len(valid_idx) < 2:
+            from rnnstudio.errors import TextFileError
+
+            raise TextFileError(
+                f"{corpus.name} is too short for a sequence length of {settings.seq_len}; "
+                f"use a longer text or a shorter sequence length"
+            )
+        dtype = torch.uint8 if len(self.vocab) <= 256 else torch.int16  # 1-2 bytes a character
+        self.train_data = torch.from_numpy(train_idx.astype(np.int64)).to(dtype).to(self.device)
+        self.valid_data = torch.from_numpy(valid_idx.astype(np.int64)).to(dtype).to(self.device)
+        if model is None:
+            config = CharRNNConfig.from_dict({**config.to_dict(), "vocab_size": len(self.vocab)})
+            model = CharRNN(config)
+        self.model = model.to(self.device)
+        self.config = self.model.config
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.lr)
+        self.iteration = int((trained or {}).get("steps", 0))
+        self.chars_seen = int((trained or {}).get("chars", 0))
+        if optimizer_tensors:
+            self._load_optimizer_tensors(optimizer_tensors)
+        self.generator = torch.Generator(device="cpu").manual_seed(settings.seed + self.iteration)
+        self.last_valid_loss: float | None = (trained or {}).get("metrics", {}).get("valid_nats_per_char")
+        self.last_train_loss: float | None = None
+
+    # --- one iteration ------------------------------------------------------------------
+
+    def _batch(self, data: torch.Tensor, batch: int, length: int, generator: torch.Generator):
+        starts = torch.randint(0, len(data) - length - 1, (batch,), generator=generator)  # (B,)
+        offsets = torch.arange(length + 1)  # (T+1,)
+        windows = data[(starts[:, None] + offsets[None, :]).to(data.device)].long()  # (B, T+1)
+        return windows[:, :-1], windows[:, 1:]  # inputs (B, T), targets (B, T)
+
+    def learning_rate(self) -> float:
+        """Cosine decay from lr to lr/10 over the planned steps, then flat."""
+        s = self.settings
+        progress = min(self.iteration / s.steps, 1.0)
+        return s.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    def step(self) -> dict:
+        """One training iteration. Returns {'iteration', 'loss', 'chars', 'seconds', 'lr'}."""
+        t0 = time.perf_counter()
+        s = self.settings
+        self.model.train()
+        x, y = self._batch(self.train_data, s.batch_size, s.seq_len, self.generator)
+        lr = self.learning_rate()
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        logits, _ = self.model(x)  # (B, T, V)
+        loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.model.parameters(), s.grad_clip)
+        self.optimizer.step()
+        self.iteration += 1
+        self.chars_seen += x.numel()
+        self.last_train_loss = loss.item()
+        return {
+            "iteration": self.iteration,
+            "loss": self.last_train_loss,
+            "chars": x.numel(),
+            "seconds": time.perf_counter() - t0,
+            "lr": lr,
+        }
+
+    @torch.no_grad()
+    def validate(self) -> float:
+        """Mean loss in nats per character on fixed windows of the validation text."""
+        s = self.settings
+        length = min(s.seq_len * 4, len(self.valid_data) - 2)
+        fixed = torch.Generator(device="cpu").manual_seed(1234)  # the same windows every time
+        x, y = self._batch(self.valid_data, s.valid_windows, length, fixed)
+        self.model.eval()
+        logits, _ = self.model(x)
+        loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        self.last_valid_loss = float(loss)
+        return self.last_valid_loss
+
+    # --- what a model file keeps ----------------------------------------------------------
+
+    def trained_info(self) -> dict:
+        metrics = {}
+        if self.last_valid_loss is not None:
+            metrics["valid_nats_per_char"] = round(self.last_valid_loss, 4)
+        if self.last_train_loss is not None:
+            metrics["train_nats_per_char"] = round(self.last_train_loss, 4)
+        return {
+            "steps": self.iteration,
+            "chars": self.chars_seen,
+            "corpus": self.corpus_name,
+            "settings": asdict(self.settings),
+            "metrics": metrics,
+        }
+
+    def optimizer_tensors(self) -> dict[str, torch.Tensor]:
+        """Adam's moments by parameter name, so that training resumes exactly from a file."""
+        out = {}
+        names = dict(self.model.named_parameters())
+        for name, param in names.items():
+            state = self.optimizer.state.get(param)
+            if not state:
+                continue
+            out[f"{name}.exp_avg"] = state["exp_avg"].detach().cpu()
+            out[f"{name}.exp_avg_sq"] = state["exp_avg_sq"].detach().cpu()
+            out[f"{name}.step"] = torch.as_tensor(state["step"], dtype=torch.float32).reshape(1).cpu()
+        return out
+
+    def _load_optimizer_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        for name, param in self.model.named_parameters():
+            keys = [f"{name}.exp_avg", f"{name}.exp_avg_sq", f"{name}.step"]
+            if not all(k in tensors for k in keys):
+                continue
+            if tensors[keys[0]].shape != param.shape or tensors[keys[1]].shape != param.shape:
+                continue
+            self.optimizer.state[param] = {
+                "step": torch.tensor(float(tensors[keys[2]].reshape(-1)[0])),
+                "exp_avg": tensors[keys[0]].to(self.device, param.dtype).clone(),
+                "exp_avg_sq": tensors[keys[1]].to(self.device, param.dtype).clone(),
+            }
+
+
+@torch.no_grad()
+def evaluate_text(model: CharRNN, indices: np.ndarray, device="cpu", streams: int = 16, chunk: int = 256) -> float:
+    """Mean negative log-likelihood in nats per character of a whole text.
+
+    Every character after the first is predicted from all that precedes it within its
+    stream: the text is cut into `streams` contiguous pieces run side by side, the state
+    carried from chunk to chunk.
+    """
+    model.eval()
+    data = torch.from_numpy(np.asarray(indices, dtype=np.int64))
+    streams = max(1, min(streams, (len(data) - 1) // 2))
+    per = (len(data) - 1) // streams
+    if per < 1:
+        raise ValueError("the text must have at least two characters")
+    x_all = data[: per * streams].view(streams, per).to(device)  # (S, L)
+    y_all = data[1 : per * streams + 1].view(streams, per).to(device)  # (S, L)
+    total, count, state = 0.0, 0, None
+    for start in range(0, per, chunk):
+        logits, state = model(x_all[:, start : start + chunk], state)
+        y = y_all[:, start : start + chunk]
+        total += float(nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum"))
+        count += y.numel()
+    return total / count
