@@ -1,0 +1,240 @@
+"""The char-RNN work done on the device thread: loading, sampling, training, saving.
+
+Plain Python and torch, no Qt: each interactive request is a generator function that
+yields partial results and returns its final result; the device worker drives it and
+may stop it between any two yields. Training is a `TrainingRun` stepped one iteration at
+a time, so the worker can put interactive requests between its steps.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+from rnnstudio.data.text import Vocab, load_corpus
+from rnnstudio.errors import UserError
+from rnnstudio.nn.charrnn import CharRNN, CharRNNConfig, load_charrnn, save_charrnn
+from rnnstudio.paths import shipped_model
+from rnnstudio.train.charrnn import CharRNNTrainer, TrainSettings
+from rnnstudio.worker.requests import (
+    SHIPPED,
+    STAYS_OPEN,
+    TRAINING,
+    LoadModelRequest,
+    ModelInfo,
+    SampleRequest,
+    SampleResult,
+    SaveModelRequest,
+    StartTrainingRequest,
+    TextChunk,
+    TimelineSample,
+    TrainingProgress,
+    TrainingStarted,
+    TrainSpec,
+)
+
+PROGRESS_INTERVAL_S = 0.05  # report training progress at most 20 times a second
+STREAM_INTERVAL_S = 0.03  # send streamed sample text about 30 times a second
+
+
+@dataclass
+class LoadedModel:
+    model: CharRNN
+    vocab: Vocab
+    trained: dict
+    path: str | None
+
+
+def model_info(role: str, loaded: LoadedModel) -> ModelInfo:
+    c = loaded.model.config
+    return ModelInfo(
+        role=role,
+        path=loaded.path,
+        arch=c.arch,
+        layers=c.layers,
+        hidden=c.hidden,
+        vocab=list(loaded.vocab.chars),
+        trained=dict(loaded.trained),
+        parameters=sum(p.numel() for p in loaded.model.parameters()),
+    )
+
+
+class CharRNNWorkspace:
+    """The char-RNN models the worker holds, by role, and the training run if any."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.models: dict[str, LoadedModel] = {}
+        self.training: TrainingRun | None = None
+
+    def model(self, role: str) -> LoadedModel:
+        if role == TRAINING and self.training is not None:
+            t = self.training.trainer
+            return LoadedModel(t.model, t.vocab, t.trained_info(), None)
+        if role not in self.models:
+            what = "no model is being trained; start training first" if role == TRAINING else "no model is open"
+            raise UserError(what)
+        return self.models[role]
+
+    # --- interactive work -------------------------------------------------------------------
+
+    def load(self, request: LoadModelRequest):
+        path = request.path or str(shipped_model("charrnn"))
+        loaded = load_charrnn(path, self.device)
+        self.models[SHIPPED] = LoadedModel(loaded.model, Vocab(loaded.vocab), loaded.trained, str(path))
+        self._opened_optimizer = loaded.optimizer_tensors
+        return model_info(SHIPPED, self.models[SHIPPED])
+        yield  # a generator, like every request handler
+
+    def sample(self, request: SampleRequest):
+        """Stream a sample; yields TextChunk about 30 times a second, returns SampleResult."""
+        if request.length < 1:
+            raise UserError("the sample length must be at least 1 character")
+        loaded = self.model(request.role)
+        prime = loaded.vocab.encode(request.prime)
+        generator = None
+        if request.seed is not None:
+            generator = torch.Generator(device="cpu").manual_seed(request.seed)
+        model = loaded.model
+        was_training = model.training
+        model.eval()
+        pieces: list[str] = []
+        pending: list[str] = []
+        t0 = last = time.perf_counter()
+        try:
+            for idx in model.generate(prime, request.length, request.temperature, request.top_k, generator):
+                pending.append(loaded.vocab.chars[idx])
+                now = time.perf_counter()
+                if now - last >= STREAM_INTERVAL_S:
+                    pieces.extend(pending)
+                    yield TextChunk("".join(pending))
+                    pending.clear()
+                    last = now
+        finally:
+            if was_training:
+                model.train()
+        pieces.extend(pending)
+        if pending:
+            yield TextChunk("".join(pending))
+        seconds = max(time.perf_counter() - t0, 1e-9)
+        return SampleResult(prime=request.prime, text="".join(pieces), chars_per_second=request.length / seconds)
+
+    def save(self, request: SaveModelRequest):
+        if request.role == TRAINING and self.training is not None:
+            t = self.training.trainer
+            save_charrnn(request.path, t.model, t.vocab.chars, t.trained_info(), t.optimizer_tensors())
+        else:
+            loaded = self.model(request.role)
+            save_charrnn(request.path, loaded.model, loaded.vocab.chars, loaded.trained)
+        return request.path
+        yield
+
+    def start_training(self, request: StartTrainingRequest, request_id: int):
+        spec = request.spec
+        if spec.sample_length < 1:
+            raise UserError("the timeline sample length must be at least 1")
+        try:
+            settings = TrainSettings(
+                seq_len=spec.seq_len, batch_size=spec.batch_size, lr=spec.lr, steps=spec.steps, seed=spec.seed
+            )
+            config = CharRNNConfig(
+                vocab_size=1, arch=spec.arch, layers=spec.layers, hidden=spec.hidden, embed=spec.embed,
+                dropout=spec.dropout,
+            )
+        except ValueError as e:
+            raise UserError(str(e)) from None
+        corpus = load_corpus(spec.corpus)
+        yield None  # reading a corpus takes a moment: a chance to be cancelled
+        if request.continue_role is not None:
+            base = self.model(request.continue_role)
+            model = CharRNN(base.model.config)
+            model.load_state_dict(base.model.state_dict())
+            optimizer = getattr(self, "_opened_optimizer", None) if request.continue_role == SHIPPED else None
+            trainer = CharRNNTrainer(
+                corpus, model.config, settings, self.device, vocab=base.vocab.chars, model=model,
+                trained=base.trained, optimizer_tensors=optimizer,
+            )
+        else:
+            torch.manual_seed(spec.seed)
+            trainer = CharRNNTrainer(corpus, config, settings, self.device)
+        self.training = TrainingRun(trainer, spec, request_id)
+        info = model_info(TRAINING, self.model(TRAINING))
+        yield TrainingStarted(
+            model=info, corpus=corpus.name, train_chars=len(corpus.train), valid_chars=len(corpus.valid),
+            resumed_from=trainer.iteration,
+        )
+        return STAYS_OPEN  # the run answers this request with progress until it ends
+
+
+class TrainingRun:
+    """A training run stepped by the worker. Pausing is not stepping: nothing is lost."""
+
+    def __init__(self, trainer: CharRNNTrainer, spec: TrainSpec, request_id: int):
+        self.trainer = trainer
+        self.spec = spec
+        self.request_id = request_id
+        self.state = "running"
+        self._sample_at = set(spec.sample_at)
+        self._iters: list[int] = []
+        self._losses: list[float] = []
+        self._valid: list[tuple[int, float]] = []
+        self._chars = 0
+        self._seconds = 0.0
+        self._last_report = time.perf_counter()
+        self._rate = 0.0
+
+    @property
+    def done(self) -> bool:
+        return self.trainer.iteration >= self.spec.steps
+
+    def step(self) -> list:
+        """One iteration; returns the partial results it produced (maybe none)."""
+        info = self.trainer.step()
+        it = info["iteration"]
+        self._iters.append(it)
+        self._losses.append(info["loss"])
+        self._chars += info["chars"]
+        self._seconds += info["seconds"]
+        events = []
+        if it % self.spec.eval_every == 0 or it in self._sample_at or self.done:
+            self._valid.append((it, self.trainer.validate()))
+        if it in self._sample_at:
+            events.append(self._timeline_sample(it))
+        if self.done:
+            self.state = "finished"
+        now = time.perf_counter()
+        if events or self.done or now - self._last_report >= PROGRESS_INTERVAL_S:
+            events.insert(0, self.progress())
+        return events
+
+    def _timeline_sample(self, iteration: int) -> TimelineSample:
+        model = self.trainer.model
+        model.eval()
+        try:
+            vocab = self.trainer.vocab
+            generator = torch.Generator(device="cpu").manual_seed(self.spec.seed + iteration)
+            prime = vocab.encode("\n") if "\n" in vocab.chars else []
+            indices = list(model.generate(prime, self.spec.sample_length, self.spec.sample_temperature, 0, generator))
+        finally:
+            model.train()
+        return TimelineSample(iteration, vocab.decode(indices), self.trainer.last_valid_loss)
+
+    def progress(self) -> TrainingProgress:
+        if self._seconds > 0:
+            self._rate = self._chars / self._seconds
+        p = TrainingProgress(
+            iterations=self._iters,
+            losses=self._losses,
+            valid=self._valid,
+            chars_per_second=self._rate,
+            learning_rate=self.trainer.learning_rate(),
+            iteration=self.trainer.iteration,
+            planned=self.spec.steps,
+            state=self.state,
+        )
+        self._iters, self._losses, self._valid = [], [], []
+        self._chars, self._seconds = 0, 0.0
+        self._last_report = time.perf_counter()
+        return p

@@ -1,0 +1,183 @@
+"""What panels ask of the worker, and what comes back. Plain data: no Qt, no torch.
+
+Every request is a frozen dataclass. The worker gives each a growing id when it is
+submitted; every response carries that id, so a panel can drop a response to a request
+it no longer cares about.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Where models live on the worker, by role.
+SHIPPED = "shipped"  # the model opened from a file (the shipped one at start)
+TRAINING = "training"  # the model being trained
+
+
+@dataclass(frozen=True)
+class Request:
+    """Base class. `interactive` requests go ahead of training steps."""
+
+    @property
+    def interactive(self) -> bool:
+        return True
+
+    def describe(self) -> str:
+        return type(self).__name__.removesuffix("Request").lower()
+
+
+@dataclass(frozen=True)
+class LoadModelRequest(Request):
+    path: str | None = None  # None: the shipped char-RNN model
+
+    def describe(self) -> str:
+        return "loading a model"
+
+
+@dataclass(frozen=True)
+class SaveModelRequest(Request):
+    path: str
+    role: str = TRAINING
+
+    def describe(self) -> str:
+        return "saving a model"
+
+
+@dataclass(frozen=True)
+class SampleRequest(Request):
+    role: str = SHIPPED
+    prime: str = ""
+    length: int = 500
+    temperature: float = 0.8
+    top_k: int = 0
+    seed: int | None = None
+
+    def describe(self) -> str:
+        return f"sampling from the {self.role} model"
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Everything that defines a training run, as the panel's controls set it."""
+
+    corpus: str = "shakespeare"  # shakespeare | python | a file path
+    arch: str = "lstm"
+    layers: int = 2
+    hidden: int = 128
+    embed: int = 64
+    dropout: float = 0.0
+    seq_len: int = 64
+    batch_size: int = 32
+    lr: float = 2e-3
+    steps: int = 2000
+    seed: int = 0
+    eval_every: int = 100
+    sample_at: tuple[int, ...] = (100, 300, 700, 2000)
+    sample_length: int = 200
+    sample_temperature: float = 0.8
+
+
+@dataclass(frozen=True)
+class StartTrainingRequest(Request):
+    """Start a new run (or continue the model in `continue_role` on the new corpus)."""
+
+    spec: TrainSpec = field(default_factory=TrainSpec)
+    continue_role: str | None = None
+
+    def describe(self) -> str:
+        return "preparing training"
+
+
+@dataclass(frozen=True)
+class TrainingControlRequest(Request):
+    action: str = "pause"  # pause | resume | stop | reset
+
+    def describe(self) -> str:
+        return f"training: {self.action}"
+
+
+@dataclass(frozen=True)
+class CallRequest(Request):
+    """Run a plain function on the worker thread (tests, benchmarks, fault injection)."""
+
+    fn: Any = None
+    args: tuple = ()
+
+
+# A request handler returns this when its request stays open after the handler ends: a
+# training run answers its StartTrainingRequest with progress until it finishes.
+STAYS_OPEN = object()
+
+
+# --- responses --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Response:
+    request_id: int
+    request: Request
+    payload: Any = None
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    role: str
+    path: str | None
+    arch: str
+    layers: int
+    hidden: int
+    vocab: list[str]
+    trained: dict
+    parameters: int
+
+
+@dataclass(frozen=True)
+class TextChunk:
+    """Part of a streamed sample."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    prime: str
+    text: str
+    chars_per_second: float
+    cancelled: bool = False
+
+
+@dataclass(frozen=True)
+class TrainingProgress:
+    """Iterations since the last report, batched so the GUI is not flooded."""
+
+    iterations: list[int]
+    losses: list[float]
+    valid: list[tuple[int, float]]  # (iteration, validation loss) measured in this batch
+    chars_per_second: float
+    learning_rate: float
+    iteration: int
+    planned: int
+    state: str  # running | paused | stopped | finished
+
+
+@dataclass(frozen=True)
+class TimelineSample:
+    iteration: int
+    text: str
+    valid_loss: float | None
+
+
+@dataclass(frozen=True)
+class TrainingStarted:
+    model: ModelInfo
+    corpus: str
+    train_chars: int
+    valid_chars: int
+    resumed_from: int  # iteration the run starts at
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    message: str
+    user_error: bool  # True: bad input; False: an internal failure (a bug)
