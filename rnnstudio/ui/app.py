@@ -1,0 +1,42 @@
+"""Starting the desktop app: the window first, then PyTorch and the models in the background."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+
+def make_application(argv=None):
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName("RNN Studio")
+    app.setOrganizationName("RNN Studio")
+    app.setDesktopFileName("rnnstudio")
+    return app
+
+
+def build_window(device: str = "auto", presenter: bool = False, panel: str | None = None, torch_threads=None):
+    """The main window and its started worker. The caller shows the window."""
+    import pyqtgraph as pg
+
+    from rnnstudio.ui.main_window import MainWindow
+    from rnnstudio.worker.device_worker import DeviceWorker
+
+    pg.setConfigOptions(antialias=True)
+    worker = DeviceWorker(device=device, torch_threads=torch_threads)
+    window = MainWindow(worker, presenter=presenter)
+    if panel:
+        window.show_panel(panel)
+    return window
+
+
+def run_app(panel: str | None = None, presenter: bool = False, device: str = "auto") -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    app = make_application()
+    window = build_window(device=device, presenter=presenter, panel=panel)
+    window.show()
+    # PyTorch is imported on the worker thread only once the window is up.
+    window.worker.start()
+    app.aboutToQuit.connect(lambda: window.worker.shutdown(timeout=2.0))
+    return app.exec()

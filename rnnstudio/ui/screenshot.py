@@ -1,0 +1,75 @@
+"""`rnnstudio screenshot`: render each panel offscreen after it has done real work."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from rnnstudio.errors import UserError
+
+
+def wait_until(app, predicate, timeout_s: float, what: str) -> None:
+    """Run the event loop until `predicate()` holds; fail with `what` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def _charrnn_work(app, window) -> None:
+    """Train a small model for a few hundred iterations, then sample the shipped model."""
+    panel = window.panels["charrnn"]
+    wait_until(app, lambda: window.worker.device_name is not None, 120, "PyTorch to load")
+    wait_until(app, lambda: "shipped" in panel._models or panel.message.kind == "error", 60, "the shipped model")
+    if panel.message.kind == "error":
+        raise UserError(f"the char-RNN panel could not open its model: {panel.message.label.text()}")
+    panel.steps_spin.setValue(400)
+    panel.sample_at_edit.setText("50, 150, 400")
+    panel.start_training()
+    wait_until(app, lambda: panel._training_state == "finished", 300, "training to finish")
+    panel.source_combo.setCurrentIndex(0)
+    panel.prime_edit.setText("ROMEO:")
+    panel.random_seed_check.setChecked(False)
+    panel.seed_spin.setValue(7)
+    panel.length_spin.setValue(500)
+    done = []
+    panel.sample_finished.connect(done.append)
+    panel.sample()
+    wait_until(app, lambda: bool(done), 120, "a sample")
+    panel._redraw()
+
+
+PANEL_WORK = {"charrnn": _charrnn_work}
+
+
+def take_screenshots(out_dir: str, panels: list[str], size: tuple[int, int], presenter: bool = False) -> list[Path]:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from rnnstudio.ui.app import build_window, make_application
+
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot create the folder {out}: {e.strerror or e}") from None
+    app = make_application()
+    window = build_window(presenter=presenter)
+    window.resize(*size)
+    window.show()
+    window.worker.start()
+    written = []
+    try:
+        for name in panels:
+            window.show_panel(name)
+            PANEL_WORK[name](app, window)
+            app.processEvents()
+            path = out / f"{name}.png"
+            if not window.grab().save(str(path)):
+                raise UserError(f"could not write {path}; check that the folder is writable")
+            written.append(path)
+    finally:
+        window.close()
+        window.worker.shutdown()
+    return written

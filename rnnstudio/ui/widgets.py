@@ -1,0 +1,87 @@
+"""Widgets shared by the panels."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont, QFontDatabase
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+class InlineMessage(QFrame):
+    """A message shown inside a panel (never a modal box): error, warning or info."""
+
+    _STYLES = {
+        "error": "background:#fde8e8; border:1px solid #d9534f; color:#7a1d1a;",
+        "warning": "background:#fff4d6; border:1px solid #e0a800; color:#5c4400;",
+        "info": "background:#e6f0fb; border:1px solid #5b9bd5; color:#1d3d5c;",
+    }
+
+    closed = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("InlineMessage")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 6, 6)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QPushButton("Dismiss")
+        close.setFlat(True)
+        close.clicked.connect(self.dismiss)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self.kind = ""
+        self.hide()
+
+    def show_message(self, text: str, kind: str = "error") -> None:
+        self.kind = kind
+        self.setStyleSheet(f"#InlineMessage {{{self._STYLES[kind]} border-radius:4px;}} QLabel {{border:none;}}")
+        self.label.setText(text)
+        self.show()
+
+    def dismiss(self) -> None:
+        self.hide()
+        self.kind = ""
+        self.closed.emit()
+
+    def text(self) -> str:
+        return self.label.text() if self.isVisible() else ""
+
+
+def monospace_font(point_size: int | None = None) -> QFont:
+    font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+    if point_size:
+        font.setPointSize(point_size)
+    return font
+
+
+def hint_label(text: str) -> QLabel:
+    """A one-line explanation shown under a control."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setProperty("hint", True)
+    label.setStyleSheet("color: palette(mid); font-size: 85%;")
+    label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+    return label
+
+
+def add_explained_row(form: QFormLayout, label: str, control: QWidget, explanation: str) -> None:
+    """A form row: the control, and under it one sentence saying what it does."""
+    box = QWidget()
+    v = QVBoxLayout(box)
+    v.setContentsMargins(0, 0, 0, 2)
+    v.setSpacing(0)
+    v.addWidget(control)
+    v.addWidget(hint_label(explanation))
+    control.setToolTip(explanation)
+    form.addRow(label, box)

@@ -1,0 +1,76 @@
+"""Shared fixtures: an offscreen Qt platform, a really trained tiny model, thread hygiene."""
+
+from __future__ import annotations
+
+import os
+
+# Before any Qt import: tests never need a display server.
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+import threading  # noqa: E402
+
+import pytest  # noqa: E402
+
+WORKER_THREAD_NAME = "rnnstudio-device-worker"
+
+
+def repetitive_text(repeats: int = 60) -> str:
+    """A small, very learnable text with a handful of distinct characters."""
+    verse = "the cat sat on the mat.\nthe dog sat on the log.\n"
+    return verse * repeats
+
+
+def train_tiny(text: str | None = None, arch: str = "lstm", hidden: int = 16, layers: int = 1, embed: int = 8,
+               steps: int = 20, seed: int = 0, seq_len: int = 16, batch_size: int = 8, lr: float = 1e-2):
+    """A real CharRNNTrainer at a tiny size, stepped `steps` times."""
+    import torch
+
+    from rnnstudio.data.text import split_for_validation, text_to_codepoints
+    from rnnstudio.nn.charrnn import CharRNNConfig
+    from rnnstudio.train.charrnn import CharRNNTrainer, TrainSettings
+
+    corpus = split_for_validation("tiny", text_to_codepoints(text or repetitive_text()), fraction=0.1)
+    config = CharRNNConfig(vocab_size=1, arch=arch, layers=layers, hidden=hidden, embed=embed)
+    settings = TrainSettings(seq_len=seq_len, batch_size=batch_size, lr=lr, steps=max(steps, 1), seed=seed,
+                             valid_windows=8)
+    torch.manual_seed(seed)
+    trainer = CharRNNTrainer(corpus, config, settings, device="cpu")
+    for _ in range(steps):
+        trainer.step()
+    return trainer
+
+
+@pytest.fixture
+def tiny_model_file(tmp_path):
+    """A tiny LSTM (1 x 16) trained for real for a few steps, saved as a model file."""
+    from rnnstudio.nn.charrnn import save_charrnn
+
+    trainer = train_tiny(steps=20)
+    trainer.validate()
+    path = tmp_path / "tiny-lstm.safetensors"
+    save_charrnn(path, trainer.model, trainer.vocab.chars, trainer.trained_info())
+    return path
+
+
+@pytest.fixture
+def tiny_text_file(tmp_path):
+    path = tmp_path / "tiny.txt"
+    path.write_text(repetitive_text(), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_threads():
+    """Fail a test that leaves a device worker or any other non-daemon thread running."""
+    before = set(threading.enumerate())
+    yield
+    leftover = []
+    for t in threading.enumerate():
+        if not t.is_alive() or t is threading.main_thread() or t in before:
+            continue
+        if t.name == WORKER_THREAD_NAME or not t.daemon:
+            t.join(timeout=2.0)  # a thread that is just ending gets a moment
+            if t.is_alive():
+                leftover.append(f"{t.name} (daemon={t.daemon})")
+    if leftover:
+        pytest.fail(f"the test left threads running: {', '.join(leftover)}; shut the worker down", pytrace=False)
