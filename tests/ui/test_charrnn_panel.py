@@ -1,0 +1,155 @@
+"""The char-RNN panel and main window, driven through the real worker at a tiny size."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from rnnstudio.ui.app import build_window
+
+TEXT = "the cat sat on the mat. the dog sat on the log.\n" * 60
+
+
+@pytest.fixture
+def corpus_file(tmp_path):
+    path = tmp_path / "tiny.txt"
+    path.write_text(TEXT, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    # No shipped model: the panel must say so inline and still train.
+    monkeypatch.setenv("RNNSTUDIO_MODELS", str(tmp_path / "no-models"))
+    monkeypatch.setattr("rnnstudio.paths._CHECKOUT_ROOT", tmp_path)
+    monkeypatch.setattr("sys.prefix", str(tmp_path))
+    monkeypatch.setattr("sys.base_prefix", str(tmp_path))
+    win = build_window(device="cpu", torch_threads=1)
+    qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(win.worker.ready, timeout=60_000):
+        win.worker.start()
+    yield win
+    win.close()
+    assert not win.worker.running
+
+
+def configure_tiny(panel, corpus_file, steps=60, sample_at="20, 60"):
+    panel.set_corpus_file(str(corpus_file))
+    panel.layers_spin.setValue(1)
+    panel.hidden_spin.setValue(16)
+    panel.seq_spin.setValue(16)
+    panel.batch_spin.setValue(8)
+    panel.steps_spin.setValue(steps)
+    panel.sample_at_edit.setText(sample_at)
+
+
+def test_missing_shipped_model_is_reported_inline(window, qtbot):
+    panel = window.panels["charrnn"]
+    qtbot.waitUntil(lambda: panel.message.kind == "error", timeout=10_000)
+    assert "shakespeare-lstm.safetensors is missing" in panel.message.label.text()
+    assert "rnnstudio train charrnn" in panel.message.label.text()
+
+
+def test_train_tiny_model_and_see_timeline_and_sample(window, qtbot, corpus_file):
+    panel = window.panels["charrnn"]
+    configure_tiny(panel, corpus_file)
+    panel.start_training()
+    qtbot.waitUntil(lambda: panel._training_state == "finished", timeout=60_000)
+    # Two timeline samples, at the chosen iterations, with real text from the corpus alphabet.
+    assert [c.iteration for c in panel.timeline_cards] == [20, 60]
+    for card in panel.timeline_cards:
+        text = card.text.toPlainText()
+        assert len(text) == 200 and set(text) <= set(TEXT)
+    # The loss curve holds every iteration and went down.
+    assert panel._iters == list(range(1, 61))
+    assert panel._losses[-1] < panel._losses[0]
+    # Sample the trained model: text streams into the view.
+    panel.source_combo.setCurrentIndex(1)
+    panel.length_spin.setValue(300)
+    panel.prime_edit.setText("the ")
+    with qtbot.waitSignal(panel.sample_finished, timeout=30_000) as blocker:
+        panel.sample()
+    result = blocker.args[0]
+    assert len(result.text) == 300
+    assert panel.sample_view.toPlainText() == "the " + result.text
+
+
+def test_sampling_while_training(window, qtbot, corpus_file):
+    panel = window.panels["charrnn"]
+    configure_tiny(panel, corpus_file, steps=100_000, sample_at="")
+    panel.start_training()
+    qtbot.waitUntil(lambda: panel._training_state == "running" and len(panel._iters) > 5, timeout=60_000)
+    panel.source_combo.setCurrentIndex(1)
+    panel.length_spin.setValue(100)
+    with qtbot.waitSignal(panel.sample_finished, timeout=30_000):
+        panel.sample()
+    assert panel._training_state == "running"  # the sample did not wait for training to end
+    at_pause = None
+    panel._on_pause_clicked()
+    qtbot.waitUntil(lambda: panel._training_state == "paused", timeout=10_000)
+    at_pause = panel._progress.iteration
+    qtbot.wait(300)
+    assert panel._progress.iteration == at_pause  # paused means no steps
+    panel._on_pause_clicked()
+    qtbot.waitUntil(lambda: panel._progress.iteration > at_pause + 3, timeout=10_000)
+    t0 = time.monotonic()
+    window.close()
+    assert time.monotonic() - t0 < 2.0
+    assert not any(t.name == "rnnstudio-device-worker" for t in threading.enumerate())
+
+
+def test_bad_corpus_is_reported_inline_and_trained_model_kept(window, qtbot, corpus_file, tmp_path):
+    panel = window.panels["charrnn"]
+    configure_tiny(panel, corpus_file, steps=30, sample_at="")
+    panel.start_training()
+    qtbot.waitUntil(lambda: panel._training_state == "finished", timeout=60_000)
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes(b"caf\xe9 " * 400)
+    panel.set_corpus_file(str(bad))
+    panel.start_training()
+    qtbot.waitUntil(lambda: panel.message.kind == "error", timeout=10_000)
+    assert "not UTF-8" in panel.message.label.text() and "byte 3" in panel.message.label.text()
+    # The model trained before is still there: it can be saved.
+    out = tmp_path / "kept.safetensors"
+    panel.save_model(str(out))
+    qtbot.waitUntil(lambda: out.exists(), timeout=10_000)
+    from rnnstudio.nn.charrnn import load_charrnn
+
+    assert load_charrnn(out).trained["steps"] == 30
+
+
+def test_open_bad_model_file_shows_message(window, qtbot, tmp_path):
+    panel = window.panels["charrnn"]
+    bad = tmp_path / "pickle.safetensors"
+    bad.write_bytes(b"\x80\x04\x95" + b"\x00" * 64)
+    panel.open_model(str(bad))
+    qtbot.waitUntil(lambda: "pickle" in panel.message.label.text(), timeout=10_000)
+    assert panel.message.kind == "error"
+    assert window.worker.running
+
+
+def test_bad_sample_iterations_are_refused(window, qtbot):
+    panel = window.panels["charrnn"]
+    panel.sample_at_edit.setText("100, soon")
+    panel.start_training()
+    assert panel.message.kind == "error" and "soon" in panel.message.label.text()
+    assert panel._training_state == "none"
+
+
+def test_presenter_mode_enlarges_fonts(window, qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    before = QApplication.instance().font().pointSizeF()
+    window.set_presenter(True)
+    assert QApplication.instance().font().pointSizeF() > before
+    window.set_presenter(False)
+    assert QApplication.instance().font().pointSizeF() == before
+
+
+def test_status_bar_and_about_name_the_device(window):
+    assert window.device_label.text().startswith("Device: CPU")
+    about = window.about_text()
+    assert "PyTorch 2." in about and "Qt 6." in about and "CPU" in about
