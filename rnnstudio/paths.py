@@ -49,4 +49,8 @@ def shipped_model(task: str) -> Path:
 
 
 def resources_dir() -> Path:
+    """The checkout's resources/, or the copy a regular install puts under <prefix>/share."""
+    for folder in (_CHECKOUT_ROOT / "resources", Path(sys.prefix) / "share" / "rnnstudio" / "resources"):
+        if folder.is_dir():
+            return folder
     return _CHECKOUT_ROOT / "resources"

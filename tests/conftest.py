@@ -41,6 +41,12 @@ def train_tiny(text: str | None = None, arch: str = "lstm", hidden: int = 16, la
 
 
 @pytest.fixture
+def tiny_trainer():
+    """The `train_tiny` helper, for test modules (they cannot import conftest)."""
+    return train_tiny
+
+
+@pytest.fixture
 def tiny_model_file(tmp_path):
     """A tiny LSTM (1 x 16) trained for real for a few steps, saved as a model file."""
     from rnnstudio.nn.charrnn import save_charrnn

@@ -6,11 +6,12 @@ import platform
 import sys
 
 from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import QtMsgType, Qt, qVersion
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import qVersion
+from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget
 
 from rnnstudio import __version__
+from rnnstudio.paths import resources_dir
 from rnnstudio.ui import theme
 from rnnstudio.ui.charrnn_panel import CharRNNPanel
 
@@ -22,6 +23,9 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.worker = worker
         self.setWindowTitle("RNN Studio")
+        icon = resources_dir() / "rnnstudio.svg"
+        if icon.is_file():
+            self.setWindowIcon(QIcon(str(icon)))
         self.resize(1280, 800)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
