@@ -63,7 +63,10 @@ def decode_codepoints(path: str | os.PathLike, max_bytes: int = MAX_FILE_BYTES) 
             f"use a part of it"
         )
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
-    parts: list[np.ndarray] = []
+    # A file of n bytes has at most n characters: fill one preallocated array, as narrow as
+    # the text allows (1 byte a character for ASCII), widening it only when a chunk needs it.
+    points = np.zeros(size, dtype=np.uint8)
+    count = 0
     offset = 0
     line = 1
     try:
@@ -89,14 +92,29 @@ def decode_codepoints(path: str | os.PathLike, max_bytes: int = MAX_FILE_BYTES) 
                         f"save the file as UTF-8 and open it again"
                     ) from None
                 if text:
-                    parts.append(np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).copy())
+                    part = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+                    needed = _narrowest_dtype(int(part.max()))
+                    if np.dtype(needed).itemsize > points.dtype.itemsize:
+                        points = points.astype(needed)
+                    if count + len(part) > len(points):  # the file grew while we read it
+                        points = np.concatenate([points, np.zeros(count + len(part) - len(points), points.dtype)])
+                    points[count : count + len(part)] = part
+                    count += len(part)
                 if final:
                     break
                 offset += len(chunk)
                 line += chunk.count(b"\n")
     except OSError as e:
         raise TextFileError(f"cannot read {path}: {e.strerror or e}") from None
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint32)
+    return points[:count]
+
+
+def _narrowest_dtype(max_point: int):
+    if max_point < 256:
+        return np.uint8
+    if max_point < 65536:
+        return np.uint16
+    return np.uint32
 
 
 def text_to_codepoints(text: str) -> np.ndarray:
@@ -129,6 +147,7 @@ VALIDATION_PLAY = "the-tempest"
 _SPEAKER = re.compile(r"^\*\*(?P<name>[^*]+)\*\*\s*$")
 _INLINE_DIRECTION = re.compile(r"_+\\?\[[^\]]*\]_*|_*\\?\[[^\]]*\]_+|\*\\?\[[^\]]*\]\*")
 _ESCAPE = re.compile(r"\\(.)")
+_MISPLACED_HEADING = re.compile(r"^\s*(act|scene)\s+[ivxlc]+\b", re.IGNORECASE)
 
 
 def _plays_dir() -> Path:
@@ -166,8 +185,12 @@ def play_as_plain_text(markdown: str) -> str:
             current = None
             continue
         speaker = _SPEAKER.match(line)
+        if speaker and _MISPLACED_HEADING.match(speaker.group("name")):
+            current = None  # a few plays print "**Scene III**" as if it were a speaker
+            continue
         if speaker:
-            current = [speaker.group("name").strip().upper() + ":"]
+            name = " ".join(speaker.group("name").replace(":", " ").split())  # one play writes "A: & B:"
+            current = [name.upper() + ":"]
             speeches.append(current)
             continue
         if (line.startswith("_") or line.startswith("*")) and not _INLINE_DIRECTION.match(line):
@@ -249,12 +272,20 @@ class Vocab:
         return len(self.chars)
 
     def encode_points(self, points: np.ndarray) -> np.ndarray:
-        """Code points -> indices (int64); -1 for characters outside the vocabulary."""
+        """Code points -> indices (int32); -1 for characters outside the vocabulary.
+
+        Works through long texts a million characters at a time, so that the temporary
+        arrays stay small beside the text itself.
+        """
         sorted_points = self.points[self._order]
-        pos = np.searchsorted(sorted_points, points)
-        pos = np.clip(pos, 0, len(sorted_points) - 1)
-        found = sorted_points[pos] == points
-        return np.where(found, self._order[pos], -1).astype(np.int64)
+        out = np.empty(len(points), dtype=np.int32)
+        step = 1 << 20
+        for start in range(0, len(points), step):
+            part = points[start : start + step]
+            pos = np.clip(np.searchsorted(sorted_points, part), 0, len(sorted_points) - 1)
+            found = sorted_points[pos] == part
+            out[start : start + step] = np.where(found, self._order[pos], -1)
+        return out
 
     def unknown(self, text: str) -> list[str]:
         """The distinct characters of `text` that the vocabulary lacks, in order of appearance."""

@@ -72,9 +72,9 @@ class CharRNNTrainer:
                 f"{corpus.name} is too short for a sequence length of {settings.seq_len}; "
                 f"use a longer text or a shorter sequence length"
             )
-        dtype = torch.uint8 if len(self.vocab) <= 256 else torch.int16  # 1-2 bytes a character
-        self.train_data = torch.from_numpy(train_idx.astype(np.int64)).to(dtype).to(self.device)
-        self.valid_data = torch.from_numpy(valid_idx.astype(np.int64)).to(dtype).to(self.device)
+        dtype = np.uint8 if len(self.vocab) <= 256 else np.int16  # 1-2 bytes a character
+        self.train_data = torch.from_numpy(train_idx.astype(dtype)).to(self.device)
+        self.valid_data = torch.from_numpy(valid_idx.astype(dtype)).to(self.device)
         if model is None:
             config = CharRNNConfig.from_dict({**config.to_dict(), "vocab_size": len(self.vocab)})
             model = CharRNN(config)
@@ -194,7 +194,7 @@ def evaluate_text(model: CharRNN, indices: np.ndarray, device="cpu", streams: in
     carried from chunk to chunk.
     """
     model.eval()
-    data = torch.from_numpy(np.asarray(indices, dtype=np.int64))
+    data = torch.from_numpy(np.asarray(indices)).long()
     streams = max(1, min(streams, (len(data) - 1) // 2))
     per = (len(data) - 1) // streams
     if per < 1:
