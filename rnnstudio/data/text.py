@@ -147,7 +147,7 @@ VALIDATION_PLAY = "the-tempest"
 _SPEAKER = re.compile(r"^\*\*(?P<name>[^*]+)\*\*\s*$")
 _INLINE_DIRECTION = re.compile(r"_+\\?\[[^\]]*\]_*|_*\\?\[[^\]]*\]_+|\*\\?\[[^\]]*\]\*")
 _ESCAPE = re.compile(r"\\(.)")
-_MISPLACED_HEADING = re.compile(r"^\s*(act|scene)\s+[ivxlc]+\b", re.IGNORECASE)
+_MISPLACED_HEADING = re.compile(r"^\s*(act|scene)\s+[ivxlc]+\b([.:].*)?\s*$", re.IGNORECASE)
 
 
 def _plays_dir() -> Path:
@@ -181,12 +181,12 @@ def play_as_plain_text(markdown: str) -> str:
             continue
         if not line:
             continue
-        if line.startswith("#"):
-            current = None
+        if line.startswith("#") or _MISPLACED_HEADING.match(line):
+            current = None  # a heading; a few are printed as "**Scene III**" or "SCENE I:"
             continue
         speaker = _SPEAKER.match(line)
         if speaker and _MISPLACED_HEADING.match(speaker.group("name")):
-            current = None  # a few plays print "**Scene III**" as if it were a speaker
+            current = None
             continue
         if speaker:
             name = " ".join(speaker.group("name").replace(":", " ").split())  # one play writes "A: & B:"
