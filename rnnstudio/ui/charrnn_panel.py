@@ -177,6 +177,12 @@ class CharRNNPanel(QWidget):
         self.sample_at_edit = QLineEdit("100, 300, 700, 2000")
         add_explained_row(form, "Samples at", self.sample_at_edit,
                           "Iterations at which a sample is kept in the timeline.")
+        self.continue_check = QCheckBox("Continue the opened model")
+        self.continue_check.setToolTip(
+            "Train the opened model further, with its own network and saved optimizer state, instead of a new one"
+        )
+        self.continue_check.toggled.connect(self._on_continue_toggled)
+        form.addRow(self.continue_check)
         v.addWidget(train)
 
         buttons = QHBoxLayout()
@@ -325,6 +331,11 @@ class CharRNNPanel(QWidget):
         self.sample_view.setPlaceholderText("Press Sample to let the model write.")
         self.open_model(None)
 
+    def _on_continue_toggled(self, on: bool) -> None:
+        # The opened model fixes the network; only the training settings apply.
+        for w in (self.arch_combo, self.layers_spin, self.hidden_spin, self.dropout_spin):
+            w.setEnabled(not on)
+
     def _update_training_buttons(self) -> None:
         state = self._training_state
         active = state in ("running", "paused")
@@ -426,7 +437,10 @@ class CharRNNPanel(QWidget):
         self._update_training_buttons()
         self.progress_label.setText("Reading the corpus and building the network…")
         self._training_id = self.worker.submit(
-            StartTrainingRequest(spec=self.train_spec()), slot="charrnn.train",
+            StartTrainingRequest(
+                spec=self.train_spec(), continue_role=SHIPPED if self.continue_check.isChecked() else None
+            ),
+            slot="charrnn.train",
             on_partial=self._on_training_partial, on_result=self._on_training_ended,
             on_error=self._on_training_error,
         )

@@ -135,9 +135,11 @@ class CharRNNWorkspace:
         spec = request.spec
         if spec.sample_length < 1:
             raise UserError("the timeline sample length must be at least 1")
+        already = self.model(request.continue_role).trained.get("steps", 0) if request.continue_role else 0
         try:
-            settings = TrainSettings(
-                seq_len=spec.seq_len, batch_size=spec.batch_size, lr=spec.lr, steps=spec.steps, seed=spec.seed
+            settings = TrainSettings(  # `steps` counts from the start of the model's training
+                seq_len=spec.seq_len, batch_size=spec.batch_size, lr=spec.lr, steps=already + spec.steps,
+                seed=spec.seed,
             )
             config = CharRNNConfig(
                 vocab_size=1, arch=spec.arch, layers=spec.layers, hidden=spec.hidden, embed=spec.embed,
@@ -169,14 +171,20 @@ class CharRNNWorkspace:
 
 
 class TrainingRun:
-    """A training run stepped by the worker. Pausing is not stepping: nothing is lost."""
+    """A training run stepped by the worker. Pausing is not stepping: nothing is lost.
+
+    Iteration numbers count from the model's first training step, so a continued model
+    goes on from where it was; `spec.steps` and `spec.sample_at` count within this run.
+    """
 
     def __init__(self, trainer: CharRNNTrainer, spec: TrainSpec, request_id: int):
         self.trainer = trainer
         self.spec = spec
         self.request_id = request_id
         self.state = "running"
-        self._sample_at = set(spec.sample_at)
+        self.first = trainer.iteration
+        self.planned = self.first + spec.steps
+        self._sample_at = {self.first + k for k in spec.sample_at}
         self._iters: list[int] = []
         self._losses: list[float] = []
         self._valid: list[tuple[int, float]] = []
@@ -187,7 +195,7 @@ class TrainingRun:
 
     @property
     def done(self) -> bool:
-        return self.trainer.iteration >= self.spec.steps
+        return self.trainer.iteration >= self.planned
 
     def step(self) -> list:
         """One iteration; returns the partial results it produced (maybe none)."""
@@ -198,7 +206,7 @@ class TrainingRun:
         self._chars += info["chars"]
         self._seconds += info["seconds"]
         events = []
-        if it % self.spec.eval_every == 0 or it in self._sample_at or self.done:
+        if (it - self.first) % self.spec.eval_every == 0 or it in self._sample_at or self.done:
             self._valid.append((it, self.trainer.validate()))
         if it in self._sample_at:
             events.append(self._timeline_sample(it))
@@ -231,7 +239,7 @@ class TrainingRun:
             chars_per_second=self._rate,
             learning_rate=self.trainer.learning_rate(),
             iteration=self.trainer.iteration,
-            planned=self.spec.steps,
+            planned=self.planned,
             state=self.state,
         )
         self._iters, self._losses, self._valid = [], [], []

@@ -309,7 +309,7 @@ class DeviceWorker(QObject):
             run.state = "stopped"
             self._send("cancelled", run.request_id, None)
             return
-        self._activity(f"training: iteration {run.trainer.iteration + 1} of {run.spec.steps}")
+        self._activity(f"training: iteration {run.trainer.iteration + 1} of {run.planned}")
         try:
             events = run.step()
         except Exception as e:
@@ -331,7 +331,7 @@ class DeviceWorker(QObject):
         if run is not None and run.state == "paused":
             return f"training paused at iteration {run.trainer.iteration}"
         if run is not None and run.state == "running":
-            return f"training: iteration {run.trainer.iteration} of {run.spec.steps}"
+            return f"training: iteration {run.trainer.iteration} of {run.planned}"
         return "idle"
 
 

@@ -153,3 +153,39 @@ def test_status_bar_and_about_name_the_device(window):
     assert window.device_label.text().startswith("Device: CPU")
     about = window.about_text()
     assert "PyTorch 2." in about and "Qt 6." in about and "CPU" in about
+
+
+def test_save_open_and_continue_training_exactly(window, qtbot, corpus_file, tmp_path):
+    panel = window.panels["charrnn"]
+    configure_tiny(panel, corpus_file, steps=25, sample_at="")
+    panel.start_training()
+    qtbot.waitUntil(lambda: panel._training_state == "finished", timeout=60_000)
+    saved = tmp_path / "run.safetensors"
+    panel.save_model(str(saved))
+    qtbot.waitUntil(lambda: panel.message.kind == "info", timeout=10_000)
+    panel.open_model(str(saved))
+    qtbot.waitUntil(lambda: "run.safetensors" in panel.source_combo.itemText(0), timeout=10_000)
+    panel.continue_check.setChecked(True)
+    assert not panel.hidden_spin.isEnabled()  # the opened model fixes the network
+    panel.steps_spin.setValue(10)
+    panel.sample_at_edit.setText("5")
+    panel.start_training()
+    qtbot.waitUntil(lambda: panel._training_state == "finished", timeout=60_000)
+    # Iterations go on from the saved model's 25; the sample is taken 5 into this run.
+    assert panel._iters == list(range(26, 36))
+    assert [c.iteration for c in panel.timeline_cards] == [30]
+
+
+def test_window_appears_before_torch_is_imported(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys; os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+        "from rnnstudio.ui.app import build_window, make_application\n"
+        "app = make_application(); w = build_window(device='cpu'); w.show(); app.processEvents()\n"
+        "print('torch' in sys.modules, w.device_label.text())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False Device: loading PyTorch…"
