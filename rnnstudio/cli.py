@@ -13,7 +13,7 @@ import time
 
 from rnnstudio.errors import UserError
 
-PANELS = ("charrnn",)
+PANELS = ("charrnn", "gates")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 

@@ -6,7 +6,15 @@ with status 2; a panel shows it inline. Its message says what is wrong and what 
 
 
 class UserError(Exception):
-    """Bad input from the user: a file, an argument, a setting."""
+    """Bad input from the user: a file, an argument, a setting.
+
+    `details` optionally carries data a panel can show beside the message (for example
+    the characters a model does not know, to mark them in the text).
+    """
+
+    def __init__(self, message: str, details=None):
+        super().__init__(message)
+        self.details = details
 
 
 class TextFileError(UserError):

@@ -14,8 +14,8 @@ from rnnstudio import __version__
 from rnnstudio.paths import resources_dir
 from rnnstudio.ui import theme
 from rnnstudio.ui.charrnn_panel import CharRNNPanel
+from rnnstudio.ui.gates_panel import GatesPanel
 
-PANEL_NAMES = ("charrnn",)
 
 
 class MainWindow(QMainWindow):
@@ -30,7 +30,10 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.setCentralWidget(self.tabs)
-        self.panels = {"charrnn": CharRNNPanel(worker)}
+        self.panels = {"charrnn": CharRNNPanel(worker), "gates": GatesPanel(worker)}
+        self.panels["charrnn"].sample_finished.connect(
+            lambda result: self.panels["gates"].set_latest_sample(result.prime + result.text)
+        )
         for panel in self.panels.values():
             self.tabs.addTab(panel, panel.title)
             panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))

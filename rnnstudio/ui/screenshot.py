@@ -22,10 +22,7 @@ def wait_until(app, predicate, timeout_s: float, what: str) -> None:
 def _charrnn_work(app, window) -> None:
     """Train a small model for a few hundred iterations, then sample the shipped model."""
     panel = window.panels["charrnn"]
-    wait_until(app, lambda: window.worker.device_name is not None, 120, "PyTorch to load")
-    wait_until(app, lambda: "shipped" in panel._models or panel.message.kind == "error", 60, "the shipped model")
-    if panel.message.kind == "error":
-        raise UserError(f"the char-RNN panel could not open its model: {panel.message.label.text()}")
+    _wait_for_shipped_model(app, window)
     panel.steps_spin.setValue(400)
     panel.sample_at_edit.setText("50, 150, 400")
     panel.start_training()
@@ -42,7 +39,30 @@ def _charrnn_work(app, window) -> None:
     panel._redraw()
 
 
-PANEL_WORK = {"charrnn": _charrnn_work}
+def _wait_for_shipped_model(app, window) -> None:
+    charrnn = window.panels["charrnn"]
+    wait_until(app, lambda: window.worker.device_name is not None, 120, "PyTorch to load")
+    wait_until(app, lambda: "shipped" in charrnn._models or charrnn.message.kind == "error", 60, "the shipped model")
+    if charrnn.message.kind == "error":
+        raise UserError(f"the shipped char-RNN model could not be opened: {charrnn.message.label.text()}")
+
+
+def _gates_work(app, window) -> None:
+    """Read the default text through the shipped model; follow its most saturated unit."""
+    _wait_for_shipped_model(app, window)
+    panel = window.panels["gates"]
+    got, gradients = [], []
+    panel.gates_ready.connect(got.append)
+    panel.gradients_ready.connect(gradients.append)
+    panel.compute()
+    wait_until(app, lambda: bool(got), 120, "the gates")
+    wait_until(app, lambda: bool(gradients) or panel.gradient_curves["lstm"].xData is not None, 120, "the gradient plot")
+    panel.set_step(len(got[0].text) // 2)
+    left, right = got[0].saturation[0]["f"]
+    panel.set_unit(int((right - left).argmax()))
+
+
+PANEL_WORK = {"charrnn": _charrnn_work, "gates": _gates_work}
 
 
 def take_screenshots(out_dir: str, panels: list[str], size: tuple[int, int], presenter: bool = False) -> list[Path]:

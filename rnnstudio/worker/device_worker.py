@@ -32,6 +32,10 @@ from rnnstudio.worker.requests import (
     STAYS_OPEN,
     CallRequest,
     ErrorInfo,
+    GatesRequest,
+    GradientRequest,
+    HypothesisRequest,
+    InterventionRequest,
     LoadModelRequest,
     Request,
     Response,
@@ -249,7 +253,8 @@ class DeviceWorker(QObject):
                 self._send("result", item.request_id, request, result)
         except UserError as e:
             log.info("request %s refused: %s", item.request_id, e)
-            self._send("error", item.request_id, request, ErrorInfo(str(e), user_error=True))
+            details = getattr(e, "details", None)
+            self._send("error", item.request_id, request, ErrorInfo(str(e), user_error=True, details=details))
         except Exception as e:
             log.error("request %s failed:\n%s", item.request_id, traceback.format_exc())
             message = f"internal error in {request.describe()}: {type(e).__name__}: {e}"
@@ -277,6 +282,16 @@ class DeviceWorker(QObject):
             return self._control_training(request)
         if isinstance(request, CallRequest):
             return _call(request)
+        from rnnstudio.worker import gates_work
+
+        if isinstance(request, GatesRequest):
+            return gates_work.compute_gates(ws, request)
+        if isinstance(request, HypothesisRequest):
+            return gates_work.search_units(request)
+        if isinstance(request, InterventionRequest):
+            return gates_work.intervene(ws, request)
+        if isinstance(request, GradientRequest):
+            return gates_work.gradient_flow(ws, request)
         raise TypeError(f"the worker has no handler for {type(request).__name__}")
 
     def _control_training(self, request: TrainingControlRequest):

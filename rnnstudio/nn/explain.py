@@ -1,0 +1,67 @@
+"""The recurrence equations of LECTURE.md with one unit's actual numbers filled in.
+
+Numpy only (no torch): it reads arrays that the gates trace already computed, so the
+GUI thread may call it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class EquationLine:
+    lhs: str  # e.g. "i_t"
+    formula: str  # the symbols, e.g. "sigmoid(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)"
+    numbers: str  # the same with this unit's numbers, e.g. "sigmoid(0.41 + -1.20)"
+    value: float
+
+
+def _sigmoid(v: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-v)))
+
+
+def step_equations(arch: str, values: dict, preacts: dict, t: int, unit: int) -> list[EquationLine]:
+    """The equations for step `t` (0-based) of one unit; the state before step 0 is zero."""
+
+    def v(name: str, step: int) -> float:
+        return float(values[name][step, unit]) if step >= 0 else 0.0
+
+    def p(name: str) -> float:
+        return float(preacts[name][t, unit])
+
+    lines: list[EquationLine] = []
+    if arch == "lstm":
+        for gate, act, label in (("i", "sigmoid", "i"), ("f", "sigmoid", "f"), ("g", "tanh", "g"), ("o", "sigmoid", "o")):
+            x_part, h_part = p(f"{gate}_x"), p(f"{gate}_h")
+            lines.append(EquationLine(
+                f"{label}_t",
+                f"{act}(W_i{gate} x_t + b_i{gate} + W_h{gate} h_{{t-1}} + b_h{gate})",
+                f"{act}({x_part:+.3f} {h_part:+.3f})",
+                v(gate, t),
+            ))
+        f, c_prev, i, g = v("f", t), v("c", t - 1), v("i", t), v("g", t)
+        lines.append(EquationLine("c_t", "f_t * c_{t-1} + i_t * g_t", f"{f:.3f} * {c_prev:+.3f} + {i:.3f} * {g:+.3f}", v("c", t)))
+        lines.append(EquationLine("h_t", "o_t * tanh(c_t)", f"{v('o', t):.3f} * tanh({v('c', t):+.3f})", v("h", t)))
+    elif arch == "gru":
+        for gate in ("r", "z"):
+            lines.append(EquationLine(
+                f"{gate}_t",
+                f"sigmoid(W_i{gate} x_t + b_i{gate} + W_h{gate} h_{{t-1}} + b_h{gate})",
+                f"sigmoid({p(gate + '_x'):+.3f} {p(gate + '_h'):+.3f})",
+                v(gate, t),
+            ))
+        lines.append(EquationLine(
+            "n_t", "tanh(W_in x_t + b_in + r_t * (W_hn h_{t-1} + b_hn))",
+            f"tanh({p('n_x'):+.3f} + {v('r', t):.3f} * {p('n_h'):+.3f})", v("n", t),
+        ))
+        z, n, h_prev = v("z", t), v("n", t), v("h", t - 1)
+        lines.append(EquationLine("h_t", "(1 - z_t) * n_t + z_t * h_{t-1}", f"{1 - z:.3f} * {n:+.3f} + {z:.3f} * {h_prev:+.3f}", v("h", t)))
+    else:
+        lines.append(EquationLine(
+            "h_t", "tanh(W_xh x_t + b_xh + W_hh h_{t-1} + b_hh)",
+            f"tanh({p('h_x'):+.3f} {p('h_h'):+.3f})", v("h", t),
+        ))
+    return lines

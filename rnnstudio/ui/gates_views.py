@@ -1,0 +1,195 @@
+"""Views of the LSTM internals lab: stacked heatmaps and the unrolled graph."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QPolygonF
+from PySide6.QtWidgets import QWidget
+
+# What each gate and state is, for titles, and its fixed colour scale.
+MAP_INFO = {
+    "i": ("input gate i", (0.0, 1.0)),
+    "f": ("forget gate f", (0.0, 1.0)),
+    "g": ("candidate g", (-1.0, 1.0)),
+    "o": ("output gate o", (0.0, 1.0)),
+    "c": ("memory cell c", (-1.0, 1.0)),
+    "h": ("hidden state h", (-1.0, 1.0)),
+    "r": ("reset gate r", (0.0, 1.0)),
+    "z": ("update gate z", (0.0, 1.0)),
+    "n": ("candidate n", (-1.0, 1.0)),
+}
+GATE_MAP = pg.colormap.get("viridis")
+STATE_MAP = pg.colormap.get("CET-D1")
+
+
+class HeatmapStack(pg.GraphicsLayoutWidget):
+    """One time x unit heatmap per gate or state, with a colour bar each, time axes linked."""
+
+    picked = Signal(int, int)  # (step, unit) clicked
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setBackground("w")
+        self._plots: dict[str, tuple[pg.PlotItem, pg.ImageItem]] = {}
+        self._cursor_lines: list[pg.InfiniteLine] = []
+        self.scene().sigMouseClicked.connect(self._on_click)
+
+    def set_maps(self, maps: dict[str, np.ndarray]) -> None:
+        """maps: name -> (T, H) array. Rebuilds the plots only when the names change."""
+        if list(maps) != list(self._plots):
+            self._rebuild(list(maps))
+        for name, values in maps.items():
+            plot, image = self._plots[name]
+            lo, hi = MAP_INFO[name][1]
+            # row-major: rows are units (y), columns are steps (x).
+            image.setImage(np.ascontiguousarray(values.T), autoLevels=False, levels=(lo, hi))
+            plot.setLimits(xMin=0, xMax=values.shape[0], yMin=0, yMax=values.shape[1])
+            plot.setRange(xRange=(0, values.shape[0]), yRange=(0, values.shape[1]), padding=0)
+
+    def _rebuild(self, names: list[str]) -> None:
+        self.clear()
+        self._plots.clear()
+        self._cursor_lines.clear()
+        first = None
+        for row, name in enumerate(names):
+            title, (lo, hi) = MAP_INFO[name]
+            plot = self.addPlot(row=row, col=0)
+            plot.setTitle(f"<b>{name}</b>: {title}", size="11pt")
+            plot.setLabel("left", "unit")
+            plot.setMenuEnabled(False)
+            plot.hideButtons()
+            image = pg.ImageItem(axisOrder="row-major")
+            image.setAutoDownsample(True)
+            plot.addItem(image)
+            colormap = GATE_MAP if lo == 0.0 else STATE_MAP
+            bar = pg.ColorBarItem(values=(lo, hi), colorMap=colormap, interactive=False, width=14)
+            bar.setImageItem(image, insert_in=plot)
+            if first is None:
+                first = plot
+            else:
+                plot.setXLink(first)
+            line = pg.InfiniteLine(angle=90, pen=pg.mkPen((0, 0, 0), width=1.5))
+            line.setVisible(False)
+            plot.addItem(line)
+            self._cursor_lines.append(line)
+            self._plots[name] = (plot, image)
+        if names:
+            self._plots[names[-1]][0].setLabel("bottom", "step (character read)")
+
+    def set_step(self, step: int | None) -> None:
+        for line in self._cursor_lines:
+            line.setVisible(step is not None)
+            if step is not None:
+                line.setValue(step + 0.5)
+
+    def _on_click(self, event) -> None:
+        for plot, image in self._plots.values():
+            if plot.sceneBoundingRect().contains(event.scenePos()):
+                point = plot.vb.mapSceneToView(event.scenePos())
+                step, unit = int(np.floor(point.x())), int(np.floor(point.y()))
+                if image.image is not None and 0 <= unit < image.image.shape[0] and 0 <= step < image.image.shape[1]:
+                    self.picked.emit(step, unit)
+                return
+
+    def plot_names(self) -> list[str]:
+        return list(self._plots)
+
+
+class UnrolledGraph(QWidget):
+    """The network unrolled over the last few steps: x_t below, h_t in the middle, y_t above.
+
+    Every arrow h_{t-1} -> h_t carries the same W_hh: the recurrence reuses its weights.
+    The current step is lit.
+    """
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setMinimumHeight(220)
+        self._inputs: list[str] = []
+        self._outputs: list[str] = []
+        self._values: list[float] = []
+        self._first_step = 0
+        self._current = -1
+        self.unit_name = "h"
+
+    def set_steps(self, first_step: int, inputs: list[str], outputs: list[str], values: list[float], current: int) -> None:
+        self._first_step = first_step
+        self._inputs, self._outputs, self._values = inputs, outputs, values
+        self._current = current
+        self.update()
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.fillRect(self.rect(), self.palette().base())
+        n = len(self._inputs)
+        if n == 0:
+            p.setPen(self.palette().text().color())
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "Read a text to see the network unrolled over it.")
+            return
+        w, h = self.width(), self.height()
+        col = w / (n + 1)
+        size = min(col * 0.55, h * 0.2)
+        rows = {"y": h * 0.17, "h": h * 0.5, "x": h * 0.83}
+        font = QFont(self.font())
+        font.setPointSizeF(max(9.0, size * 0.28))
+        p.setFont(font)
+        text_color = self.palette().text().color()
+        lit = QColor(242, 163, 58)
+        for k in range(n):
+            cx = col * (k + 1)
+            step = self._first_step + k
+            current = step == self._current
+            # arrows x -> h -> y
+            p.setPen(QPen(QColor(120, 120, 120), 2))
+            _arrow(p, QPointF(cx, rows["x"] - size / 2), QPointF(cx, rows["h"] + size / 2))
+            _arrow(p, QPointF(cx, rows["h"] - size / 2), QPointF(cx, rows["y"] + size / 2))
+            if k > 0:
+                p.setPen(QPen(lit if current else QColor(120, 120, 120), 3 if current else 2))
+                _arrow(p, QPointF(cx - col + size / 2, rows["h"]), QPointF(cx - size / 2, rows["h"]))
+                p.setPen(text_color)
+                p.drawText(QRectF(cx - col + size / 2, rows["h"] - size * 0.9, col - size, size * 0.4),
+                           Qt.AlignmentFlag.AlignCenter, "W_hh")
+            # h_t box, shaded by the chosen unit's value
+            value = self._values[k]
+            shade = QColor(214, 69, 48) if value > 0 else QColor(49, 105, 188)
+            shade.setAlphaF(min(1.0, abs(value)) * 0.8)
+            box = QRectF(cx - size / 2, rows["h"] - size / 2, size, size)
+            p.setBrush(QBrush(shade))
+            p.setPen(QPen(lit if current else QColor(60, 60, 60), 5 if current else 1.5))
+            p.drawRoundedRect(box, 8, 8)
+            p.setPen(text_color)
+            p.drawText(box, Qt.AlignmentFlag.AlignCenter, f"{self.unit_name}\n{value:+.2f}")
+            for row, label in (("x", _visible(self._inputs[k])), ("y", _visible(self._outputs[k]))):
+                r = QRectF(cx - size / 2, rows[row] - size / 2, size, size)
+                p.setBrush(QBrush(QColor(255, 244, 214) if current else QColor(240, 240, 240)))
+                p.setPen(QPen(lit if current else QColor(150, 150, 150), 3 if current else 1))
+                p.drawEllipse(r)
+                p.setPen(text_color)
+                p.drawText(r, Qt.AlignmentFlag.AlignCenter, label)
+            p.drawText(QRectF(cx - col / 2, h - size * 0.45, col, size * 0.4), Qt.AlignmentFlag.AlignCenter, f"t = {step + 1}")
+        p.setPen(text_color)
+        p.drawText(QRectF(4, 2, w - 8, size * 0.4), Qt.AlignmentFlag.AlignLeft,
+                   "y_t: likeliest next character")
+        p.drawText(QRectF(4, rows["x"] + size / 2, w - 8, size * 0.4), Qt.AlignmentFlag.AlignLeft, "x_t: character read")
+        p.end()
+
+
+def _visible(ch: str) -> str:
+    return {"\n": "↵", " ": "␣", "\t": "→"}.get(ch, ch)
+
+
+def _arrow(p: QPainter, a: QPointF, b: QPointF) -> None:
+    p.drawLine(a, b)
+    d = b - a
+    length = max((d.x() ** 2 + d.y() ** 2) ** 0.5, 1e-6)
+    ux, uy = d.x() / length, d.y() / length
+    head = 8.0
+    left = QPointF(b.x() - ux * head - uy * head * 0.5, b.y() - uy * head + ux * head * 0.5)
+    right = QPointF(b.x() - ux * head + uy * head * 0.5, b.y() - uy * head - ux * head * 0.5)
+    p.save()
+    p.setBrush(p.pen().color())
+    p.drawPolygon(QPolygonF([b, left, right]))
+    p.restore()

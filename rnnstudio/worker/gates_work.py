@@ -1,0 +1,123 @@
+"""The LSTM internals lab's work on the device thread: gates, unit search, interventions,
+gradient flow. Plain Python and torch, no Qt; each function is a request handler (a
+generator) like those in charrnn_work.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from rnnstudio.errors import TextFileError, UserError
+from rnnstudio.nn.gates import saturation, trace_gates
+from rnnstudio.nn.gradients import GRADIENT_EXPLANATION, gradient_norms
+from rnnstudio.nn.hypothesis import find_matches, rank_units
+from rnnstudio.nn.interventions import generate_with_intervention
+from rnnstudio.worker.charrnn_work import CharRNNWorkspace
+from rnnstudio.worker.requests import (
+    GatesRequest,
+    GatesResult,
+    GradientRequest,
+    GradientResult,
+    HypothesisRequest,
+    HypothesisResult,
+    InterventionRequest,
+    InterventionResult,
+)
+
+MAX_GATES_CHARS = 20_000  # 6 maps x 20,000 x 512 float32 is already 250 MB
+SATURATED_GATES = {"lstm": ("i", "f", "o"), "gru": ("r", "z"), "rnn": ()}
+
+
+def compute_gates(ws: CharRNNWorkspace, request: GatesRequest):
+    if not request.text:
+        raise UserError("there is no text to read; type or paste some, or take the latest sample")
+    if len(request.text) > MAX_GATES_CHARS:
+        raise UserError(f"the text has {len(request.text):,} characters; the lab reads at most {MAX_GATES_CHARS:,}")
+    loaded = ws.model(request.role)
+    unknown = loaded.vocab.unknown(request.text)
+    if unknown:
+        shown = ", ".join(repr(c) for c in unknown[:8])
+        raise TextFileError(
+            f"the text has characters this model has never seen: {shown}; remove or replace them "
+            f"(they are marked in the text)",
+            details={"unknown_characters": unknown},
+        )
+    model = loaded.model
+    was_training = model.training
+    model.eval()
+    try:
+        trace = trace_gates(model, loaded.vocab.encode(request.text))
+    finally:
+        model.train(was_training)
+    gates = SATURATED_GATES[trace.arch]
+    return GatesResult(
+        text=request.text,
+        arch=trace.arch,
+        vocab=list(loaded.vocab.chars),
+        layers=trace.layers,
+        preacts=trace.preacts,
+        probs=trace.probs,
+        saturation=[{g: saturation(layer[g]) for g in gates} for layer in trace.layers],
+    )
+    yield
+
+
+def search_units(request: HypothesisRequest):
+    values = request.values
+    if values is None:
+        raise UserError("compute the gates of a text first")
+    if not 0 <= request.start < request.end <= len(values):
+        raise UserError("select a part of the text first: the units that are on inside it are searched")
+    ranked = rank_units(values, request.start, request.end, request.threshold)[: request.top]
+    units = [u for u, _ in ranked[:3]]
+    matches = find_matches(values, units, request.threshold) if units else []
+    return HypothesisResult(ranked=ranked, matches=matches, units=units)
+    yield
+
+
+def intervene(ws: CharRNNWorkspace, request: InterventionRequest):
+    loaded = ws.model(request.role)
+    config = loaded.model.config
+    if request.state == "c" and config.arch != "lstm":
+        raise UserError("only an LSTM has a memory cell c; clamp h instead")
+    for layer, unit, _ in request.clamps:
+        if not (0 <= layer < config.layers and 0 <= unit < config.hidden):
+            raise UserError(
+                f"there is no unit {unit} in layer {layer + 1}; units go from 0 to {config.hidden - 1}, "
+                f"layers from 1 to {config.layers}"
+            )
+    prime = loaded.vocab.encode(request.prime)
+    clamps = {(layer, unit): value for layer, unit, value in request.clamps}
+    model = loaded.model
+    was_training = model.training
+    model.eval()
+    texts = []
+    try:
+        for chosen in ({}, clamps):
+            generator = torch.Generator(device="cpu").manual_seed(request.seed)
+            indices = generate_with_intervention(
+                model, prime, request.length, request.temperature, 0, generator, chosen, request.state
+            )
+            texts.append(loaded.vocab.decode(indices))
+            yield None  # a chance to be cancelled between the two samples
+    finally:
+        model.train(was_training)
+    return InterventionResult(plain=texts[0], intervened=texts[1])
+
+
+def gradient_flow(ws: CharRNNWorkspace, request: GradientRequest):
+    curves = {}
+    if request.role is not None:
+        loaded = ws.model(request.role)
+        arch = loaded.model.config.arch
+        curves[arch] = gradient_norms(
+            arch, loaded.model.config.hidden, request.steps, request.spectral_radius, request.forget_bias,
+            request.seed, model_rnn=loaded.model.rnn,
+        )
+    else:
+        for arch in request.archs:
+            curves[arch] = gradient_norms(
+                arch, request.hidden, request.steps, request.spectral_radius, request.forget_bias, request.seed
+            )
+            yield None
+    return GradientResult(curves=curves, explanation=GRADIENT_EXPLANATION)
