@@ -10,6 +10,11 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"
 import threading  # noqa: E402
 
 import pytest  # noqa: E402
+import torch  # noqa: E402
+
+# One thread: these models are tiny, and on a small, busy machine torch's worker threads
+# spin against each other and against whatever else runs (35x slower measured here).
+torch.set_num_threads(1)
 
 WORKER_THREAD_NAME = "rnnstudio-device-worker"
 
@@ -21,18 +26,21 @@ def repetitive_text(repeats: int = 60) -> str:
 
 
 def train_tiny(text: str | None = None, arch: str = "lstm", hidden: int = 16, layers: int = 1, embed: int = 8,
-               steps: int = 20, seed: int = 0, seq_len: int = 16, batch_size: int = 8, lr: float = 1e-2):
-    """A real CharRNNTrainer at a tiny size, stepped `steps` times."""
-    import torch
+               steps: int = 20, seed: int = 0, seq_len: int = 16, batch_size: int = 8, lr: float = 1e-2,
+               planned: int | None = None):
+    """A real CharRNNTrainer at a tiny size, stepped `steps` times.
 
+    `planned` is the run length the learning rate decays over (default: `steps`).
+    """
     from rnnstudio.data.text import split_for_validation, text_to_codepoints
     from rnnstudio.nn.charrnn import CharRNNConfig
     from rnnstudio.train.charrnn import CharRNNTrainer, TrainSettings
 
     corpus = split_for_validation("tiny", text_to_codepoints(text or repetitive_text()), fraction=0.1)
     config = CharRNNConfig(vocab_size=1, arch=arch, layers=layers, hidden=hidden, embed=embed)
-    settings = TrainSettings(seq_len=seq_len, batch_size=batch_size, lr=lr, steps=max(steps, 1), seed=seed,
-                             valid_windows=8)
+    settings = TrainSettings(
+        seq_len=seq_len, batch_size=batch_size, lr=lr, steps=planned or max(steps, 1), seed=seed, valid_windows=8
+    )
     torch.manual_seed(seed)
     trainer = CharRNNTrainer(corpus, config, settings, device="cpu")
     for _ in range(steps):
@@ -79,4 +87,7 @@ def no_leftover_threads():
             if t.is_alive():
                 leftover.append(f"{t.name} (daemon={t.daemon})")
     if leftover:
-        pytest.fail(f"the test left threads running: {', '.join(leftover)}; shut the worker down", pytrace=False)
+        pytest.fail(
+            f"the test left threads running: {', '.join(leftover)}; call worker.shutdown() and join your threads",
+            pytrace=False,
+        )

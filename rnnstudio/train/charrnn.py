@@ -20,6 +20,9 @@ from rnnstudio.data.text import Corpus, Vocab
 from rnnstudio.nn.charrnn import CharRNN, CharRNNConfig
 
 
+BATCH_RNG_KEY = "batch_rng.state"  # saved beside Adam's moments, so that resuming is exact
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     seq_len: int = 64  # the BPTT window: gradients flow back at most this many characters
@@ -86,6 +89,12 @@ class CharRNNTrainer:
         if optimizer_tensors:
             self._load_optimizer_tensors(optimizer_tensors)
         self.generator = torch.Generator(device="cpu").manual_seed(settings.seed + self.iteration)
+        saved_rng = (optimizer_tensors or {}).get(BATCH_RNG_KEY)
+        if saved_rng is not None and saved_rng.dtype == torch.uint8:
+            try:  # where the run's batch sampler was: the next batches are the ones it would draw
+                self.generator.set_state(saved_rng.cpu().contiguous())
+            except RuntimeError:
+                pass  # not a state this torch understands: keep the seeded generator
         self.last_valid_loss: float | None = (trained or {}).get("metrics", {}).get("valid_nats_per_char")
         self.last_train_loss: float | None = None
 
@@ -169,6 +178,8 @@ class CharRNNTrainer:
             out[f"{name}.exp_avg"] = state["exp_avg"].detach().cpu()
             out[f"{name}.exp_avg_sq"] = state["exp_avg_sq"].detach().cpu()
             out[f"{name}.step"] = torch.as_tensor(state["step"], dtype=torch.float32).reshape(1).cpu()
+        if out:
+            out[BATCH_RNG_KEY] = self.generator.get_state()  # uint8; without it a resumed run draws other batches
         return out
 
     def _load_optimizer_tensors(self, tensors: dict[str, torch.Tensor]) -> None:

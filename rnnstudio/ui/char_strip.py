@@ -35,9 +35,6 @@ class CharStrip(QWidget):
     selection_changed = Signal(int, int)  # [start, end)
 
     def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setMouseTracking(True)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self._text = ""
         self._colors: list[QColor] | None = None
         self._underlines: list[tuple[int, int]] = []
@@ -47,6 +44,9 @@ class CharStrip(QWidget):
         self._drag_from: int | None = None
         self._cells: list[QRect] = []
         self.tooltip_for = None  # optional function index -> tooltip text
+        super().__init__(parent)
+        self.setMouseTracking(True)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.setFont(monospace_font(13))
 
     # --- content ------------------------------------------------------------------------

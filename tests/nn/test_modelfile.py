@@ -55,7 +55,7 @@ def saved(tmp_path):
     return path, model
 
 
-# --- round trips ----------------------------------------------------------------------------
+# --- round trips ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -118,7 +118,7 @@ def test_optimizer_tensors_are_loaded_back(tmp_path, tiny_trainer):
     assert set(loaded.model.state_dict()) == set(trainer.model.state_dict())
 
 
-# --- refusals ---------------------------------------------------------------------------------
+# --- refusals -------------------------------------------------------------------------------------
 
 
 def test_missing_file(tmp_path):
@@ -247,7 +247,7 @@ def test_damaged_vocab(tmp_path):
     refused(path, "vocabulary")
 
 
-# --- pickles are refused and never unpickled ------------------------------------------------
+# --- pickles are refused and never unpickled ------------------------------------------------------
 
 
 class _Trap:
@@ -287,7 +287,7 @@ def test_pickle_renamed_safetensors_is_refused_and_never_unpickled(tmp_path, how
     assert not marker.exists(), "loading a model file unpickled something"
 
 
-# --- saving -------------------------------------------------------------------------------------
+# --- saving ---------------------------------------------------------------------------------------
 
 
 def test_atomic_save_keeps_old_file_when_replace_fails(saved, monkeypatch):
