@@ -156,7 +156,6 @@ def cmd_train(args) -> int:
 
     tune_allocator()
     device = select_device(args.device)
-    log(f"reading corpus {args.corpus} ...")
     corpus = load_corpus(args.corpus)
     config = CharRNNConfig(
         vocab_size=1, arch=args.arch, layers=args.layers, hidden=args.hidden, embed=args.embed, dropout=args.dropout
