@@ -105,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     ec.add_argument("--model")
     ec.add_argument("--text", required=True, help="a UTF-8 text file")
     ec.add_argument("--device", choices=DEVICES, default="auto")
+
+    g = sub.add_parser("gates", help="every gate and state of a char-RNN after each character of a text")
+    g.add_argument("--model", help="a char-RNN model file (default: the shipped Shakespeare LSTM)")
+    g.add_argument("--text", required=True, help="the text the model reads, from a zero state")
+    g.add_argument("--json", action="store_true", help="print every value as JSON (CONTRACTS.md section 3)")
+    g.add_argument("--device", choices=DEVICES, default="auto")
     return p
 
 
@@ -252,6 +258,34 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_gates(args) -> int:
+    from rnnstudio.data.text import Vocab
+
+    if not args.text:
+        raise UserError("--text is empty; give the text the model should read, at least one character")
+    loaded, _device = _load_charrnn_for_cli(args.model, args.device)
+    indices = Vocab(loaded.vocab).encode(args.text)  # names any characters the model has never seen
+
+    from rnnstudio.nn.gates import saturation, trace_gates
+
+    trace = trace_gates(loaded.model, indices)
+    if args.json:
+        layers = [{k: v.astype("float64").round(5).tolist() for k, v in layer.items()} for layer in trace.layers]
+        json.dump({"text": args.text, "arch": trace.arch, "layers": layers}, sys.stdout, separators=(",", ":"))
+        sys.stdout.write("\n")
+        return 0
+    print(f"{trace.arch}, {len(trace.layers)} layer(s) of {trace.layers[0]['h'].shape[1]} units, {len(args.text)} characters")
+    for n, layer in enumerate(trace.layers):
+        for key, values in layer.items():
+            if key in ("i", "f", "o", "r", "z"):  # sigmoid gates, 0..1
+                left, right = saturation(values)
+                print(f"layer {n} {key}: mean {values.mean():.3f}, below 0.1 {left.mean():.0%}, above 0.9 {right.mean():.0%}")
+            else:
+                print(f"layer {n} {key}: mean {values.mean():+.3f}, largest |value| {abs(values).max():.3f}")
+    print("add --json for every value")
+    return 0
+
+
 COMMANDS = {
     None: cmd_gui,
     "gui": cmd_gui,
@@ -259,6 +293,7 @@ COMMANDS = {
     "train": cmd_train,
     "sample": cmd_sample,
     "eval": cmd_eval,
+    "gates": cmd_gates,
 }
 
 

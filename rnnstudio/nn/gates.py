@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from rnnstudio.nn.charrnn import CharRNN, _onednn_off
+from rnnstudio.nn.charrnn import CharRNN
 
 GATE_KEYS = {
     "lstm": ("i", "f", "g", "o", "c", "h"),
@@ -149,42 +149,42 @@ def trace_gates(model: CharRNN, indices) -> GateTrace:
     idx = torch.from_numpy(idx_np).to(device)[None]  # (1, T)
     layers: list[dict[str, np.ndarray]] = []
     preacts: list[dict[str, np.ndarray]] = []
-    with _onednn_off():  # oneDNN is no faster on one long sequence, and repacks the weights
-        x = model.inputs(idx)[0]  # (T, E)
-        for layer in range(rnn.num_layers):
-            out, _ = run_layer(rnn, layer, x[None], zero_state(rnn))
-            h = out[0]  # (T, H): h_t after each character, torch's numbers
-            h_prev = torch.cat([h.new_zeros(1, H), h[:-1]])  # (T, H): h_{t-1}
-            w_ih, w_hh, *biases = layer_params(rnn, layer)
-            if biases:
-                px = torch.addmm(biases[0], x, w_ih.t())  # (T, G*H): W_i* x_t + b_i*
-                ph = torch.addmm(biases[1], h_prev, w_hh.t())  # (T, G*H): W_h* h_{t-1} + b_h*
-            else:
-                px, ph = x @ w_ih.t(), h_prev @ w_hh.t()
-            blocks = _BLOCKS[arch]
-            pre = {}
-            for k, name in enumerate(blocks):
-                pre[f"{name}_x"] = px[:, k * H : (k + 1) * H]  # (T, H)
-                pre[f"{name}_h"] = ph[:, k * H : (k + 1) * H]  # (T, H)
-            if arch == "lstm":
-                ifgo = px + ph  # (T, 4H)
-                i = torch.sigmoid(ifgo[:, :H])
-                f = torch.sigmoid(ifgo[:, H : 2 * H])
-                g = torch.tanh(ifgo[:, 2 * H : 3 * H])
-                o = torch.sigmoid(ifgo[:, 3 * H :])
-                c = affine_scan(f, i * g)  # (T, H): c_t = f_t * c_{t-1} + i_t * g_t
-                states = {"i": i, "f": f, "g": g, "o": o, "c": c, "h": h}
-            elif arch == "gru":
-                r = torch.sigmoid(pre["r_x"] + pre["r_h"])
-                z = torch.sigmoid(pre["z_x"] + pre["z_h"])
-                n = torch.tanh(torch.addcmul(pre["n_x"], r, pre["n_h"]))  # tanh(W_in x + b_in + r * (W_hn h + b_hn))
-                states = {"r": r, "z": z, "n": n, "h": h}
-            else:
-                states = {"h": h}
-            layers.append({k: _numpy(v) for k, v in states.items()})
-            preacts.append({k: _numpy(v) for k, v in pre.items()})
-            x = h  # the next layer reads this layer's h (no dropout: evaluation)
-        probs = torch.softmax(model.head(x).float(), dim=-1)  # (T, V)
+    # oneDNN stays on: over one long sequence it is 2x faster than torch's own kernel.
+    x = model.inputs(idx)[0]  # (T, E)
+    for layer in range(rnn.num_layers):
+        out, _ = run_layer(rnn, layer, x[None], zero_state(rnn))
+        h = out[0]  # (T, H): h_t after each character, torch's numbers
+        h_prev = torch.cat([h.new_zeros(1, H), h[:-1]])  # (T, H): h_{t-1}
+        w_ih, w_hh, *biases = layer_params(rnn, layer)
+        if biases:
+            px = torch.addmm(biases[0], x, w_ih.t())  # (T, G*H): W_i* x_t + b_i*
+            ph = torch.addmm(biases[1], h_prev, w_hh.t())  # (T, G*H): W_h* h_{t-1} + b_h*
+        else:
+            px, ph = x @ w_ih.t(), h_prev @ w_hh.t()
+        blocks = _BLOCKS[arch]
+        pre = {}
+        for k, name in enumerate(blocks):
+            pre[f"{name}_x"] = px[:, k * H : (k + 1) * H]  # (T, H)
+            pre[f"{name}_h"] = ph[:, k * H : (k + 1) * H]  # (T, H)
+        if arch == "lstm":
+            ifgo = px + ph  # (T, 4H)
+            i = torch.sigmoid(ifgo[:, :H])
+            f = torch.sigmoid(ifgo[:, H : 2 * H])
+            g = torch.tanh(ifgo[:, 2 * H : 3 * H])
+            o = torch.sigmoid(ifgo[:, 3 * H :])
+            c = affine_scan(f, i * g)  # (T, H): c_t = f_t * c_{t-1} + i_t * g_t
+            states = {"i": i, "f": f, "g": g, "o": o, "c": c, "h": h}
+        elif arch == "gru":
+            r = torch.sigmoid(pre["r_x"] + pre["r_h"])
+            z = torch.sigmoid(pre["z_x"] + pre["z_h"])
+            n = torch.tanh(torch.addcmul(pre["n_x"], r, pre["n_h"]))  # tanh(W_in x + b_in + r * (W_hn h + b_hn))
+            states = {"r": r, "z": z, "n": n, "h": h}
+        else:
+            states = {"h": h}
+        layers.append({k: _numpy(v) for k, v in states.items()})
+        preacts.append({k: _numpy(v) for k, v in pre.items()})
+        x = h  # the next layer reads this layer's h (no dropout: evaluation)
+    probs = torch.softmax(model.head(x).float(), dim=-1)  # (T, V)
     return GateTrace(arch=arch, layers=layers, probs=_numpy(probs), preacts=preacts)
 
 

@@ -1,0 +1,94 @@
+"""`rnnstudio gates --json` (CONTRACTS.md section 3) and its bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from rnnstudio.cli import main
+from rnnstudio.nn.charrnn import CharRNN, CharRNNConfig, load_charrnn, save_charrnn
+from rnnstudio.nn.gates import trace_gates
+
+
+def call_main(capsys, *args) -> tuple[int, str, str]:
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_error_line(err: str, *fragments: str) -> str:
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("rnnstudio: error:"), lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]
+
+
+def test_gates_json(tiny_model_file, capsys):
+    text = "the cat sat.\nthe dog"
+    code, out, err = call_main(capsys, "gates", "--model", tiny_model_file, "--text", text, "--json", "--device", "cpu")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert set(doc) == {"text", "arch", "layers"}
+    assert doc["text"] == text and doc["arch"] == "lstm"
+    assert len(doc["layers"]) == 1
+    layer = doc["layers"][0]
+    assert set(layer) == {"i", "f", "g", "o", "c", "h"}
+    for key, rows in layer.items():
+        assert len(rows) == len(text) and all(len(row) == 16 for row in rows), key
+    loaded = load_charrnn(tiny_model_file)
+    trace = trace_gates(loaded.model, [loaded.vocab.index(c) for c in text])
+    for key, rows in layer.items():
+        np.testing.assert_allclose(np.array(rows), trace.layers[0][key], atol=1e-5)
+
+
+@pytest.mark.parametrize("arch, keys", [("gru", {"r", "z", "n", "h"}), ("rnn", {"h"})])
+def test_gates_json_keys_per_arch(arch, keys, tmp_path, capsys):
+    vocab = list(" abc")
+    torch.manual_seed(0)
+    model = CharRNN(CharRNNConfig(vocab_size=len(vocab), arch=arch, layers=2, hidden=5, embed=0))
+    path = tmp_path / f"{arch}.safetensors"
+    save_charrnn(path, model, vocab, {"steps": 0, "corpus": "none", "metrics": {}})
+    code, out, err = call_main(capsys, "gates", "--model", path, "--text", "abc a", "--json", "--device", "cpu")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["arch"] == arch and len(doc["layers"]) == 2
+    for layer in doc["layers"]:
+        assert set(layer) == keys
+        for rows in layer.values():
+            assert np.array(rows).shape == (5, 5)
+
+
+def test_gates_summary_without_json(tiny_model_file, capsys):
+    code, out, err = call_main(capsys, "gates", "--model", tiny_model_file, "--text", "the cat", "--device", "cpu")
+    assert code == 0, err
+    assert "layer 0 f" in out
+
+
+def test_gates_unknown_characters_are_named(tiny_model_file, capsys):
+    code, out, err = call_main(capsys, "gates", "--model", tiny_model_file, "--text", "the QAT", "--json",
+                               "--device", "cpu")
+    assert code == 2 and out == ""
+    one_error_line(err, "'Q'", "'A'", "'T'")
+
+
+def test_gates_empty_text(tiny_model_file, capsys):
+    code, out, err = call_main(capsys, "gates", "--model", tiny_model_file, "--text", "", "--json")
+    assert code == 2 and out == ""
+    one_error_line(err, "empty")
+
+
+def test_gates_model_that_is_not_a_charrnn(tmp_path, capsys):
+    bogus = tmp_path / "notes.safetensors"
+    bogus.write_text("these are my notes, not a model", encoding="utf-8")
+    code, out, err = call_main(capsys, "gates", "--model", bogus, "--text", "abc", "--json", "--device", "cpu")
+    assert code == 2 and out == ""
+    one_error_line(err)
