@@ -61,6 +61,7 @@ def save_model_file(path: str | os.PathLike, model: ModelFile) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp_name, _new_file_mode(path))  # mkstemp makes 0600; a model is a normal file
         os.replace(tmp_name, path)
     except OSError as e:
         _remove_quietly(tmp_name)
@@ -70,6 +71,16 @@ def save_model_file(path: str | os.PathLike, model: ModelFile) -> None:
     except BaseException:
         _remove_quietly(tmp_name)
         raise
+
+
+def _new_file_mode(path: Path) -> int:
+    """The mode of the file being replaced, or what the umask gives a new file."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _remove_quietly(name: str) -> None:
