@@ -18,8 +18,8 @@ GRADIENT_EXPLANATION = (
     "Each step back multiplies the gradient by W_hh^T and by the slope of tanh, "
     "dE/dh_{t-1} = W_hh^T diag(1 - h_t^2) dE/dh_t, so over many steps it shrinks geometrically "
     "(vanishes) when the largest singular value of W_hh is below 1 and can grow geometrically "
-    "(explodes) when it is above 1 (the control sets W_hh's spectral radius, which decides it in the "
-    "long run), while the LSTM's cell passes its gradient back scaled by the forget gate instead, "
+    "(explodes) when it is above 1, while the LSTM's cell passes its gradient back scaled by the "
+    "forget gate instead, "
     "dE/dc_{t-1} = f_t * dE/dc_t along the cell, so a forget gate near 1 keeps it alive."
 )
 
@@ -27,29 +27,29 @@ INPUT_SIZE = 32  # inputs of a fresh layer; the curves do not depend on it
 LINEAR_STATE = 1e-6  # a fresh vanilla RNN's state stays below this: tanh is linear there
 
 
-def _rescale_spectral_radius(weight_hh: torch.Tensor, hidden: int, radius: float) -> None:
-    """Scale each gate's H x H block of weight_hh (in place) to spectral radius `radius`.
+def _set_singular_values(weight_hh: torch.Tensor, hidden: int, value: float, seed: int) -> None:
+    """Make each gate's H x H block of weight_hh (in place) `value` times an orthogonal matrix.
 
-    The spectral radius (largest |eigenvalue|) is what decides, in the long run, whether
-    repeated products with a matrix grow or shrink; the largest singular value (the
-    lecture's bound) is never below it, so a largest singular value below 1 guarantees
-    vanishing. We set the radius rather than the largest singular value because a random
-    matrix's largest singular value is about twice its radius: scaled to a largest
-    singular value of 1.5, PyTorch's random W_hh still vanishes. For the LSTM (gates i, f,
-    g, o) and the GRU (r, z, n) every gate's recurrent block is scaled to the same radius.
+    Then every singular value of the block, the largest included, is `value`, and so is
+    every |eigenvalue|: repeated products with it scale a vector by exactly value^k. That
+    makes the lecture's rule sharp in both directions: below 1 the gradient vanishes, above
+    1 it explodes. (Merely rescaling a random matrix to a largest singular value of 1.5
+    does not explode: its eigenvalues are about half as large.) For the LSTM (gates i, f,
+    g, o) and the GRU (r, z, n) every gate's recurrent block gets the same treatment.
     """
     blocks = weight_hh.view(-1, hidden, hidden)  # (G, H, H), a view: edits go to weight_hh
+    gen = torch.Generator().manual_seed(seed + 1)
     for block in blocks:
-        rho = torch.linalg.eigvals(block).abs().max()
-        if rho > 0:
-            block.mul_(radius / rho)
+        q, r = torch.linalg.qr(torch.randn(hidden, hidden, generator=gen, dtype=torch.float64))
+        q = q * torch.sign(torch.diagonal(r))  # a uniformly random orthogonal matrix
+        block.copy_(q.to(block.dtype) * value)
 
 
 def gradient_norms(
     arch: str,
     hidden: int = 64,
     steps: int = 200,
-    spectral_radius: float | None = 1.0,
+    singular_value: float | None = 1.0,
     forget_bias: float | None = None,
     seed: int = 0,
     model_rnn: torch.nn.RNNBase | None = None,
@@ -63,17 +63,17 @@ def gradient_norms(
     match it and `hidden` is its size). It reads steps + 1 random inputs (seeded), one
     step at a time from a zero state; E = v . h_T for a fixed random unit-scale vector v.
 
-    - spectral_radius: scale W_hh so its spectral radius (largest |eigenvalue|) is this,
-      every gate's block separately for the LSTM and GRU (see _rescale_spectral_radius);
-      None keeps W_hh as it is.
+    - singular_value: make W_hh this value times a random orthogonal matrix, so its
+      largest singular value (and its spectral radius) is this, every gate's block
+      separately for the LSTM and GRU (see _set_singular_values); None keeps W_hh as it is.
     - forget_bias: for an LSTM, set b_if to this and b_hf to 0 (ignored for GRU and RNN).
     - input_scale: the standard deviation of the inputs. By default 1 for the LSTM, the
       GRU and a loaded layer. A fresh vanilla RNN is shown where the lecture's formula is
       exact, in tanh's linear part: its biases are set to 0 and its inputs scaled so small
-      that |h_t| stays below 1e-6 for the whole run, whatever the radius (a state that
-      grows by the radius each step would otherwise saturate tanh within a few dozen steps,
+      that |h_t| stays below 1e-6 for the whole run, whatever the singular value (a state that
+      grows by the singular value each step would otherwise saturate tanh within a few dozen steps,
       and 1 - h_t^2 ~ 0 then cuts the gradient). There 1 - h_t^2 = 1 and the curve is
-      ||(W_hh^T)^k v||: it falls by orders of magnitude over 200 steps for a radius of 0.8
+      ||(W_hh^T)^k v||: it falls by orders of magnitude over 200 steps for a value of 0.8
       (0.8^200 ~ 1e-19) and rises by orders of magnitude for 1.5 (1.5^200 ~ 1e35), for any
       seed. The computation is in float64, so neither end overflows or underflows (only
       past float64's range, some 1e308, would a value read inf or 0).
@@ -104,10 +104,10 @@ def gradient_norms(
         if model_rnn is not None:
             for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
                 getattr(layer, name).copy_(getattr(model_rnn, name))
-        if spectral_radius is not None:
-            if not spectral_radius >= 0:
-                raise ValueError("spectral_radius must be at least 0")
-            _rescale_spectral_radius(layer.weight_hh_l0, hidden, float(spectral_radius))
+        if singular_value is not None:
+            if not singular_value >= 0:
+                raise ValueError("singular_value must be at least 0")
+            _set_singular_values(layer.weight_hh_l0, hidden, float(singular_value), seed)
         if forget_bias is not None and arch == "lstm":
             layer.bias_ih_l0[hidden : 2 * hidden] = float(forget_bias)
             layer.bias_hh_l0[hidden : 2 * hidden] = 0.0

@@ -129,6 +129,7 @@ class CharRNNPanel(QWidget):
         right.setStretchFactor(0, 3)
         right.setStretchFactor(1, 3)
         right.setStretchFactor(2, 4)
+        right.setSizes([300, 220, 300])
         split.addWidget(right)
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)

@@ -168,8 +168,8 @@ class GatesPanel(QWidget):
         row.addWidget(self.saturation_combo, 1)
         v.addLayout(row)
         self.saturation_plot = pg.PlotWidget(background="w")
-        self.saturation_plot.setLabel("bottom", "fraction of steps < 0.1 (closed)")
-        self.saturation_plot.setLabel("left", "fraction of steps > 0.9 (open)")
+        self.saturation_plot.setLabel("bottom", "share of steps closed (below 0.1)")
+        self.saturation_plot.setLabel("left", "share of steps open (above 0.9)")
         self.saturation_plot.setRange(xRange=(0, 1), yRange=(0, 1))
         self.saturation_plot.plot([0, 1], [1, 0], pen=pg.mkPen((180, 180, 180), style=Qt.PenStyle.DashLine))
         self.saturation_points = pg.ScatterPlotItem(size=9, brush=pg.mkBrush(49, 105, 188, 160), pen=None)
@@ -557,7 +557,7 @@ class GatesPanel(QWidget):
         steps = range(first, min(len(r.text), first + GRAPH_STEPS))
         h = self._layer_values()["h"][:, self.unit]
         outputs = [r.vocab[int(np.argmax(r.probs[k]))] for k in steps]
-        self.graph.unit_name = f"h[{self.unit}]"
+        self.graph.unit_name = str(self.unit)
         self.graph.set_steps(first, [r.text[k] for k in steps], outputs, [float(h[k]) for k in steps], t)
         lines = step_equations(r.arch, self._layer_values(), r.preacts[self.layer], t, self.unit)
         width = max(len(line.lhs + " = " + line.formula) for line in lines)
@@ -657,7 +657,7 @@ class GatesPanel(QWidget):
         self.worker.submit(
             GradientRequest(
                 hidden=self.gradient_hidden_spin.value(),
-                spectral_radius=None if loaded else self.radius_slider.value() / 100,
+                singular_value=None if loaded else self.radius_slider.value() / 100,
                 forget_bias=self.forget_slider.value() / 10,
                 role=self.model_combo.currentData() if loaded else None,
             ),

@@ -56,8 +56,8 @@ class HeatmapStack(pg.GraphicsLayoutWidget):
         for row, name in enumerate(names):
             title, (lo, hi) = MAP_INFO[name]
             plot = self.addPlot(row=row, col=0)
-            plot.setTitle(f"<b>{name}</b>: {title}", size="11pt")
-            plot.setLabel("left", "unit")
+            plot.setLabel("left", f"<b>{name}</b>", **{"font-size": "15pt"})
+            plot.setTitle(title, size="10pt")
             plot.setMenuEnabled(False)
             plot.hideButtons()
             image = pg.ImageItem(axisOrder="row-major")
@@ -75,6 +75,8 @@ class HeatmapStack(pg.GraphicsLayoutWidget):
             plot.addItem(line)
             self._cursor_lines.append(line)
             self._plots[name] = (plot, image)
+        for name in names[:-1]:
+            self._plots[name][0].hideAxis("bottom")  # the time axes are linked: one is enough
         if names:
             self._plots[names[-1]][0].setLabel("bottom", "step (character read)")
 
@@ -124,56 +126,63 @@ class UnrolledGraph(QWidget):
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         p.fillRect(self.rect(), self.palette().base())
+        text_color = self.palette().text().color()
         n = len(self._inputs)
         if n == 0:
-            p.setPen(self.palette().text().color())
+            p.setPen(text_color)
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "Read a text to see the network unrolled over it.")
             return
         w, h = self.width(), self.height()
-        col = w / (n + 1)
-        size = min(col * 0.55, h * 0.2)
-        rows = {"y": h * 0.17, "h": h * 0.5, "x": h * 0.83}
+        margin = min(190.0, w * 0.16)  # a column on the left names the rows
+        col = (w - margin) / n
+        node = min(col * 0.42, h * 0.2)  # circles for x_t and y_t
+        box_w, box_h = min(col * 0.62, node * 1.9), node * 1.05  # boxes for h_t
+        rows = {"y": h * 0.16, "h": h * 0.47, "x": h * 0.78}
         font = QFont(self.font())
-        font.setPointSizeF(max(9.0, size * 0.28))
-        p.setFont(font)
-        text_color = self.palette().text().color()
+        font.setPointSizeF(max(8.0, node * 0.3))
+        small = QFont(self.font())
+        small.setPointSizeF(max(8.0, node * 0.2))
         lit = QColor(242, 163, 58)
+        grey = QColor(120, 120, 120)
+        p.setFont(small)
+        p.setPen(text_color)
+        for row, label in (("y", "y_t: likeliest\nnext character"), ("h", f"h_t: the state,\nunit {self.unit_name}"),
+                           ("x", "x_t: the character\nread at step t")):
+            p.drawText(QRectF(4, rows[row] - node, margin - 8, 2 * node), Qt.AlignmentFlag.AlignVCenter, label)
         for k in range(n):
-            cx = col * (k + 1)
+            cx = margin + col * (k + 0.5)
             step = self._first_step + k
             current = step == self._current
-            # arrows x -> h -> y
-            p.setPen(QPen(QColor(120, 120, 120), 2))
-            _arrow(p, QPointF(cx, rows["x"] - size / 2), QPointF(cx, rows["h"] + size / 2))
-            _arrow(p, QPointF(cx, rows["h"] - size / 2), QPointF(cx, rows["y"] + size / 2))
+            p.setPen(QPen(grey, 2))
+            _arrow(p, QPointF(cx, rows["x"] - node / 2), QPointF(cx, rows["h"] + box_h / 2))
+            _arrow(p, QPointF(cx, rows["h"] - box_h / 2), QPointF(cx, rows["y"] + node / 2))
             if k > 0:
-                p.setPen(QPen(lit if current else QColor(120, 120, 120), 3 if current else 2))
-                _arrow(p, QPointF(cx - col + size / 2, rows["h"]), QPointF(cx - size / 2, rows["h"]))
+                p.setPen(QPen(lit if current else grey, 3 if current else 2))
+                _arrow(p, QPointF(cx - col + box_w / 2, rows["h"]), QPointF(cx - box_w / 2, rows["h"]))
+                p.setFont(small)
                 p.setPen(text_color)
-                p.drawText(QRectF(cx - col + size / 2, rows["h"] - size * 0.9, col - size, size * 0.4),
+                p.drawText(QRectF(cx - col + box_w / 2, rows["h"] - node * 0.75, col - box_w, node * 0.6),
                            Qt.AlignmentFlag.AlignCenter, "W_hh")
-            # h_t box, shaded by the chosen unit's value
             value = self._values[k]
             shade = QColor(214, 69, 48) if value > 0 else QColor(49, 105, 188)
             shade.setAlphaF(min(1.0, abs(value)) * 0.8)
-            box = QRectF(cx - size / 2, rows["h"] - size / 2, size, size)
+            box = QRectF(cx - box_w / 2, rows["h"] - box_h / 2, box_w, box_h)
             p.setBrush(QBrush(shade))
             p.setPen(QPen(lit if current else QColor(60, 60, 60), 5 if current else 1.5))
             p.drawRoundedRect(box, 8, 8)
-            p.setPen(text_color)
-            p.drawText(box, Qt.AlignmentFlag.AlignCenter, f"{self.unit_name}\n{value:+.2f}")
+            p.setFont(font)
+            p.setPen(QColor("white") if abs(value) > 0.6 else text_color)
+            p.drawText(box, Qt.AlignmentFlag.AlignCenter, f"{value:+.2f}")
             for row, label in (("x", _visible(self._inputs[k])), ("y", _visible(self._outputs[k]))):
-                r = QRectF(cx - size / 2, rows[row] - size / 2, size, size)
+                r = QRectF(cx - node / 2, rows[row] - node / 2, node, node)
                 p.setBrush(QBrush(QColor(255, 244, 214) if current else QColor(240, 240, 240)))
                 p.setPen(QPen(lit if current else QColor(150, 150, 150), 3 if current else 1))
                 p.drawEllipse(r)
                 p.setPen(text_color)
                 p.drawText(r, Qt.AlignmentFlag.AlignCenter, label)
-            p.drawText(QRectF(cx - col / 2, h - size * 0.45, col, size * 0.4), Qt.AlignmentFlag.AlignCenter, f"t = {step + 1}")
-        p.setPen(text_color)
-        p.drawText(QRectF(4, 2, w - 8, size * 0.4), Qt.AlignmentFlag.AlignLeft,
-                   "y_t: likeliest next character")
-        p.drawText(QRectF(4, rows["x"] + size / 2, w - 8, size * 0.4), Qt.AlignmentFlag.AlignLeft, "x_t: character read")
+            p.setFont(small)
+            p.drawText(QRectF(cx - col / 2, rows["x"] + node * 0.6, col, node * 0.6), Qt.AlignmentFlag.AlignCenter,
+                       f"t = {step + 1}")
         p.end()
 
 

@@ -111,13 +111,13 @@ def gradient_flow(ws: CharRNNWorkspace, request: GradientRequest):
         loaded = ws.model(request.role)
         arch = loaded.model.config.arch
         curves[arch] = gradient_norms(
-            arch, loaded.model.config.hidden, request.steps, request.spectral_radius, request.forget_bias,
+            arch, loaded.model.config.hidden, request.steps, request.singular_value, request.forget_bias,
             request.seed, model_rnn=loaded.model.rnn,
         )
     else:
         for arch in request.archs:
             curves[arch] = gradient_norms(
-                arch, request.hidden, request.steps, request.spectral_radius, request.forget_bias, request.seed
+                arch, request.hidden, request.steps, request.singular_value, request.forget_bias, request.seed
             )
             yield None
     return GradientResult(curves=curves, explanation=GRADIENT_EXPLANATION)

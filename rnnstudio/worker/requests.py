@@ -259,7 +259,7 @@ class GradientRequest(Request):
     archs: tuple[str, ...] = ("rnn", "gru", "lstm")
     hidden: int = 64
     steps: int = 200
-    spectral_radius: float | None = 1.0
+    singular_value: float | None = 1.0
     forget_bias: float | None = None
     role: str | None = None  # a loaded model's first layer instead of fresh ones
     seed: int = 0

@@ -22,9 +22,9 @@ def test_shape_and_values(arch):
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_vanilla_rnn_vanishes_below_one_and_explodes_above(seed):
-    vanishing = gradient_norms("rnn", hidden=64, steps=200, spectral_radius=0.8, seed=seed)
+    vanishing = gradient_norms("rnn", hidden=64, steps=200, singular_value=0.8, seed=seed)
     assert vanishing[199] < 1e-3 * vanishing[0]
-    exploding = gradient_norms("rnn", hidden=64, steps=200, spectral_radius=1.5, seed=seed)
+    exploding = gradient_norms("rnn", hidden=64, steps=200, singular_value=1.5, seed=seed)
     assert exploding[199] > 1e3 * exploding[0]
     assert np.isfinite(exploding).all()
 
@@ -47,13 +47,13 @@ def test_layer_of_a_loaded_model_is_used_and_not_changed():
     torch.manual_seed(0)
     model = CharRNN(CharRNNConfig(vocab_size=10, arch="lstm", layers=2, hidden=12, embed=4))
     before = {k: v.clone() for k, v in model.rnn.state_dict().items()}
-    norms = gradient_norms("lstm", steps=30, spectral_radius=1.5, forget_bias=2.0, model_rnn=model.rnn)
+    norms = gradient_norms("lstm", steps=30, singular_value=1.5, forget_bias=2.0, model_rnn=model.rnn)
     assert norms.shape == (30,) and np.isfinite(norms).all()
     for k, v in model.rnn.state_dict().items():
         torch.testing.assert_close(v, before[k], atol=0, rtol=0)
     # Its own weights, untouched (no rescaling) differ from a fresh layer's.
-    own = gradient_norms("lstm", steps=30, spectral_radius=None, model_rnn=model.rnn)
-    assert not np.allclose(own, gradient_norms("lstm", hidden=12, steps=30, spectral_radius=None))
+    own = gradient_norms("lstm", steps=30, singular_value=None, model_rnn=model.rnn)
+    assert not np.allclose(own, gradient_norms("lstm", hidden=12, steps=30, singular_value=None))
     with pytest.raises(ValueError, match="lstm"):
         gradient_norms("gru", model_rnn=model.rnn)
 
