@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from rnnstudio.ui.app import build_window
 
 TEXT = "the cat sat on the mat. the dog sat on the log.\n" * 60
 
@@ -17,23 +16,6 @@ def corpus_file(tmp_path):
     path = tmp_path / "tiny.txt"
     path.write_text(TEXT, encoding="utf-8")
     return path
-
-
-@pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    # No shipped model: the panel must say so inline and still train.
-    monkeypatch.setenv("RNNSTUDIO_MODELS", str(tmp_path / "no-models"))
-    monkeypatch.setattr("rnnstudio.paths._CHECKOUT_ROOT", tmp_path)
-    monkeypatch.setattr("sys.prefix", str(tmp_path))
-    monkeypatch.setattr("sys.base_prefix", str(tmp_path))
-    win = build_window(device="cpu", torch_threads=1)
-    qtbot.addWidget(win)
-    win.show()
-    with qtbot.waitSignal(win.worker.ready, timeout=60_000):
-        win.worker.start()
-    yield win
-    win.close()
-    assert not win.worker.running
 
 
 def configure_tiny(panel, corpus_file, steps=60, sample_at="20, 60"):

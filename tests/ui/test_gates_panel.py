@@ -1,0 +1,133 @@
+"""The LSTM internals lab, driven through the real worker on a tiny trained model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+READ = "the cat sat on the mat.\nthe dog sat on the log.\n"
+
+
+@pytest.fixture
+def lab(window, qtbot, tiny_model_file):
+    """The gates panel with the tiny model opened and READ read through it."""
+    window.panels["charrnn"].open_model(str(tiny_model_file))
+    qtbot.waitUntil(lambda: "tiny-lstm" in window.panels["charrnn"].source_combo.itemText(0), timeout=10_000)
+    panel = window.panels["gates"]
+    window.show_panel("gates")
+    panel.text_edit.setPlainText(READ)
+    with qtbot.waitSignal(panel.gates_ready, timeout=30_000):
+        panel.compute()
+    return panel
+
+
+def test_heatmaps_show_every_gate_and_state(lab):
+    r = lab.result
+    assert r.arch == "lstm" and r.text == READ
+    assert lab.heatmaps.plot_names() == ["i", "f", "g", "o", "c", "h"]
+    for name, values in r.layers[0].items():
+        assert values.shape == (len(READ), 16)
+        image = lab.heatmaps._plots[name][1].image
+        assert image.shape == (16, len(READ))  # units are rows, steps columns
+        np.testing.assert_array_equal(image, values.T)
+    assert lab.unit_spin.maximum() == 15
+
+
+def test_picking_a_unit_colours_text_and_fills_the_equations(lab):
+    lab._on_heatmap_picked(10, 7)
+    assert (lab.step, lab.unit) == (10, 7)
+    h = lab.result.layers[0]["h"][10, 7]
+    text = lab.equations.toPlainText()
+    assert "c_t = f_t * c_{t-1} + i_t * g_t" in text
+    assert f"= {h:+.4f}" in text.splitlines()[-1]
+    assert lab.strip._colors is not None and len(lab.strip._colors) == len(READ)
+    tooltip = lab._tooltip_for(10)
+    assert "unit 7" in tooltip and "next:" in tooltip
+
+
+def test_unknown_characters_are_marked_not_dropped(lab, qtbot):
+    lab.text_edit.setPlainText("the cat ate the ZEBRA")
+    lab.compute()
+    qtbot.waitUntil(lambda: lab.message.kind == "error", timeout=10_000)
+    message = lab.message.label.text()
+    assert "never seen" in message and "'Z'" in message
+    marked = [(sel.cursor.selectionStart(), sel.cursor.selectedText()) for sel in lab.text_edit.extraSelections()]
+    assert marked == [(16, "Z"), (17, "E"), (18, "B"), (19, "R"), (20, "A")]
+    assert lab.result.text == READ  # the last good result is kept
+
+
+def test_empty_text_is_refused(lab, qtbot):
+    lab.text_edit.setPlainText("")
+    lab.compute()
+    qtbot.waitUntil(lambda: lab.message.kind == "error", timeout=10_000)
+    assert "no text" in lab.message.label.text()
+
+
+def test_hypothesis_search_finds_units_and_marks_matches(lab, qtbot):
+    start = READ.index("cat")
+    lab.strip.set_selection(start, start + 3)
+    lab.threshold_spin.setValue(0.0)
+    lab.search_units()
+    qtbot.waitUntil(lambda: lab.units_list.count() > 0 or lab.message.kind == "error", timeout=10_000)
+    assert lab.units_list.count() > 0, lab.message.label.text()
+    best = lab.units_list.item(0).data(0x0100)
+    assert lab.unit == best
+    assert lab.strip._underlines  # the places where the best units fire together
+    assert lab.clamp_units_edit.text()
+
+
+def test_search_without_selection_says_what_to_do(lab):
+    lab.search_units()
+    assert lab.message.kind == "error" and "Select a span" in lab.message.label.text()
+
+
+def test_intervention_changes_the_sample(lab, qtbot):
+    lab.clamp_units_edit.setText(", ".join(str(u) for u in range(16)))
+    lab.clamp_value_spin.setValue(1.0)
+    lab.intervene()
+    qtbot.waitUntil(lambda: lab.plain_sample.toPlainText() not in ("…", ""), timeout=30_000)
+    plain, held = lab.plain_sample.toPlainText(), lab.intervened_sample.toPlainText()
+    assert len(plain) == len(held) == 300
+    assert plain != held
+
+
+def test_intervention_on_a_missing_unit_is_refused(lab, qtbot):
+    lab.clamp_units_edit.setText("99")
+    lab.intervene()
+    qtbot.waitUntil(lambda: lab.message.kind == "error", timeout=10_000)
+    assert "no unit 99" in lab.message.label.text()
+    lab.clamp_units_edit.setText("3, x")
+    lab.intervene()
+    assert "“x” is not a unit number" in lab.message.label.text()
+
+
+def test_gradient_plot_vanishes_and_explodes(window, qtbot):
+    panel = window.panels["gates"]
+    curve = panel.gradient_curves["rnn"]
+    # The panel computes the curves once when the worker is ready: let that result land first.
+    qtbot.waitUntil(lambda: curve.getOriginalDataset()[1] is not None, timeout=30_000)
+
+    def last_over_first(value):
+        with qtbot.waitSignal(panel.gradients_ready, timeout=30_000):
+            panel.radius_slider.setValue(value)
+        x, y = curve.getOriginalDataset()
+        assert len(y) == 200
+        return y[-1] / y[0]
+
+    assert last_over_first(80) < 1e-6
+    assert last_over_first(150) > 1e6
+    assert "W_hh" in panel.gradient_explanation.text()
+    for arch in ("gru", "lstm"):
+        assert len(panel.gradient_curves[arch].getOriginalDataset()[1]) == 200
+
+
+def test_latest_sample_becomes_the_text(window, qtbot, tiny_model_file):
+    charrnn, gates = window.panels["charrnn"], window.panels["gates"]
+    charrnn.open_model(str(tiny_model_file))
+    qtbot.waitUntil(lambda: "tiny-lstm" in charrnn.source_combo.itemText(0), timeout=10_000)
+    charrnn.length_spin.setValue(80)
+    with qtbot.waitSignal(charrnn.sample_finished, timeout=30_000) as blocker:
+        charrnn.sample()
+    assert gates.sample_button.isEnabled()
+    gates.use_latest_sample()
+    assert gates.text_edit.toPlainText() == blocker.args[0].prime + blocker.args[0].text
