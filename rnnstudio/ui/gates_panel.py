@@ -8,7 +8,7 @@ unrolled graph; and the gradient flow plot.
 
 from __future__ import annotations
 
-from pathlib import Path
+import codecs
 
 import numpy as np
 import pyqtgraph as pg
@@ -63,6 +63,7 @@ DEFAULT_TEXT = (
     "And all the clouds that lour'd upon our house\n"
     "In the deep bosom of the ocean buried.\n"
 )
+MAX_TEXT_CHARS = 20_000  # what the lab reads at most (the worker refuses more)
 GRAPH_STEPS = 6  # steps drawn in the unrolled graph
 ARCH_COLORS = {"rnn": (214, 69, 48), "gru": (60, 160, 80), "lstm": (49, 105, 188)}
 ARCH_NAMES = {"rnn": "vanilla RNN", "gru": "GRU", "lstm": "LSTM"}
@@ -402,8 +403,10 @@ class GatesPanel(QWidget):
 
     def open_text(self, path: str) -> None:
         try:
-            raw = Path(path).read_bytes()[:20_001]
-            text = raw.decode("utf-8")
+            with open(path, "rb") as f:
+                raw = f.read(MAX_TEXT_CHARS * 4)  # enough bytes for MAX_TEXT_CHARS characters
+            # Not final: a character cut at the end of what was read is not an error.
+            text = codecs.getincrementaldecoder("utf-8")("strict").decode(raw, final=False)
         except UnicodeDecodeError as e:
             self.show_error(f"{path} is not UTF-8 text: byte {e.start} is 0x{raw[e.start]:02x}; save it as UTF-8 and open it again")
             return
@@ -413,7 +416,9 @@ class GatesPanel(QWidget):
         if "\x00" in text:
             self.show_error(f"{path} looks like a binary file; choose a plain text file")
             return
-        self.text_edit.setPlainText(text[:20_000])
+        if len(text) > MAX_TEXT_CHARS:
+            self.message.show_message(f"Only the first {MAX_TEXT_CHARS:,} characters of {path} are read.", "info")
+        self.text_edit.setPlainText(text[:MAX_TEXT_CHARS])
 
     # --- computing -------------------------------------------------------------------------
 
