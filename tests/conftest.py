@@ -91,3 +91,21 @@ def no_leftover_threads():
             f"the test left threads running: {', '.join(leftover)}; call worker.shutdown() and join your threads",
             pytrace=False,
         )
+
+
+def _coloured_frames(n: int = 12, size=(48, 64)):
+    """Frames whose colour encodes their index, so their order survives video encoding."""
+    import numpy as np
+
+    frames = []
+    for k in range(n):
+        frame = np.zeros((*size, 3), dtype=np.uint8)
+        frame[:, :, 0] = 20 * k  # red channel
+        frame[:, :, 2] = 255 - 20 * k
+        frames.append(frame)
+    return frames
+
+
+@pytest.fixture
+def coloured_frames():
+    return _coloured_frames
