@@ -243,3 +243,13 @@ def open_source(kind: str, value=None) -> FrameSource:
     if kind == "generated":
         return GeneratedSource(seed=int(value or 0))
     raise SourceError(f"unknown source kind {kind!r}")
+
+
+def model_input(image: np.ndarray, size: int) -> np.ndarray:
+    """A frame as the captioner sees it: the centre square, resized to size x size, RGB uint8."""
+    h, w = image.shape[:2]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    square = image[top : top + side, left : left + side]
+    interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+    return cv2.resize(square, (size, size), interpolation=interpolation)

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QM
 from rnnstudio import __version__
 from rnnstudio.paths import resources_dir
 from rnnstudio.ui import theme
+from rnnstudio.ui.caption_panel import CaptionPanel
 from rnnstudio.ui.charrnn_panel import CharRNNPanel
 from rnnstudio.ui.gates_panel import GatesPanel
 
@@ -30,7 +31,7 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.setCentralWidget(self.tabs)
-        self.panels = {"charrnn": CharRNNPanel(worker), "gates": GatesPanel(worker)}
+        self.panels = {"charrnn": CharRNNPanel(worker), "gates": GatesPanel(worker), "caption": CaptionPanel(worker)}
         self.panels["charrnn"].sample_finished.connect(
             lambda result: self.panels["gates"].set_latest_sample(result.prime + result.text)
         )
@@ -124,6 +125,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.activity_label.setText("stopping…")
+        self.panels["caption"].shutdown()
         self.worker.shutdown(timeout=2.0)
         super().closeEvent(event)
 

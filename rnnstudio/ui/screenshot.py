@@ -62,7 +62,26 @@ def _gates_work(app, window) -> None:
     panel.set_unit(int((right - left).argmax()))
 
 
-PANEL_WORK = {"charrnn": _charrnn_work, "gates": _gates_work}
+def _caption_work(app, window) -> None:
+    """Caption the generated camera-look stream; show the attention of the first colour word."""
+    panel = window.panels["caption"]
+    wait_until(app, lambda: window.worker.device_name is not None, 120, "PyTorch to load")
+    wait_until(app, lambda: panel.model is not None or panel.message.kind == "error", 60, "the captioner")
+    if panel.message.kind == "error":
+        raise UserError(f"the captioner could not be opened: {panel.message.label.text()}")
+    captions = []
+    panel.caption_ready.connect(captions.append)
+    panel.source_combo.setCurrentIndex(panel.source_combo.findData("generated-camera"))
+    panel.start_source()
+    wait_until(app, lambda: len(captions) >= 5, 120, "captions")
+    panel.set_frozen(True)
+    words = panel.result.words
+    colours = {"red", "green", "blue", "black", "gray", "teal", "brown", "yellow"}
+    panel.show_attention(next((k for k, w in enumerate(words) if w in colours), 0))
+    panel._update_stats()
+
+
+PANEL_WORK = {"charrnn": _charrnn_work, "gates": _gates_work, "caption": _caption_work}
 
 
 def take_screenshots(out_dir: str, panels: list[str], size: tuple[int, int], presenter: bool = False) -> list[Path]:

@@ -35,19 +35,35 @@ class InlineMessage(QFrame):
         self.label = QLabel()
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.action_button = QPushButton()
+        self.action_button.hide()
+        self.action_button.clicked.connect(self._on_action)
+        self._action = None
         close = QPushButton("Dismiss")
         close.setFlat(True)
         close.clicked.connect(self.dismiss)
         layout.addWidget(self.label, 1)
+        layout.addWidget(self.action_button, 0, Qt.AlignmentFlag.AlignTop)
         layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         self.kind = ""
         self.hide()
 
-    def show_message(self, text: str, kind: str = "error") -> None:
+    def show_message(self, text: str, kind: str = "error", action: tuple[str, object] | None = None) -> None:
+        """Show `text`; `action` = (button label, callback) offers one way out of the problem."""
         self.kind = kind
         self.setStyleSheet(f"#InlineMessage {{{self._STYLES[kind]} border-radius:4px;}} QLabel {{border:none;}}")
         self.label.setText(text)
+        self._action = action[1] if action else None
+        self.action_button.setVisible(action is not None)
+        if action:
+            self.action_button.setText(action[0])
         self.show()
+
+    def _on_action(self) -> None:
+        action = self._action
+        self.dismiss()
+        if action is not None:
+            action()
 
     def dismiss(self) -> None:
         self.hide()

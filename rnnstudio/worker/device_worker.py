@@ -31,11 +31,13 @@ from rnnstudio.errors import UserError
 from rnnstudio.worker.requests import (
     STAYS_OPEN,
     CallRequest,
+    CaptionRequest,
     ErrorInfo,
     GatesRequest,
     GradientRequest,
     HypothesisRequest,
     InterventionRequest,
+    LoadCaptionModelRequest,
     LoadModelRequest,
     Request,
     Response,
@@ -90,6 +92,7 @@ class DeviceWorker(QObject):
         self._slot_of: dict[int, str] = {}
         self.device_name: str | None = None
         self.workspace = None  # the CharRNNWorkspace, made on the worker thread
+        self.caption_workspace = None
         self._deliver.connect(self._on_deliver, Qt.ConnectionType.QueuedConnection)
         self._thread = threading.Thread(target=self._run, name="rnnstudio-device-worker", daemon=True)
 
@@ -282,6 +285,14 @@ class DeviceWorker(QObject):
             return self._control_training(request)
         if isinstance(request, CallRequest):
             return _call(request)
+        if isinstance(request, (CaptionRequest, LoadCaptionModelRequest)):
+            if self.caption_workspace is None:  # OpenCV and the captioner load on first use
+                from rnnstudio.worker.caption_work import CaptionWorkspace
+
+                self.caption_workspace = CaptionWorkspace(ws.device)
+            if isinstance(request, CaptionRequest):
+                return self.caption_workspace.caption(request)
+            return self.caption_workspace.load(request)
         from rnnstudio.worker import gates_work
 
         if isinstance(request, GatesRequest):

@@ -1,0 +1,71 @@
+"""A widget that shows a video frame, scaled to fit, with an optional attention overlay."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QImage, QPainter
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+_HEAT = np.array([[0, 0, 0, 0], [255, 200, 0, 120], [255, 60, 0, 190], [255, 255, 255, 230]], dtype=float)
+
+
+def heat_rgba(weights: np.ndarray) -> np.ndarray:
+    """Attention weights (g, g) -> an RGBA overlay (g, g, 4): transparent where nothing is looked at."""
+    w = np.asarray(weights, dtype=float)
+    w = w / w.max() if w.max() > 0 else w
+    pos = w * (len(_HEAT) - 1)
+    lo = np.floor(pos).astype(int).clip(0, len(_HEAT) - 2)
+    t = (pos - lo)[..., None]
+    return (_HEAT[lo] * (1 - t) + _HEAT[lo + 1] * t).astype(np.uint8)
+
+
+def qimage_from_rgb(image: np.ndarray) -> QImage:
+    image = np.ascontiguousarray(image)
+    h, w = image.shape[:2]
+    fmt = QImage.Format.Format_RGBA8888 if image.shape[2] == 4 else QImage.Format.Format_RGB888
+    return QImage(image.data, w, h, image.strides[0], fmt).copy()  # copy: the array may go away
+
+
+class FrameView(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self._frame: QImage | None = None
+        self._overlay: QImage | None = None
+        self.placeholder = "No source: choose one on the left."
+        self.frames_painted = 0
+
+    def sizeHint(self) -> QSize:
+        return QSize(640, 480)
+
+    def set_frame(self, image: np.ndarray | None) -> None:
+        self._frame = None if image is None else qimage_from_rgb(image)
+        self.update()
+
+    def set_attention(self, weights: np.ndarray | None) -> None:
+        self._overlay = None if weights is None else qimage_from_rgb(heat_rgba(weights))
+        self.update()
+
+    def frame_rect(self) -> QRectF:
+        if self._frame is None:
+            return QRectF()
+        fw, fh = self._frame.width(), self._frame.height()
+        scale = min(self.width() / fw, self.height() / fh)
+        w, h = fw * scale, fh * scale
+        return QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), Qt.GlobalColor.black)
+        if self._frame is None:
+            p.setPen(Qt.GlobalColor.white)
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
+            return
+        target = self.frame_rect()
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        p.drawImage(target, self._frame)
+        if self._overlay is not None:
+            p.drawImage(target, self._overlay)  # the grid, smoothly scaled up to the frame
+        p.end()
+        self.frames_painted += 1
