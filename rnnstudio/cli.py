@@ -13,7 +13,7 @@ import time
 
 from rnnstudio.errors import UserError
 
-PANELS = ("charrnn", "gates")
+PANELS = ("charrnn", "gates", "caption")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -91,6 +91,35 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--device", choices=DEVICES, default="auto")
     tc.add_argument("--out", required=True, help="the .safetensors file to write")
 
+    tp = t.add_parser("caption", help="train an image captioner (CNN encoder, LSTM decoder with attention)")
+    tp.add_argument("--data", default="shapes",
+                    help="shapes (the generated shapes world), or a COCO-format annotations JSON or a folder holding one")
+    tp.add_argument("--images", help="the image folder of a COCO-format set (default: beside the JSON)")
+    tp.add_argument("--steps", type=_positive_int, default=3000)
+    tp.add_argument("--encoder", choices=("small", "resnet18"), default="small")
+    tp.add_argument("--encoder-weights", help="resnet18 only: a local .pth or .safetensors weights file "
+                    "(default: torch's cache); nothing is ever downloaded")
+    tp.add_argument("--image-size", type=_positive_int, help="input size in pixels (default 64 small, 224 resnet18)")
+    tp.add_argument("--hidden", type=_positive_int, default=256, help="LSTM units")
+    tp.add_argument("--channels", type=_positive_int, default=128, help="small encoder: features per grid cell")
+    tp.add_argument("--batch", type=_positive_int, default=64)
+    tp.add_argument("--lr", type=_non_negative_float, default=2e-3)
+    tp.add_argument("--camera-fraction", type=_non_negative_float, default=0.5,
+                    help="shapes world: share of camera-look pictures (default 0.5)")
+    tp.add_argument("--min-count", type=_positive_int, default=1, help="COCO: keep words seen at least this often")
+    tp.add_argument("--eval-scenes", type=_positive_int, default=500, help="shapes world: unseen scenes measured at the end")
+    tp.add_argument("--log-every", type=_positive_int, default=100)
+    tp.add_argument("--seed", type=int, default=0)
+    tp.add_argument("--device", choices=DEVICES, default="auto")
+    tp.add_argument("--out", required=True, help="the .safetensors file to write")
+
+    cp = sub.add_parser("caption", help="describe pictures with a captioner")
+    cp.add_argument("images", nargs="+", metavar="IMAGE", help="picture files (PNG, JPEG, ...)")
+    cp.add_argument("--model", help="a caption model file (default: the shipped shapes captioner)")
+    cp.add_argument("--beam", type=_positive_int, default=3, help="beam width; 1 is greedy (default 3)")
+    cp.add_argument("--json", action="store_true", help="print captions and word probabilities as JSON")
+    cp.add_argument("--device", choices=DEVICES, default="auto")
+
     sm = sub.add_parser("sample", help="generate text from a char-RNN")
     sm.add_argument("--model", help="a char-RNN model file (default: the shipped Shakespeare LSTM)")
     sm.add_argument("--chars", type=_positive_int, default=500)
@@ -143,8 +172,10 @@ def cmd_screenshot(args) -> int:
 
 
 def cmd_train(args) -> int:
+    if args.task == "caption":
+        return cmd_train_caption(args)
     if args.task != "charrnn":
-        raise UserError("say what to train: `rnnstudio train charrnn ...`")
+        raise UserError("say what to train: `rnnstudio train charrnn ...` or `rnnstudio train caption ...`")
     from pathlib import Path
 
     out = Path(args.out)
@@ -197,6 +228,123 @@ def cmd_train(args) -> int:
     trained["seconds"] = round(time.perf_counter() - t0, 1)
     save_charrnn(out, trainer.model, trainer.vocab.chars, trained)
     log(f"validation on all of the held-out text: {full_valid:.4f} nats/char; wrote {out}")
+    return 0
+
+
+def cmd_train_caption(args) -> int:
+    from pathlib import Path
+
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise UserError(f"cannot write {out}: the folder {out.parent} does not exist")
+    if args.camera_fraction > 1:
+        raise UserError("--camera-fraction must be between 0 and 1")
+    if args.encoder_weights and args.encoder != "resnet18":
+        raise UserError("--encoder-weights is for --encoder resnet18 only")
+    image_size = args.image_size or (64 if args.encoder == "small" else 224)
+    multiple = 8 if args.encoder == "small" else 32
+    if image_size % multiple:
+        raise UserError(f"--image-size must be a multiple of {multiple} for the {args.encoder} encoder")
+    if args.images and args.data == "shapes":
+        raise UserError("--images goes with a COCO-format --data, not with the shapes world")
+
+    import torch
+
+    from rnnstudio.nn.captioner import Captioner, CaptionerConfig, load_resnet18_weights, save_captioner
+    from rnnstudio.nn.device import select_device, tune_allocator
+    from rnnstudio.train.caption import (
+        CaptionTrainer, CaptionTrainSettings, CocoData, ShapesData, evaluate_coco, evaluate_shapes,
+    )
+
+    tune_allocator()
+    device = select_device(args.device)
+    settings = CaptionTrainSettings(
+        batch_size=args.batch, lr=args.lr, steps=args.steps, seed=args.seed, camera_fraction=args.camera_fraction
+    )
+    if args.data == "shapes":
+        data = ShapesData(image_size, settings)
+        described = "the shapes world (generated, {:.0%} camera look)".format(args.camera_fraction)
+    else:
+        from rnnstudio.data.coco import load_coco
+
+        coco = load_coco(args.data, args.images)
+        data = CocoData(coco, image_size, settings, min_count=args.min_count)
+        described = f"{coco.name}: {len(data.train):,} training and {len(data.held):,} held-out images"
+    torch.manual_seed(args.seed)
+    config = CaptionerConfig(vocab_size=len(data.vocab), encoder=args.encoder, image_size=image_size,
+                             channels=args.channels, hidden=args.hidden)
+    model = Captioner(config, data.vocab)
+    weights_note = ""
+    if args.encoder == "resnet18":
+        if args.encoder_weights and args.encoder_weights.lower() == "none":
+            weights_note = ", encoder from scratch"
+        else:
+            used = load_resnet18_weights(model.encoder, args.encoder_weights)
+            weights_note = f", encoder from {used}"
+    trainer = CaptionTrainer(data, config, settings, device=device, model=model)
+    params = sum(p.numel() for p in model.parameters())
+    log(f"{described}; {len(data.vocab)} words; {args.encoder} encoder at {image_size}x{image_size}, "
+        f"LSTM {args.hidden}, {params:,} parameters{weights_note}; on {device}")
+    t0 = time.perf_counter()
+    recent = []
+    for _ in range(args.steps):
+        info = trainer.step()
+        recent.append(info["loss"])
+        if trainer.iteration % args.log_every == 0 or trainer.iteration == args.steps:
+            rate = trainer.iteration / (time.perf_counter() - t0)
+            log(f"iter {trainer.iteration:6d}  loss {sum(recent) / len(recent):.3f} nats/caption  "
+                f"({info['nats_per_word']:.3f} nats/word)  {rate:.2f} it/s")
+            recent = []
+    train_seconds = time.perf_counter() - t0
+    if args.data == "shapes":
+        plain = evaluate_shapes(trainer.model, args.eval_scenes, camera=False, device=device)
+        camera = evaluate_shapes(trainer.model, args.eval_scenes, camera=True, device=device)
+        trainer.metrics.update({
+            "object_f1_plain": plain["object_f1"], "object_f1_camera": camera["object_f1"],
+            "bleu4_plain": plain["bleu4"], "bleu4_camera": camera["bleu4"],
+            "grades_plain": plain["grades"], "grades_camera": camera["grades"], "eval_scenes": args.eval_scenes,
+        })
+        log(f"unseen plain scenes:  object F1 {plain['object_f1']:.4f}  BLEU-4 {plain['bleu4']:.4f}  {plain['grades']}")
+        log(f"unseen camera scenes: object F1 {camera['object_f1']:.4f}  BLEU-4 {camera['bleu4']:.4f}  {camera['grades']}")
+    else:
+        held = evaluate_coco(trainer.model, data, device=device)
+        trainer.metrics.update({"bleu4_held_out": held["bleu4"], "held_out_images": held["images"]})
+        log(f"held-out images: BLEU-4 {held['bleu4']:.4f} on {held['images']} images")
+    trained = trainer.trained_info()
+    trained["seconds"] = round(train_seconds, 1)
+    trainer.model.eval()
+    save_captioner(out, trainer.model, trained)
+    log(f"trained in {train_seconds / 60:.1f} min; wrote {out}")
+    return 0
+
+
+def cmd_caption(args) -> int:
+    from rnnstudio.data.images import fit_square, read_image
+    from rnnstudio.nn.captioner import images_to_tensor, load_captioner
+    from rnnstudio.nn.device import select_device
+    from rnnstudio.paths import shipped_model
+
+    pictures = [read_image(path) for path in args.images]  # every file checked before any output
+    device = select_device(args.device)
+    loaded = load_captioner(args.model or shipped_model("caption"), device)
+    model = loaded.model
+    results = []
+    for path, picture in zip(args.images, pictures):
+        x = images_to_tensor([fit_square(picture, model.config.image_size)], device)
+        with __import__("torch").no_grad():
+            feats = model.encode(x)
+        cap = model.beam_search(feats, beam=args.beam)
+        results.append({
+            "image": path,
+            "caption": cap.text,
+            "words": [{"word": w, "p": round(p, 5)} for w, p in zip(cap.words, cap.probs)],
+        })
+    if args.json:
+        json.dump(results, sys.stdout, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        for r in results:
+            print(f"{r['image']}: {r['caption']}" if len(results) > 1 else r["caption"])
     return 0
 
 
@@ -294,6 +442,7 @@ COMMANDS = {
     "sample": cmd_sample,
     "eval": cmd_eval,
     "gates": cmd_gates,
+    "caption": cmd_caption,
 }
 
 

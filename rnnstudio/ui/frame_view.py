@@ -66,6 +66,9 @@ class FrameView(QWidget):
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         p.drawImage(target, self._frame)
         if self._overlay is not None:
-            p.drawImage(target, self._overlay)  # the grid, smoothly scaled up to the frame
+            # The model sees the centre square of the frame: its attention grid covers that.
+            side = min(target.width(), target.height())
+            square = QRectF(target.center().x() - side / 2, target.center().y() - side / 2, side, side)
+            p.drawImage(square, self._overlay)  # the grid, smoothly scaled up
         p.end()
         self.frames_painted += 1
