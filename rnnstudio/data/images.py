@@ -1,0 +1,85 @@
+"""Reading pictures for the image models: any file OpenCV reads, as RGB uint8.
+
+Greyscale becomes RGB, an alpha channel is composited on white, 16-bit and float pictures
+are scaled to 8 bits, huge pictures are shrunk on reading. A file that is missing or not
+a picture is a UserError naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from rnnstudio.errors import UserError
+
+MAX_SIDE = 4096  # larger pictures are shrunk to this on reading: a model sees 64-224 pixels anyway
+MAX_FILE_BYTES = 512 * 1024 * 1024
+
+
+class ImageFileError(UserError):
+    """A picture file that is missing or cannot be read."""
+
+
+def read_image(path: str | os.PathLike, max_side: int = MAX_SIDE) -> np.ndarray:
+    """The picture at `path` as an (H, W, 3) uint8 RGB array."""
+    path = Path(path)
+    if not path.exists():
+        raise ImageFileError(f"picture {path} does not exist; check the path")
+    if path.is_dir():
+        raise ImageFileError(f"{path} is a folder; give the path of a picture file")
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            raise ImageFileError(f"{path} is empty (0 bytes); it is not a picture")
+        if size > MAX_FILE_BYTES:
+            raise ImageFileError(f"{path} is {size / 2**20:.0f} MB, too large for a picture here")
+        data = np.fromfile(str(path), dtype=np.uint8)  # not cv2.imread: it fails on some non-ASCII paths
+    except OSError as e:
+        raise ImageFileError(f"cannot read {path}: {e.strerror or e}") from None
+    try:
+        img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)  # keeps alpha and 16 bits
+    except cv2.error:
+        img = None
+    if img is None:
+        raise ImageFileError(f"{path} is not a picture OpenCV can read (PNG, JPEG, BMP, TIFF, WebP, ...)")
+    return to_rgb8(img, max_side, name=str(path))
+
+
+def to_rgb8(img: np.ndarray, max_side: int = MAX_SIDE, name: str = "the picture") -> np.ndarray:
+    """Any OpenCV picture (BGR/BGRA/grey, 8/16-bit or float) -> (H, W, 3) uint8 RGB."""
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[..., 0]
+    if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (3, 4)) or img.size == 0:
+        raise ImageFileError(f"{name} has an unusual layout {img.shape}; save it as an ordinary RGB picture")
+    h, w = img.shape[:2]
+    if max(h, w) > max_side:  # shrink first: everything after is cheaper
+        scale = max_side / max(h, w)
+        img = cv2.resize(img, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    if img.dtype == np.uint16:
+        img = (img.astype(np.float32) / 257.0)
+    elif img.dtype in (np.float32, np.float64):
+        img = np.asarray(img, np.float32) * (255.0 if float(np.nanmax(img)) <= 1.0 else 1.0)
+    elif img.dtype != np.uint8:
+        img = img.astype(np.float32)
+    img = np.nan_to_num(np.asarray(img, np.float32), nan=0.0)
+    if img.ndim == 2:
+        rgb = np.repeat(img[..., None], 3, axis=2)
+    elif img.shape[2] == 4:
+        alpha = img[..., 3:4] / 255.0
+        rgb = img[..., 2::-1] * alpha + 255.0 * (1 - alpha)  # BGRA -> RGB over white
+    else:
+        rgb = img[..., ::-1]
+    return np.ascontiguousarray(np.clip(np.rint(rgb), 0, 255).astype(np.uint8))
+
+
+def fit_square(img: np.ndarray, size: int) -> np.ndarray:
+    """The centre square of an RGB picture, resized to (size, size, 3): what a model sees."""
+    h, w = img.shape[:2]
+    side = min(h, w)
+    y0, x0 = (h - side) // 2, (w - side) // 2
+    crop = img[y0 : y0 + side, x0 : x0 + side]
+    interp = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+    return np.ascontiguousarray(cv2.resize(crop, (size, size), interpolation=interp))

@@ -1,0 +1,167 @@
+"""`rnnstudio train caption` and `rnnstudio caption` (CONTRACTS.md section 1), bad pictures included."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from rnnstudio.cli import main
+from rnnstudio.data.images import fit_square, read_image
+from rnnstudio.data.shapes import random_scene, render
+from rnnstudio.errors import UserError
+from rnnstudio.nn.captioner import load_captioner
+
+TINY = ["--steps", "12", "--batch", "8", "--hidden", "32", "--channels", "16", "--eval-scenes", "8",
+        "--log-every", "4", "--device", "cpu", "--seed", "1"]
+
+
+def run_cli(*args, timeout=120):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("RNNSTUDIO_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "rnnstudio", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def call_main(capsys, *args):
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_error_line(stderr: str, *fragments: str) -> str:
+    assert "Traceback" not in stderr
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("rnnstudio: error:") or lines[0].startswith("rnnstudio "), lines[0]
+    for f in fragments:
+        assert f in lines[0], (f, lines[0])
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("caption")
+    out = folder / "cap.safetensors"
+    proc = run_cli("train", "caption", *TINY, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    return out, proc
+
+
+@pytest.fixture(scope="module")
+def pictures(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pictures")
+    scene = random_scene(np.random.default_rng(0))
+    paths = {}
+    paths["plain"] = folder / "plain.png"
+    cv2.imwrite(str(paths["plain"]), render(scene, 64)[..., ::-1])
+    paths["camera"] = folder / "camera.jpg"
+    cv2.imwrite(str(paths["camera"]), render(scene, 240, camera=True, rng=np.random.default_rng(1))[..., ::-1])
+    grey = cv2.cvtColor(render(scene, 64), cv2.COLOR_RGB2GRAY)
+    paths["grey"] = folder / "grey.png"
+    cv2.imwrite(str(paths["grey"]), grey)
+    bgra = np.zeros((32, 32, 4), np.uint8)
+    bgra[8:24, 8:24] = (0, 0, 255, 255)  # an opaque red square on a transparent picture
+    paths["alpha"] = folder / "alpha.png"
+    cv2.imwrite(str(paths["alpha"]), bgra)
+    deep = (np.ones((20, 30, 3)) * np.array([0, 32768, 65535])).astype(np.uint16)
+    paths["16bit"] = folder / "deep.png"
+    cv2.imwrite(str(paths["16bit"]), deep)
+    huge = np.full((60, 9000, 3), 200, np.uint8)
+    paths["huge"] = folder / "huge.png"
+    cv2.imwrite(str(paths["huge"]), huge)
+    paths["text"] = folder / "notes.png"
+    paths["text"].write_text("this is not a picture")
+    paths["empty"] = folder / "empty.jpg"
+    paths["empty"].write_bytes(b"")
+    return paths
+
+
+def test_train_caption_writes_a_model_with_metrics(model):
+    out, proc = model
+    assert proc.stdout == ""
+    assert "iter" in proc.stderr and "object F1" in proc.stderr and str(out) in proc.stderr
+    loaded = load_captioner(out)
+    assert loaded.model.config.hidden == 32 and loaded.model.config.encoder == "small"
+    trained = loaded.trained
+    assert trained["steps"] == 12 and trained["corpus"] == "shapes"
+    for key in ("object_f1_plain", "object_f1_camera", "bleu4_plain", "bleu4_camera", "grades_plain"):
+        assert key in trained["metrics"]
+
+
+def test_caption_json_format(model, pictures):
+    out, _ = model
+    proc = run_cli("caption", "--model", out, "--json", "--device", "cpu", pictures["plain"], pictures["camera"])
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert [d["image"] for d in doc] == [str(pictures["plain"]), str(pictures["camera"])]
+    for d in doc:
+        assert set(d) == {"image", "caption", "words"}
+        assert d["caption"] == " ".join(w["word"] for w in d["words"])
+        assert all(set(w) == {"word", "p"} and 0 < w["p"] <= 1 for w in d["words"])
+
+
+def test_caption_plain_output_and_beam(model, pictures, capsys):
+    out, _ = model
+    code, text, err = call_main(capsys, "caption", "--model", out, "--beam", "1", "--device", "cpu", pictures["plain"])
+    assert code == 0, err
+    assert len(text.splitlines()) == 1
+    code, text, err = call_main(capsys, "caption", "--model", out, "--beam", "4", "--device", "cpu",
+                                pictures["plain"], pictures["camera"])
+    assert code == 0, err
+    assert [line.split(":")[0] for line in text.splitlines()] == [str(pictures["plain"]), str(pictures["camera"])]
+
+
+@pytest.mark.parametrize("kind", ["grey", "alpha", "16bit", "huge"])
+def test_unusual_pictures_are_read(model, pictures, capsys, kind):
+    out, _ = model
+    code, text, err = call_main(capsys, "caption", "--model", out, "--json", "--device", "cpu", pictures[kind])
+    assert code == 0, err
+    assert json.loads(text)[0]["image"] == str(pictures[kind])
+
+
+def test_read_image_conversions(pictures):
+    grey = read_image(pictures["grey"])
+    assert grey.shape == (64, 64, 3) and (grey[..., 0] == grey[..., 1]).all()
+    alpha = read_image(pictures["alpha"])
+    assert tuple(alpha[0, 0]) == (255, 255, 255)  # transparent -> white
+    assert tuple(alpha[16, 16]) == (255, 0, 0)  # BGRA red -> RGB red
+    deep = read_image(pictures["16bit"])
+    assert deep.dtype == np.uint8 and tuple(deep[0, 0]) == (255, 128, 0)
+    huge = read_image(pictures["huge"])
+    assert max(huge.shape[:2]) == 4096
+    assert fit_square(huge, 64).shape == (64, 64, 3)
+
+
+@pytest.mark.parametrize("kind, fragment", [("text", "is not a picture"), ("empty", "is empty"), ("missing", "does not exist")])
+def test_bad_pictures_exit_2_with_one_line(model, pictures, capsys, kind, fragment):
+    out, _ = model
+    path = pictures.get(kind, pictures["plain"].parent / "missing.png")
+    code, text, err = call_main(capsys, "caption", "--model", out, "--device", "cpu", pictures["plain"], path)
+    assert code == 2 and text == ""
+    one_error_line(err, str(path), fragment)
+    with pytest.raises(UserError):
+        read_image(path)
+
+
+def test_bad_arguments_exit_2(model, pictures, capsys, tmp_path, tiny_model_file):
+    out, _ = model
+    code, _, err = call_main(capsys, "caption", "--model", out, "--beam", "0", pictures["plain"])
+    assert code == 2 and "--beam" in one_error_line(err)
+    code, _, err = call_main(capsys, "caption", "--model", tiny_model_file, pictures["plain"])
+    assert code == 2 and "not a caption model" in one_error_line(err)
+    code, _, err = call_main(capsys, "train", "caption", "--out", tmp_path / "no" / "m.safetensors")
+    assert code == 2 and "does not exist" in one_error_line(err)
+    code, _, err = call_main(capsys, "train", "caption", "--data", tmp_path / "nothing.json", "--out", tmp_path / "m.safetensors")
+    assert code == 2 and "nothing.json does not exist" in one_error_line(err)
+    code, _, err = call_main(capsys, "train", "caption", "--encoder", "resnet18", "--encoder-weights",
+                             tmp_path / "r18.pth", "--out", tmp_path / "m.safetensors")
+    assert code == 2 and "r18.pth does not exist" in one_error_line(err)
