@@ -519,19 +519,27 @@ def card_sheet(page: str = "A4", dpi: int = 300, seed: int = 0, first: int = 0) 
         # a thin grey cut line around the card (scene and caption)
         pad = int(3 * px)
         cv2.rectangle(sheet, (x0 - pad, y0 - pad), (x0 + side + pad, y0 + side + text_h), (170, 170, 170), max(1, dpi // 150))
-        caption = caption_for(scene)
         scale, thick = dpi / 250, max(1, dpi // 120)
-        (tw, th), _ = cv2.getTextSize(caption, font, scale, thick)
-        while tw > side and scale > 0.2:
-            scale *= 0.9
-            (tw, th), _ = cv2.getTextSize(caption, font, scale, thick)
-        cv2.putText(sheet, caption, (x0, y0 + side + int(text_h * 0.55)), font, scale, (40, 40, 40), thick, cv2.LINE_AA)
+        lines = _wrap(caption_for(scene), font, scale, thick, side)
+        line_h = int(text_h * 0.3)
+        for n, line in enumerate(lines):
+            y = y0 + side + int(text_h * (0.55 if len(lines) == 1 else 0.38)) + n * line_h
+            cv2.putText(sheet, line, (x0, y), font, scale, (40, 40, 40), thick, cv2.LINE_AA)
         label = f"card {first + k + 1}"
         cv2.putText(sheet, label, (x0 + side - cv2.getTextSize(label, font, scale * 0.6, 1)[0][0], y0 + side + int(text_h * 0.9)),
                     font, scale * 0.6, (140, 140, 140), max(1, thick // 2), cv2.LINE_AA)
     title = f"RNN Studio shape cards ({page}, print at 100 %, cut along the grey lines)"
     cv2.putText(sheet, title, (int(gap_x), int(9 * px)), font, dpi / 300, (90, 90, 90), max(1, dpi // 150), cv2.LINE_AA)
     return sheet
+
+
+def _wrap(text: str, font, scale: float, thick: int, width: int) -> list[str]:
+    """The text on one line, or on two split at the word that balances them best."""
+    if cv2.getTextSize(text, font, scale, thick)[0][0] <= width:
+        return [text]
+    words = text.split()
+    splits = [(" ".join(words[:k]), " ".join(words[k:])) for k in range(1, len(words))]
+    return list(min(splits, key=lambda ab: max(cv2.getTextSize(t, font, scale, thick)[0][0] for t in ab)))
 
 
 def write_pdf(path: str | Path, pages: list[np.ndarray], dpi: int = 300) -> None:
@@ -576,8 +584,8 @@ def write_pdf(path: str | Path, pages: list[np.ndarray], dpi: int = 300) -> None
     Path(path).write_bytes(bytes(out))
 
 
-def write_card_sheets(folder: str | Path, seed: int = 0, pages: int = 2, dpi: int = 300, png_dpi: int = 150) -> list[Path]:
-    """resources/shape-cards-{a4,letter}.{pdf,png}: PDFs at `dpi`, PNG previews at `png_dpi`."""
+def write_card_sheets(folder: str | Path, seed: int = 0, pages: int = 2, dpi: int = 300, png_dpi: int = 300) -> list[Path]:
+    """resources/shape-cards-{a4,letter}.{pdf,png}: PDFs at `dpi`; PNGs at `png_dpi`, the pages side by side."""
     folder = Path(folder)
     written = []
     for page in ("A4", "letter"):
