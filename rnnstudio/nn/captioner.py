@@ -396,6 +396,14 @@ class Captioner(nn.Module):
         )
 
     @torch.no_grad()
+    def caption(self, image: np.ndarray, beam: int = 1, max_len: int | None = None) -> Caption:
+        """One (S, S, 3) uint8 RGB picture of config.image_size -> its caption (greedy when beam is 1)."""
+        self.eval()
+        device = self.head.weight.device
+        feats = self.encode(images_to_tensor([image], device))  # (1, L, C)
+        return self.greedy(feats, max_len) if beam == 1 else self.beam_search(feats, beam, max_len)
+
+    @torch.no_grad()
     def greedy_batch(self, features: torch.Tensor, max_len: int | None = None) -> list[list[str]]:
         """Greedy captions of a whole batch at once (for evaluation): a list of word lists."""
         max_len = max_len or self.config.max_len

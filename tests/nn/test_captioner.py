@@ -134,3 +134,12 @@ def test_resnet_weights_come_from_local_files_only(tmp_path):
     assert load_resnet18_weights(encoder, good) == good
     config = CaptionerConfig(vocab_size=len(VOCAB), encoder="resnet18", image_size=64, hidden=16, embed=8, attention=8)
     assert config.grid == 2 and json.dumps(config.to_dict())
+
+
+def test_caption_one_picture():
+    model = tiny_model(2)
+    pic = render(random_scene(np.random.default_rng(9)), 64)
+    with torch.no_grad():
+        feats = model.encode(images_to_tensor([pic]))
+    assert model.caption(pic).nbest == model.greedy(feats).nbest
+    assert model.caption(pic, beam=3).nbest == model.beam_search(feats, 3).nbest
