@@ -100,8 +100,9 @@ def _coloured_frames(n: int = 12, size=(48, 64)):
     frames = []
     for k in range(n):
         frame = np.zeros((*size, 3), dtype=np.uint8)
-        frame[:, :, 0] = 20 * k  # red channel
-        frame[:, :, 2] = 255 - 20 * k
+        red = round(255 * k / max(1, n - 1))
+        frame[:, :, 0] = red
+        frame[:, :, 2] = 255 - red
         frames.append(frame)
     return frames
 

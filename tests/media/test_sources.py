@@ -26,7 +26,7 @@ def test_generated_video_file_is_read_in_order_at_its_rate(tmp_path, coloured_fr
         frame = source.read()
         assert frame.image.shape == (48, 64, 3) and frame.image.dtype == np.uint8
         reds.append(int(frame.image[:, :, 0].mean()))
-    assert reds == sorted(reds) and abs(reds[0] - 0) < 8 and abs(reds[-1] - 220) < 8  # RGB, in order
+    assert reds == sorted(reds) and abs(reds[0] - 0) < 8 and abs(reds[-1] - 255) < 8  # RGB, in order
     with pytest.raises(SourceError, match="ended"):
         source.read()
     source.close()

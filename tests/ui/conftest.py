@@ -10,7 +10,7 @@ from rnnstudio.ui.app import build_window
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
     # No shipped model: the panel must say so inline and still train.
-    monkeypatch.setenv("RNNSTUDIO_MODELS", str(tmp_path / "no-models"))
+    monkeypatch.setenv("RNNSTUDIO_MODELS", str(tmp_path / "models"))  # empty unless a test puts a model there
     monkeypatch.setattr("rnnstudio.paths._CHECKOUT_ROOT", tmp_path)
     monkeypatch.setattr("sys.prefix", str(tmp_path))
     monkeypatch.setattr("sys.base_prefix", str(tmp_path))

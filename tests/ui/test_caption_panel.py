@@ -1,0 +1,130 @@
+"""The captioning panel, through the real capture thread and worker, on a tiny captioner."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from rnnstudio.media.sources import write_video
+
+
+@pytest.fixture
+def shipped_captioner(tmp_path):
+    """A tiny real captioner, a few training steps old, where the app looks for the shipped one."""
+    from rnnstudio.nn.captioner import CaptionerConfig, save_captioner
+    from rnnstudio.train.caption import CaptionTrainer, CaptionTrainSettings, ShapesData
+
+    settings = CaptionTrainSettings(batch_size=8, steps=3)
+    config = CaptionerConfig(vocab_size=1, channels=16, embed=16, hidden=32, attention=16)
+    trainer = CaptionTrainer(ShapesData(config.image_size, settings), config, settings)
+    for _ in range(3):
+        trainer.step()
+    folder = tmp_path / "models"
+    folder.mkdir()
+    save_captioner(folder / "shapes-caption.safetensors", trainer.model, {"steps": 3})
+    return folder / "shapes-caption.safetensors"
+
+
+@pytest.fixture
+def panel(shipped_captioner, window, qtbot):
+    p = window.panels["caption"]
+    window.show_panel("caption")
+    qtbot.waitUntil(lambda: p.model is not None, timeout=30_000)
+    return p
+
+
+def test_generated_stream_is_captioned_and_graded(panel, qtbot):
+    results = []
+    panel.caption_ready.connect(results.append)
+    panel.source_combo.setCurrentIndex(panel.source_combo.findData("generated-camera"))
+    panel.start_source()
+    qtbot.waitUntil(lambda: len(results) >= 3, timeout=30_000)
+    r = results[-1]
+    assert r.grade in ("without errors", "minor errors", "somewhat related", "unrelated")
+    assert 0.0 <= r.f1 <= 1.0
+    assert len(r.words) == len(r.probabilities) == r.attention.shape[0]
+    assert np.allclose(r.attention.sum(axis=(1, 2)), 1.0, atol=1e-4)
+    indices = [x.frame_index for x in results]
+    assert indices == sorted(indices) and len(set(indices)) == len(indices)  # newest frames, never twice
+    assert "Graded against the generated scene" in panel.grade_label.text()
+    panel.stop_source()
+
+
+def test_video_file_through_opencv_never_queues_frames(panel, qtbot, tmp_path, coloured_frames):
+    path = tmp_path / "clip.avi"
+    write_video(path, coloured_frames(30, size=(120, 160)), fps=30)
+    results = []
+    panel.caption_ready.connect(results.append)
+    panel.use_video_file(str(path))
+    panel.start_source()
+    qtbot.waitUntil(lambda: len(results) >= 3 and panel.capture.frames_read >= 20, timeout=30_000)
+    panel.stop_source()
+    # One caption in flight at a time, each for the newest frame: never more captions than frames.
+    assert len(results) <= panel.capture.frames_read
+    assert results[-1].image.shape == (120, 160, 3)
+    assert panel.view.frames_painted > 0
+
+
+def test_unreadable_video_offers_the_generated_stream(panel, qtbot, tmp_path):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00\x01 not a video" * 50)
+    panel.use_video_file(str(bad))
+    panel.start_source()
+    assert panel.message.kind == "error" and "not a video" in panel.message.label.text()
+    assert panel.message.action_button.isVisible()
+    results = []
+    panel.caption_ready.connect(results.append)
+    panel.message.action_button.click()  # "Use generated shapes"
+    qtbot.waitUntil(lambda: len(results) >= 1, timeout=30_000)
+    assert panel.source_combo.currentData() == "generated-camera"
+    panel.stop_source()
+
+
+def test_no_camera_is_reported_with_a_way_out(panel):
+    panel.source_combo.setCurrentIndex(panel.source_combo.findData("camera"))
+    panel.camera_spin.setValue(9)
+    panel.start_source()
+    assert "no camera answers at index 9" in panel.message.label.text()
+    assert not panel.capture.running
+
+
+def test_freeze_hover_and_save(panel, qtbot, tmp_path):
+    results = []
+    panel.caption_ready.connect(results.append)
+    panel.source_combo.setCurrentIndex(panel.source_combo.findData("generated-plain"))
+    panel.start_source()
+    qtbot.waitUntil(lambda: len(results) >= 2, timeout=30_000)
+    panel.set_frozen(True)
+    frozen = panel.result
+    qtbot.wait(400)
+    assert panel.result is frozen  # the frame and caption hold still
+    panel.show_attention(0)
+    assert panel.view._overlay is not None
+    out = tmp_path / "frame.png"
+    assert panel.save_frame(str(out))
+    from PySide6.QtGui import QImage
+
+    saved = QImage(str(out))
+    assert saved.height() > frozen.image.shape[0]  # the frame plus the caption bar
+    panel.stop_source()
+
+
+def test_closing_while_captioning_stops_quickly(panel, window, qtbot):
+    results = []
+    panel.caption_ready.connect(results.append)
+    panel.source_combo.setCurrentIndex(panel.source_combo.findData("generated-camera"))
+    panel.start_source()
+    qtbot.waitUntil(lambda: len(results) >= 1, timeout=30_000)
+    t0 = time.monotonic()
+    window.close()
+    assert time.monotonic() - t0 < 2.0
+    assert not any(t.name in ("rnnstudio-capture", "rnnstudio-device-worker") for t in threading.enumerate())
+
+
+def test_missing_captioner_is_reported(window, qtbot):
+    panel = window.panels["caption"]
+    qtbot.waitUntil(lambda: panel.message.kind == "error", timeout=30_000)
+    assert "shapes-caption.safetensors is missing" in panel.message.label.text()
