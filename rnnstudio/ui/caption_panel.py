@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from rnnstudio.ui.frame_view import FrameView, qimage_from_rgb
 from rnnstudio.ui.widgets import InlineMessage, hint_label
-from rnnstudio.worker.capture import CaptureThread
+from rnnstudio.worker.capture import CameraProbe, CaptureThread
 from rnnstudio.worker.requests import CaptionModelInfo, CaptionRequest, CaptionResult, LoadCaptionModelRequest
 
 SOURCES = [
@@ -96,6 +96,8 @@ class CaptionPanel(QWidget):
         self.capture = CaptureThread(self)
         self.capture.frame_ready.connect(self._on_frame_ready)
         self.capture.failed.connect(self._on_source_failed)
+        self.camera_probe = CameraProbe(self)
+        self.camera_probe.found.connect(self._on_cameras_found)
         self.model: CaptionModelInfo | None = None
         self.result: CaptionResult | None = None
         self._in_flight = False
@@ -134,10 +136,18 @@ class CaptionPanel(QWidget):
             self.source_combo.addItem(label, key)
         self.source_combo.setToolTip("Where the frames come from")
         form.addRow(self.source_combo)
+        row = QHBoxLayout()
         self.camera_spin = QSpinBox()
         self.camera_spin.setRange(0, 9)
         self.camera_spin.setToolTip("Which camera: 0 is the first OpenCV finds")
-        form.addRow("Camera number", self.camera_spin)
+        self.find_cameras_button = QPushButton("Find cameras")
+        self.find_cameras_button.setToolTip("Ask OpenCV which cameras answer")
+        self.find_cameras_button.clicked.connect(self.find_cameras)
+        row.addWidget(self.camera_spin)
+        row.addWidget(self.find_cameras_button)
+        form.addRow("Camera", row)
+        self.cameras_label = hint_label("")
+        form.addRow(self.cameras_label)
         row = QHBoxLayout()
         self.start_button = QPushButton("Start")
         self.start_button.setToolTip("Start the chosen source and caption it live")
@@ -263,6 +273,20 @@ class CaptionPanel(QWidget):
     def _ask_path(self, title: str, filters: str) -> str:
         path, _ = QFileDialog.getOpenFileName(self, title, "", filters)
         return path
+
+    def find_cameras(self) -> None:
+        self.find_cameras_button.setEnabled(False)
+        self.cameras_label.setText("Looking for cameras…")
+        self.camera_probe.start()
+
+    def _on_cameras_found(self, indices: list) -> None:
+        self.find_cameras_button.setEnabled(True)
+        if indices:
+            self.cameras_label.setText("Cameras found: " + ", ".join(str(i) for i in indices))
+            self.camera_spin.setValue(indices[0])
+            self.source_combo.setCurrentIndex(self.source_combo.findData("camera"))
+        else:
+            self.cameras_label.setText("OpenCV finds no camera here: use a video file, images or generated shapes.")
 
     def stop_source(self) -> None:
         self.capture.stop()
@@ -431,6 +455,7 @@ class CaptionPanel(QWidget):
     def shutdown(self) -> None:
         self._stats_timer.stop()
         self.capture.stop()
+        self.camera_probe.wait(2.0)
 
     def set_presenter(self, on: bool) -> None:
         pass  # the words and the formula follow the application font

@@ -100,3 +100,27 @@ class CaptureThread(QObject):
         finally:
             source.close()
             self.stopped.emit()
+
+
+class CameraProbe(QObject):
+    """Asks OpenCV which cameras answer, on a short-lived thread (opening one can take seconds)."""
+
+    found = Signal(list)  # camera indices
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._thread: threading.Thread | None = None
+
+    def start(self, max_index: int = 4) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        from rnnstudio.media.sources import find_cameras
+
+        self._thread = threading.Thread(
+            target=lambda: self.found.emit(find_cameras(max_index)), name="rnnstudio-camera-probe", daemon=True
+        )
+        self._thread.start()
+
+    def wait(self, timeout: float = 5.0) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)

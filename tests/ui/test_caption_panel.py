@@ -128,3 +128,19 @@ def test_missing_captioner_is_reported(window, qtbot):
     panel = window.panels["caption"]
     qtbot.waitUntil(lambda: panel.message.kind == "error", timeout=30_000)
     assert "shapes-caption.safetensors is missing" in panel.message.label.text()
+
+
+def test_find_cameras_reports_what_opencv_finds(window, qtbot):
+    from rnnstudio.media.sources import find_cameras
+
+    panel = window.panels["caption"]
+    expected = find_cameras()
+    with qtbot.waitSignal(panel.camera_probe.found, timeout=20_000):
+        panel.find_cameras()
+    text = panel.cameras_label.text()
+    if expected:
+        assert text == "Cameras found: " + ", ".join(str(i) for i in expected)
+    else:
+        assert "finds no camera" in text
+    assert panel.find_cameras_button.isEnabled()
+    panel.camera_probe.wait()
