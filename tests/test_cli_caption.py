@@ -165,3 +165,21 @@ def test_bad_arguments_exit_2(model, pictures, capsys, tmp_path, tiny_model_file
     code, _, err = call_main(capsys, "train", "caption", "--encoder", "resnet18", "--encoder-weights",
                              tmp_path / "r18.pth", "--out", tmp_path / "m.safetensors")
     assert code == 2 and "r18.pth does not exist" in one_error_line(err)
+
+
+def test_shipped_model_describes_unseen_scenes(tmp_path, capsys):
+    """The shipped captioner (the default --model) gets plain scenes it never saw right."""
+    paths, truths = [], []
+    for s in range(8):
+        scene = random_scene(np.random.default_rng([5, s]))
+        path = tmp_path / f"scene{s}.png"
+        cv2.imwrite(str(path), render(scene, 64)[..., ::-1])
+        paths.append(path)
+        truths.append(scene)
+    code, text, err = call_main(capsys, "caption", "--json", "--beam", "1", "--device", "cpu", *paths)
+    assert code == 0, err
+    from rnnstudio.data.shapes import caption_for, grade
+
+    results = json.loads(text)
+    assert [r["caption"] for r in results] == [caption_for(scene) for scene in truths]
+    assert all(grade(r["caption"], scene) == "without errors" for r, scene in zip(results, truths))
