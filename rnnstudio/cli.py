@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument("--steps", type=_positive_int, default=3000)
     tp.add_argument("--encoder", choices=("small", "resnet18"), default="small")
     tp.add_argument("--encoder-weights", help="resnet18 only: a local .pth or .safetensors weights file "
-                    "(default: torch's cache); nothing is ever downloaded")
+                    "(default: torch's cache; none: from scratch); nothing is ever downloaded")
     tp.add_argument("--image-size", type=_positive_int, help="input size in pixels (default 64 small, 224 resnet18)")
     tp.add_argument("--hidden", type=_positive_int, default=256, help="LSTM units")
     tp.add_argument("--channels", type=_positive_int, default=128, help="small encoder: features per grid cell")

@@ -183,3 +183,29 @@ def test_shipped_model_describes_unseen_scenes(tmp_path, capsys):
     results = json.loads(text)
     assert [r["caption"] for r in results] == [caption_for(scene) for scene in truths]
     assert all(grade(r["caption"], scene) == "without errors" for r, scene in zip(results, truths))
+
+
+def test_train_caption_on_a_coco_format_set(tmp_path, capsys):
+    (tmp_path / "pics").mkdir()
+    colours = {"red": (0, 0, 255), "green": (0, 255, 0), "blue": (255, 0, 0)}
+    doc = {"images": [], "annotations": []}
+    for n, (name, bgr) in enumerate(colours.items()):
+        img = np.full((50, 70, 3), 240, np.uint8)
+        cv2.circle(img, (35, 25), 15, bgr, -1)
+        cv2.imwrite(str(tmp_path / "pics" / f"{n}.jpg"), img)
+        doc["images"].append({"id": n, "file_name": f"{n}.jpg"})
+        doc["annotations"] += [{"image_id": n, "caption": f"A {name} circle."}, {"image_id": n, "caption": f"a {name} disc"}]
+    (tmp_path / "captions.json").write_text(json.dumps(doc))
+    out = tmp_path / "coco.safetensors"
+    code, text, err = call_main(capsys, "train", "caption", "--data", tmp_path / "captions.json", "--images",
+                                tmp_path / "pics", "--steps", "3", "--batch", "4", "--hidden", "16", "--channels", "16",
+                                "--device", "cpu", "--out", out)
+    assert code == 0, err
+    assert text == "" and "BLEU-4" in err
+    loaded = load_captioner(out)
+    assert {"red", "green", "blue", "circle", "disc"} <= set(loaded.vocab)
+    assert loaded.trained["corpus"] == "captions" and "bleu4_held_out" in loaded.trained["metrics"]
+    (tmp_path / "pics" / "1.jpg").unlink()
+    code, _, err = call_main(capsys, "train", "caption", "--data", tmp_path / "captions.json", "--images",
+                             tmp_path / "pics", "--out", out)
+    assert code == 2 and "1 of 3 images are missing" in one_error_line(err)
