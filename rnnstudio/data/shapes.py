@@ -66,10 +66,13 @@ COUNT_WORDS = {1: "a", 2: "two", 3: "three"}
 _NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "1": 1, "2": 2, "3": 3}
 GRADES = ("without errors", "minor errors", "somewhat related", "unrelated")
 
-# Radius as a fraction of the picture's side: far apart, so that "small" and "large"
-# stay tellable apart in a camera frame where the card fills 65-95 % of the picture.
+# Radius as a fraction of the scene's side: far apart, so that "small" and "large" stay
+# tellable apart next to each other at any distance from the camera.
 SIZE_RANGE = {"small": (0.085, 0.115), "large": (0.165, 0.205)}
 MAX_SHAPES = 3
+# Camera look: the printed scene square spans this fraction of the (square) picture, from
+# a card held well back to one held close to the camera.
+CAMERA_SCALE = (0.5, 0.95)
 
 
 def caption_words() -> list[str]:
@@ -432,7 +435,7 @@ def _camera_look(scene: Scene, size: int, rng: np.random.Generator) -> np.ndarra
     card = _card(scene, rng, work)
     ch, cw = card.shape[:2]
     # Where the scene square lands: mostly filling the frame, turned and seen at an angle.
-    scale = rng.uniform(0.68, 0.95)  # the scene square's side, as a fraction of the frame
+    scale = rng.uniform(*CAMERA_SCALE)  # the scene square's side, as a fraction of the frame
     angle = math.radians(rng.uniform(-15, 15))
     cx = work / 2 + rng.uniform(-0.06, 0.06) * work
     cy = work / 2 + rng.uniform(-0.06, 0.06) * work

@@ -71,16 +71,18 @@ def test_plain_pictures_show_the_shapes_in_their_colours():
 
 
 def test_camera_look_differs_but_keeps_the_shape_recognisable():
-    scene = scene_of(RED_CIRCLE)
+    scene = scene_of(Shape("circle", "blue", "large", 0.5, 0.5, 0.0, 0.18))
     plain = render(scene, 64)
-    for seed in range(10):
+    for seed in range(20):
         cam = render(scene, 64, camera=True, rng=np.random.default_rng(seed))
         assert cam.shape == plain.shape and cam.dtype == np.uint8
         assert np.abs(cam.astype(int) - plain.astype(int)).mean() > 5
         r, g, b = (cam[..., k].astype(int) for k in range(3))
-        reddish = (r > g + 50) & (r > b + 50)
-        # the circle covers ~10 % of the scene square, which fills 46-90 % of the frame
-        assert 0.02 < reddish.mean() < 0.2, seed
+        bluish = (b > r + 80) & (b > g + 80)  # no desk, paper or light cast is this blue
+        # the circle covers ~10 % of the scene square, whose side spans 50-95 % of the picture's
+        assert 0.01 < bluish.mean() < 0.12, seed
+        ys, xs = np.nonzero(bluish)
+        assert abs(ys.mean() - 32) < 12 and abs(xs.mean() - 32) < 12, seed  # where the circle is
 
 
 def test_grades_from_perfect_to_unrelated():
