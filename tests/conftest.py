@@ -7,6 +7,8 @@ import os
 # Before any Qt import: tests never need a display server.
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
+import faulthandler  # noqa: E402
+import sys  # noqa: E402
 import threading  # noqa: E402
 
 import pytest  # noqa: E402
@@ -71,6 +73,18 @@ def tiny_text_file(tmp_path):
     path = tmp_path / "tiny.txt"
     path.write_text(repetitive_text(), encoding="utf-8")
     return path
+
+
+# No test here needs a minute; one that hangs (a deadlock, a crashed Qt binding) would
+# otherwise hold CI until its own limit. This prints every thread's stack and exits.
+HANG_LIMIT_S = 240
+
+
+@pytest.fixture(autouse=True)
+def fail_fast_on_a_hang():
+    faulthandler.dump_traceback_later(HANG_LIMIT_S, exit=True, file=sys.stderr)
+    yield
+    faulthandler.cancel_dump_traceback_later()
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import codecs
 import os
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 

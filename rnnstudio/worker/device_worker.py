@@ -49,6 +49,8 @@ from rnnstudio.worker.requests import (
 
 log = logging.getLogger(__name__)
 
+TRAINING_ACTIVITY_INTERVAL_S = 0.25  # how often training updates the status bar's activity text
+
 
 @dataclass
 class _Pending:
@@ -83,6 +85,7 @@ class DeviceWorker(QObject):
         self._device_choice = device
         self._torch_threads = torch_threads or default_torch_threads()
         self._ids = itertools.count(1)
+        self._last_training_activity = 0.0
         self._cond = threading.Condition()
         self._queue: collections.deque[_Pending] = collections.deque()
         self._cancelled: set[int] = set()
@@ -99,6 +102,9 @@ class DeviceWorker(QObject):
     # --- GUI-thread API -------------------------------------------------------------------
 
     def start(self) -> None:
+        from rnnstudio.nn.allocator import tune_allocator
+
+        tune_allocator()  # before the thread exists: its malloc arena is chosen at its first allocation
         self._thread.start()
 
     def submit(
@@ -217,16 +223,16 @@ class DeviceWorker(QObject):
     def _setup(self) -> None:
         import torch
 
-        from rnnstudio.nn.device import describe_device, select_device, tune_allocator
+        from rnnstudio.nn.device import describe_device, select_device
         from rnnstudio.worker.charrnn_work import CharRNNWorkspace
 
-        tune_allocator()
         torch.set_num_threads(self._torch_threads)
         try:
             device = select_device(self._device_choice)
         except UserError as e:
             log.warning("%s; using the CPU", e)
             device = select_device("cpu")
+        _warm_optimizer()
         self.workspace = CharRNNWorkspace(device)
         self._send("ready", 0, None, describe_device(device))
 
@@ -335,7 +341,12 @@ class DeviceWorker(QObject):
             run.state = "stopped"
             self._send("cancelled", run.request_id, None)
             return
-        self._activity(f"training: iteration {run.trainer.iteration + 1} of {run.planned}")
+        now = time.monotonic()
+        if now - self._last_training_activity >= TRAINING_ACTIVITY_INTERVAL_S:
+            # Not every iteration: each status-bar update costs the GUI thread (and the GIL)
+            # time the training step wants.
+            self._last_training_activity = now
+            self._activity(f"training: iteration {run.trainer.iteration + 1} of {run.planned}")
         try:
             events = run.step()
         except Exception as e:
@@ -359,6 +370,18 @@ class DeviceWorker(QObject):
         if run is not None and run.state == "running":
             return f"training: iteration {run.trainer.iteration} of {run.planned}"
         return "idle"
+
+
+def _warm_optimizer() -> None:
+    """Build an optimizer once while the window still says "loading PyTorch".
+
+    torch.optim imports torch._dynamo on first use (about 1 s, in long GIL-holding calls):
+    done here, the first Train press starts as quickly as the second and the GUI does not
+    stall for ~180 ms then.
+    """
+    import torch
+
+    torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
 
 
 def _call(request: CallRequest):
