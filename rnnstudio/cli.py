@@ -140,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--text", required=True, help="the text the model reads, from a zero state")
     g.add_argument("--json", action="store_true", help="print every value as JSON (CONTRACTS.md section 3)")
     g.add_argument("--device", choices=DEVICES, default="auto")
+    _add_vqa_parsers(sub, t, e)
     return p
 
 
@@ -174,8 +175,10 @@ def cmd_screenshot(args) -> int:
 def cmd_train(args) -> int:
     if args.task == "caption":
         return cmd_train_caption(args)
+    if args.task == "vqa":
+        return cmd_train_vqa(args)
     if args.task != "charrnn":
-        raise UserError("say what to train: `rnnstudio train charrnn ...` or `rnnstudio train caption ...`")
+        raise UserError("say what to train: `rnnstudio train charrnn|caption|vqa ...`")
     from pathlib import Path
 
     out = Path(args.out)
@@ -381,8 +384,10 @@ def cmd_sample(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    if args.task == "vqa":
+        return cmd_eval_vqa(args)
     if args.task != "charrnn":
-        raise UserError("say what to evaluate: `rnnstudio eval charrnn --text FILE`")
+        raise UserError("say what to evaluate: `rnnstudio eval charrnn --text FILE` or `rnnstudio eval vqa`")
     import math
 
     from rnnstudio.data.text import Vocab, decode_codepoints
@@ -434,6 +439,242 @@ def cmd_gates(args) -> int:
     return 0
 
 
+# --- visual question answering ----------------------------------------------------------
+
+VQA_SPLITS = ("test", "valid", "scenes", "camera", "single")
+
+
+def _fraction(text: str) -> float:
+    value = _non_negative_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"{text} must be between 0 and 1")
+    return value
+
+
+def _add_vqa_parsers(sub, train, evaluate) -> None:
+    tv = train.add_parser("vqa", help="train a visual question answering model (CNN + LSTM)")
+    tv.add_argument("--steps", type=_positive_int, default=3000)
+    tv.add_argument("--batch", type=_positive_int, default=64, help="pictures per iteration (default 64)")
+    tv.add_argument("--questions-per-image", type=_positive_int, default=4)
+    tv.add_argument("--lr", type=_non_negative_float, default=2e-3)
+    tv.add_argument("--easyvqa-fraction", type=_fraction, default=0.25, help="share of easy-VQA pictures (default 0.25)")
+    tv.add_argument("--single-fraction", type=_fraction, default=0.15,
+                    help="share of single shapes at other sizes, positions, rotations (default 0.15)")
+    tv.add_argument("--camera-fraction", type=_fraction, default=0.35,
+                    help="share of camera-look scenes (default 0.35); the rest are plain shapes-world scenes")
+    tv.add_argument("--image-size", type=_positive_int, default=64, help="input size in pixels, a multiple of 8")
+    tv.add_argument("--channels", type=_positive_int, default=128, help="width of the CNN's last layer")
+    tv.add_argument("--film", type=_positive_int, default=64, help="width of the question-steered conv blocks")
+    tv.add_argument("--embed", type=_positive_int, default=32, help="word embedding size")
+    tv.add_argument("--hidden", type=_positive_int, default=128, help="LSTM units")
+    tv.add_argument("--fused", type=_positive_int, default=256, help="size of the fused vector")
+    tv.add_argument("--workers", type=int, default=1, help="processes making batches ahead (0: in the loop)")
+    tv.add_argument("--eval-every", type=_positive_int, default=500, help="measure on held-out data this often")
+    tv.add_argument("--eval-scenes", type=_positive_int, default=500,
+                    help="unseen generated pictures of each kind measured at the end (default 500)")
+    tv.add_argument("--log-every", type=_positive_int, default=100)
+    tv.add_argument("--seed", type=int, default=0)
+    tv.add_argument("--device", choices=DEVICES, default="auto")
+    tv.add_argument("--out", required=True, help="the .safetensors file to write")
+
+    q = sub.add_parser("vqa", help="answer a question about a picture")
+    q.add_argument("image", nargs="?", metavar="IMAGE", help="a picture file (PNG, JPEG, ...)")
+    q.add_argument("question", nargs="?", metavar="QUESTION", help="the question, in quotes")
+    q.add_argument("--model", help="a VQA model file (default: the shipped easy-VQA model)")
+    q.add_argument("--topk", type=_positive_int, default=3, help="how many answers to show (default 3)")
+    q.add_argument("--json", action="store_true", help="print the answers as JSON (CONTRACTS.md section 1)")
+    q.add_argument("--batch", metavar="FILE.jsonl", help='one {"image": PATH, "question": TEXT} a line')
+    q.add_argument("--device", choices=DEVICES, default="auto")
+
+    ev = evaluate.add_parser("vqa", help="accuracy of a VQA model, by question type, and the confusion matrix")
+    ev.add_argument("--model")
+    ev.add_argument("--split", choices=VQA_SPLITS, default="test",
+                    help="easy-VQA's test or held-out validation split, or unseen generated pictures: "
+                         "scenes (plain), camera (camera look), single (single shapes); default test")
+    ev.add_argument("--scenes", type=_positive_int, default=1000, help="generated pictures to measure (default 1000)")
+    ev.add_argument("--seed", type=int, default=0, help="which unseen generated pictures (default 0)")
+    ev.add_argument("--device", choices=DEVICES, default="auto")
+
+
+def cmd_train_vqa(args) -> int:
+    from pathlib import Path
+
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise UserError(f"cannot write {out}: the folder {out.parent} does not exist")
+    if args.easyvqa_fraction + args.single_fraction + args.camera_fraction > 1:
+        raise UserError("--easyvqa-fraction, --single-fraction and --camera-fraction add up to more than 1")
+    if args.image_size % 8:
+        raise UserError("--image-size must be a multiple of 8")
+    if args.channels % 4:
+        raise UserError("--channels must be a multiple of 4")
+    if args.workers < 0:
+        raise UserError("--workers must be 0 or more")
+
+    import torch
+
+    from rnnstudio.nn.device import select_device, tune_allocator
+    from rnnstudio.nn.vqa import VQAConfig, save_vqa
+    from rnnstudio.train import vqa as tv
+
+    tune_allocator()
+    device = select_device(args.device)
+    settings = tv.VQATrainSettings(
+        batch_size=args.batch, questions_per_image=args.questions_per_image, lr=args.lr, steps=args.steps,
+        seed=args.seed, easyvqa_fraction=args.easyvqa_fraction, single_fraction=args.single_fraction,
+        camera_fraction=args.camera_fraction,
+    )
+    from rnnstudio.data.easyvqa import load_easyvqa
+
+    valid = load_easyvqa("valid", with_images=True)  # also checks that the package is there
+    train = load_easyvqa("train", with_images=True) if args.easyvqa_fraction > 0 else None
+    data = tv.MixedVQAData(args.image_size, settings, train)
+    torch.manual_seed(args.seed)
+    config = VQAConfig(vocab_size=len(data.vocab), answers=tuple(data.answers), image_size=args.image_size,
+                       channels=args.channels, film=args.film, embed=args.embed, hidden=args.hidden, fused=args.fused)
+    trainer = tv.VQATrainer(data, config, settings, device=device)
+    params = sum(p.numel() for p in trainer.model.parameters())
+    mix = ", ".join(f"{w:.0%} {s}" for s, w in zip(tv.SOURCES, settings.source_weights()) if w > 0)
+    log(f"pictures: {mix}; {args.questions_per_image} questions each; {len(data.vocab)} words, "
+        f"{len(data.answers)} answers; {params:,} parameters; on {device}")
+    sets = {"valid": tv.easyvqa_eval_set(valid, args.image_size)}
+    for source in tv.GENERATED:
+        sets[source] = tv.generated_eval_set(source, args.eval_scenes, args.image_size)
+    quick = {"valid": sets["valid"], **{s: tv.generated_eval_set(s, 150, args.image_size, seed=1) for s in tv.GENERATED}}
+    prefetch = tv.Prefetcher(data, 0, args.steps, args.workers) if args.workers > 0 else None
+    t0 = time.perf_counter()
+    recent, right = [], []
+    try:
+        for _ in range(args.steps):
+            info = trainer.step(next(prefetch) if prefetch else None)
+            recent.append(info["loss"])
+            right.append(info["accuracy"])
+            if trainer.iteration % args.log_every == 0 or trainer.iteration == args.steps:
+                rate = trainer.iteration / (time.perf_counter() - t0)
+                log(f"iter {trainer.iteration:6d}  loss {sum(recent) / len(recent):.4f}  "
+                    f"train accuracy {sum(right) / len(right):.4f}  {rate:.2f} it/s")
+                recent, right = [], []
+            if trainer.iteration % args.eval_every == 0 and trainer.iteration < args.steps:
+                found = {k: tv.evaluate(trainer.model, v, device)["accuracy"] for k, v in quick.items()}
+                log("held out: " + "  ".join(f"{k} {v:.4f}" for k, v in found.items()))
+    finally:
+        if prefetch:
+            prefetch.close()
+    train_seconds = time.perf_counter() - t0
+    for name, eval_set in sets.items():
+        result = tv.evaluate(trainer.model, eval_set, device)
+        trainer.metrics[f"accuracy_{name}"] = result["accuracy"]
+        trainer.metrics[f"by_type_{name}"] = {k: v["accuracy"] for k, v in result["by_type"].items()}
+        by_type = "  ".join(f"{k} {v['accuracy']:.4f}" for k, v in result["by_type"].items())
+        log(f"{name}: accuracy {result['accuracy']:.4f} on {result['questions']} questions  ({by_type})")
+    trainer.metrics["eval_scenes"] = args.eval_scenes
+    trained = trainer.trained_info()
+    trained["seconds"] = round(train_seconds, 1)
+    trainer.model.eval()
+    save_vqa(out, trainer.model, trained)
+    log(f"trained in {train_seconds / 60:.1f} min; wrote {out}")
+    return 0
+
+
+def _load_vqa_for_cli(model_arg, device_choice):
+    from rnnstudio.nn.device import select_device
+    from rnnstudio.nn.vqa import load_vqa
+    from rnnstudio.paths import shipped_model
+
+    device = select_device(device_choice)
+    return load_vqa(model_arg or shipped_model("vqa"), device), device
+
+
+def _read_vqa_batch(path: str) -> list[tuple[str, str, str]]:
+    """(image as written, the picture's path, question) for each line of a JSONL file."""
+    from pathlib import Path
+
+    from rnnstudio.data.text import codepoints_to_text, decode_codepoints
+
+    file = Path(path)
+    items = []
+    text = codepoints_to_text(decode_codepoints(file, max_bytes=64 * 2**20))  # checked: exists, UTF-8, not binary
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise UserError(f"{file} line {number} is not JSON ({e.msg}); write one "
+                            f'{{"image": PATH, "question": TEXT}} a line') from None
+        if not isinstance(item, dict) or not isinstance(item.get("image"), str) or not isinstance(item.get("question"), str):
+            raise UserError(f'{file} line {number} needs an "image" path and a "question", both strings')
+        image = Path(item["image"])
+        if not image.is_absolute() and not image.exists() and (file.parent / image).exists():
+            image = file.parent / image  # relative to the current folder first, then to the file's
+        items.append((item["image"], str(image), item["question"]))
+    if not items:
+        raise UserError(f"{file} holds no questions; write one {{\"image\": PATH, \"question\": TEXT}} a line")
+    return items
+
+
+def cmd_vqa(args) -> int:
+    from rnnstudio.data.images import fit_square, read_image
+    from rnnstudio.nn.vqa import QuestionError
+
+    if args.batch:
+        if args.image or args.question:
+            raise UserError("give either --batch FILE or IMAGE QUESTION, not both")
+        items = _read_vqa_batch(args.batch)
+    else:
+        if args.image is None or args.question is None:
+            raise UserError('give a picture and a question: rnnstudio vqa IMAGE "what color is the shape?"')
+        items = [(args.image, args.image, args.question)]
+    loaded, _device = _load_vqa_for_cli(args.model, args.device)
+    model = loaded.model
+    size = model.config.image_size
+    pictures: dict[str, object] = {}
+    for n, (_shown, path, question) in enumerate(items, 1):  # every input checked before any output
+        try:
+            model.tokenizer(question)
+        except QuestionError as e:
+            raise QuestionError(f"{args.batch} line {n}: {e}" if args.batch else str(e)) from None
+        if path not in pictures:
+            pictures[path] = fit_square(read_image(path), size)
+    features = {path: model.encode_image(picture) for path, picture in pictures.items()}
+    results = []
+    for shown, path, question in items:
+        a = model.answer(features[path], question, topk=args.topk)
+        result = {"question": question, "answers": [{"answer": w, "p": round(p, 5)} for w, p in a.answers],
+                  "unknown_words": a.unknown_words}
+        results.append({"image": shown, **result} if args.batch else result)
+    if args.json:
+        json.dump(results if args.batch else results[0], sys.stdout, ensure_ascii=False)
+        sys.stdout.write("\n")
+        return 0
+    for r in results:
+        if args.batch:
+            print(f"{r['image']}: {r['question']}")
+        for answer in r["answers"]:
+            print(f"{answer['answer']}\t{answer['p']:.3f}")
+        if r["unknown_words"]:
+            log(f"words the model does not know (read as <unk>): {', '.join(r['unknown_words'])}")
+    return 0
+
+
+def cmd_eval_vqa(args) -> int:
+    from rnnstudio.train import vqa as tv
+
+    loaded, device = _load_vqa_for_cli(args.model, args.device)
+    size = loaded.model.config.image_size
+    if args.split in ("test", "valid"):
+        from rnnstudio.data.easyvqa import load_easyvqa
+
+        eval_set = tv.easyvqa_eval_set(load_easyvqa(args.split, with_images=True), size)
+    else:
+        eval_set = tv.generated_eval_set(args.split, args.scenes, size, seed=args.seed)
+    result = tv.evaluate(loaded.model, eval_set, device)
+    json.dump({"accuracy": result["accuracy"], "questions": result["questions"], "split": args.split, **result},
+              sys.stdout, separators=(",", ":"))
+    sys.stdout.write("\n")
+    return 0
+
+
 COMMANDS = {
     None: cmd_gui,
     "gui": cmd_gui,
@@ -443,6 +684,7 @@ COMMANDS = {
     "eval": cmd_eval,
     "gates": cmd_gates,
     "caption": cmd_caption,
+    "vqa": cmd_vqa,
 }
 
 
