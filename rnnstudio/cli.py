@@ -462,6 +462,10 @@ def _add_vqa_parsers(sub, train, evaluate) -> None:
                     help="share of single shapes at other sizes, positions, rotations (default 0.15)")
     tv.add_argument("--camera-fraction", type=_fraction, default=0.35,
                     help="share of camera-look scenes (default 0.35); the rest are plain shapes-world scenes")
+    tv.add_argument("--relation-weight", type=_fraction, default=0.3,
+                    help="share of relation questions about scenes that have one (default 0.3)")
+    tv.add_argument("--shape-counts", default="1,2,2",
+                    help="how often training scenes hold 1, 2 and 3 shapes, as relative weights (default 1,2,2)")
     tv.add_argument("--image-size", type=_positive_int, default=64, help="input size in pixels, a multiple of 8")
     tv.add_argument("--channels", type=_positive_int, default=128, help="width of the CNN's last layer")
     tv.add_argument("--film", type=_positive_int, default=64, help="width of the question-steered conv blocks")
@@ -510,6 +514,14 @@ def cmd_train_vqa(args) -> int:
         raise UserError("--channels must be a multiple of 4")
     if args.workers < 0:
         raise UserError("--workers must be 0 or more")
+    try:
+        shape_counts = tuple(float(w) for w in args.shape_counts.split(","))
+    except ValueError:
+        shape_counts = ()
+    if len(shape_counts) != 3 or min(shape_counts) < 0 or sum(shape_counts) <= 0:
+        raise UserError(f"--shape-counts {args.shape_counts!r} must be three weights like 1,2,2, at least one above 0")
+    if args.relation_weight >= 1:
+        raise UserError("--relation-weight must be below 1")
 
     import torch
 
@@ -522,7 +534,7 @@ def cmd_train_vqa(args) -> int:
     settings = tv.VQATrainSettings(
         batch_size=args.batch, questions_per_image=args.questions_per_image, lr=args.lr, steps=args.steps,
         seed=args.seed, easyvqa_fraction=args.easyvqa_fraction, single_fraction=args.single_fraction,
-        camera_fraction=args.camera_fraction,
+        camera_fraction=args.camera_fraction, relation_weight=args.relation_weight, shape_counts=shape_counts,
     )
     from rnnstudio.data.easyvqa import load_easyvqa
 

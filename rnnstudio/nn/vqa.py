@@ -9,7 +9,12 @@ strong enough for counting and for relations between shapes (FiLM, Perez et al. 
     grid + two coordinate maps --1x1 conv--> R (B, K, G, G)
     twice:  R <- R + relu((1 + gamma_i(q)) * BN(conv3x3(R)) + beta_i(q))   the question steers
     v = relu(W_v flatten(1x1 conv(R)))  (B, D)                     where things are, kept
-    P(answer | picture, question) = softmax(W_2 relu(W_1 [v, q]))
+    two glimpses over the G*G cells r_i at positions x_i (for relations):
+        a1 = softmax_i(w1 . tanh(U1 r_i + V1 q))                   look at one thing ...
+        c1, p1 = sum_i a1_i r_i, sum_i a1_i x_i                    ... what and where it is
+        a2 = softmax_i(w2 . tanh(U2 r_i + W (x_i - p1) + V2 [q, c1, p1]))   ... then at another,
+        c2, p2 = sum_i a2_i r_i, sum_i a2_i x_i                          placed relative to it
+    P(answer | picture, question) = softmax(W_2 relu(W_1 [v, q, c1, p1, c2, p2]))
 
 Words outside the vocabulary are read as <unk> and reported back, never silently
 dropped. `answer` takes cached image features, so a panel encodes a picture once and asks
@@ -56,6 +61,7 @@ class VQAConfig:
     embed: int = 32  # word embedding size
     hidden: int = 128  # LSTM units
     fused: int = 256  # size of the fused image-question vector
+    attention: int = 64  # size of the glimpses' hidden layer
     dropout: float = 0.1  # before the classifier, during training only
 
     def __post_init__(self):
@@ -64,7 +70,8 @@ class VQAConfig:
             raise ValueError("answers must list at least two non-empty answers")
         if len(set(self.answers)) != len(self.answers):
             raise ValueError("answers must list each answer once")
-        if min(self.vocab_size, self.image_size, self.channels, self.film, self.squeeze, self.embed, self.hidden, self.fused) < 1:
+        if min(self.vocab_size, self.image_size, self.channels, self.film, self.squeeze, self.embed, self.hidden, self.fused,
+               self.attention) < 1:
             raise ValueError("sizes must be positive")
         if self.image_size % 8 or self.channels % 4:
             raise ValueError("the image size must be a multiple of 8 and channels a multiple of 4")
@@ -164,6 +171,7 @@ class VQAAnswer:
     answers: list[tuple[str, float]]  # the top k (answer, probability), most likely first
     probs: np.ndarray  # (n_answers,) float32: the whole distribution, in model.answers order
     hidden: np.ndarray  # (len(words), hidden) float32: the LSTM's h after each word
+    glimpses: np.ndarray  # (2, G, G) float32: where the two glimpses looked, each sums to 1
 
 
 class VQAModel(nn.Module):
@@ -186,8 +194,12 @@ class VQAModel(nn.Module):
         self.blocks = nn.ModuleList([FiLMBlock(c.film), FiLMBlock(c.film)])
         self.squeeze = nn.Conv2d(c.film, c.squeeze, 1)
         self.spatial = nn.Linear(c.squeeze * c.grid * c.grid, c.fused)
+        self.look_cell = nn.ModuleList([nn.Linear(c.film, c.attention) for _ in range(2)])
+        self.look_query = nn.ModuleList([nn.Linear(c.hidden, c.attention), nn.Linear(c.hidden + c.film + 2, c.attention)])
+        self.look_where = nn.Linear(2, c.attention)  # glimpse 2: a cell's place relative to glimpse 1
+        self.look_score = nn.ModuleList([nn.Linear(c.attention, 1) for _ in range(2)])
         self.drop = nn.Dropout(c.dropout)
-        self.hidden_layer = nn.Linear(c.fused + c.hidden, c.fused)
+        self.hidden_layer = nn.Linear(c.fused + c.hidden + 2 * (c.film + 2), c.fused)
         self.classify = nn.Linear(c.fused, len(c.answers))
 
     # --- the two readers ------------------------------------------------------------------
@@ -203,8 +215,9 @@ class VQAModel(nn.Module):
         q = out[torch.arange(out.shape[0], device=out.device), last]  # (N, H)
         return out, q
 
-    def fuse(self, features: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-        """features (N, C, G, G), one row per question, q (N, H) -> logits (N, n_answers)."""
+    def fuse(self, features: torch.Tensor, q: torch.Tensor, glimpses: bool = False):
+        """features (N, C, G, G), one row per question, q (N, H) -> logits (N, n_answers)
+        (and, with `glimpses`, the two glimpses' weights (N, 2, G*G))."""
         n = features.shape[0]
         x = torch.cat([features, self.coords.expand(n, -1, -1, -1)], dim=1)  # (N, C + 2, G, G)
         r = F.relu(self.reduce(x))  # (N, K, G, G)
@@ -212,8 +225,18 @@ class VQAModel(nn.Module):
         for i, block in enumerate(self.blocks):
             r = block(r, steer[:, i, 0], steer[:, i, 1])  # (N, K, G, G)
         v = F.relu(self.spatial(F.relu(self.squeeze(r)).flatten(1)))  # (N, D)
-        z = F.relu(self.hidden_layer(self.drop(torch.cat([v, q], dim=1))))  # (N, D)
-        return self.classify(self.drop(z))  # (N, A)
+        cells = r.flatten(2).transpose(1, 2)  # (N, L, K)
+        where = self.coords.flatten(2).transpose(1, 2)  # (1, L, 2)
+        e1 = self.look_score[0](torch.tanh(self.look_cell[0](cells) + self.look_query[0](q)[:, None]))  # (N, L, 1)
+        a1 = torch.softmax(e1.squeeze(-1), dim=-1)  # (N, L)
+        c1, p1 = a1[:, None] @ cells, a1[:, None] @ where  # (N, 1, K), (N, 1, 2)
+        query2 = self.look_query[1](torch.cat([q, c1[:, 0], p1[:, 0]], dim=1))  # (N, A')
+        e2 = self.look_score[1](torch.tanh(self.look_cell[1](cells) + self.look_where(where - p1) + query2[:, None]))
+        a2 = torch.softmax(e2.squeeze(-1), dim=-1)  # (N, L)
+        c2, p2 = a2[:, None] @ cells, a2[:, None] @ where  # (N, 1, K), (N, 1, 2)
+        seen = torch.cat([v, q, c1[:, 0], p1[:, 0], c2[:, 0], p2[:, 0]], dim=1)  # (N, D + H + 2 (K + 2))
+        logits = self.classify(self.drop(F.relu(self.hidden_layer(self.drop(seen)))))  # (N, A)
+        return (logits, torch.stack([a1, a2], dim=1)) if glimpses else logits
 
     def forward(self, images: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor,
                 image_of: torch.Tensor | None = None) -> torch.Tensor:
@@ -263,7 +286,9 @@ class VQAModel(nn.Module):
         ids, lengths = self.questions_tensor([tokens.ids])
         hidden, q = self.read_questions(ids, lengths)  # (1, T, H), (1, H)
         feats = features if features.dim() == 4 else features[None]
-        probs = torch.softmax(self.fuse(feats[:1].to(q.device), q), dim=-1)[0].float().cpu().numpy()
+        logits, looks = self.fuse(feats[:1].to(q.device), q, glimpses=True)
+        probs = torch.softmax(logits, dim=-1)[0].float().cpu().numpy()
+        g = self.config.grid
         order = np.argsort(-probs, kind="stable")[: min(topk, len(self.answers))]
         return VQAAnswer(
             question=question,
@@ -272,6 +297,7 @@ class VQAModel(nn.Module):
             answers=[(self.answers[i], float(probs[i])) for i in order],
             probs=probs.astype(np.float32),
             hidden=hidden[0].float().cpu().numpy().astype(np.float32),
+            glimpses=looks[0].float().cpu().numpy().reshape(2, g, g).astype(np.float32),
         )
 
     @torch.no_grad()

@@ -52,6 +52,8 @@ class VQATrainSettings:
     single_fraction: float = 0.15  # ... of single shapes at other sizes, positions, rotations
     camera_fraction: float = 0.35  # ... of camera-look scenes; the rest are plain scenes
     unknown_rate: float = 0.03  # chance that a question gets a word the model does not know
+    relation_weight: float = 0.3  # share of relation questions, where a scene has one
+    shape_counts: tuple = (1, 2, 2)  # how often training scenes hold 1, 2 or 3 shapes (relative)
 
     def __post_init__(self):
         if min(self.batch_size, self.steps, self.questions_per_image) < 1:
@@ -61,8 +63,19 @@ class VQATrainSettings:
         fractions = (self.easyvqa_fraction, self.single_fraction, self.camera_fraction)
         if min(fractions) < 0 or sum(fractions) > 1 + 1e-9:
             raise ValueError("the easy-VQA, single-shape and camera fractions must be at least 0 and add up to at most 1")
-        if not 0 <= self.unknown_rate <= 1:
-            raise ValueError("unknown_rate must be in [0, 1]")
+        if not 0 <= self.unknown_rate <= 1 or not 0 <= self.relation_weight < 1:
+            raise ValueError("unknown_rate must be in [0, 1] and relation_weight in [0, 1)")
+        object.__setattr__(self, "shape_counts", tuple(float(w) for w in self.shape_counts))
+        if len(self.shape_counts) != 3 or min(self.shape_counts) < 0 or sum(self.shape_counts) <= 0:
+            raise ValueError("shape_counts needs three weights (1, 2 and 3 shapes), at least one above 0")
+
+    def type_weights(self) -> dict[str, float]:
+        """Question types: relations at `relation_weight`, the others sharing the rest."""
+        from rnnstudio.data.scene_questions import DEFAULT_TYPE_WEIGHTS
+
+        rest = {k: w for k, w in DEFAULT_TYPE_WEIGHTS.items() if k != "relation"}
+        scale = (1 - self.relation_weight) / sum(rest.values())
+        return {**{k: w * scale for k, w in rest.items()}, "relation": self.relation_weight}
 
     def source_weights(self) -> list[float]:
         rest = max(0.0, 1 - self.easyvqa_fraction - self.single_fraction - self.camera_fraction)
@@ -102,12 +115,19 @@ class Batch:
     sources: list[str]  # where each picture came from (SOURCES)
 
 
-def generated_picture(source: str, rng: np.random.Generator, image_size: int):
-    """(scene, picture) of a generated source: scenes, camera or single."""
+def generated_picture(source: str, rng: np.random.Generator, image_size: int, shape_counts=None):
+    """(scene, picture) of a generated source: scenes, camera or single. Scenes hold 1 to 3
+    shapes as the shapes world draws them, or by the weights `shape_counts` for 1, 2, 3."""
     from rnnstudio.data.scene_questions import single_shape_scene
     from rnnstudio.data.shapes import random_scene, render
 
-    scene = single_shape_scene(rng) if source == "single" else random_scene(rng)
+    if source == "single":
+        scene = single_shape_scene(rng)
+    elif shape_counts is None:
+        scene = random_scene(rng)
+    else:
+        p = np.asarray(shape_counts, float)
+        scene = random_scene(rng, n_shapes=1 + int(rng.choice(3, p=p / p.sum())))
     return scene, render(scene, image_size, camera=source == "camera", rng=rng)
 
 
@@ -153,8 +173,9 @@ class MixedVQAData:
                 qs = [self.easyvqa.questions[mine[int(i)]] for i in picks]
                 asked = [(q.question, q.answer, q.kind) for q in qs]
             else:
-                scene, image = generated_picture(source, rng, self.image_size)
-                asked = [(q.question, q.answer, q.kind) for q in sample_questions(scene, rng, s.questions_per_image)]
+                scene, image = generated_picture(source, rng, self.image_size, s.shape_counts)
+                asked = [(q.question, q.answer, q.kind)
+                         for q in sample_questions(scene, rng, s.questions_per_image, s.type_weights())]
             out.images.append(image)
             out.sources.append(source)
             for question, answer, kind in asked:
