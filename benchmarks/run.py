@@ -23,6 +23,12 @@ Cases:
                      worker on 1 and on 2 torch threads, plus the GUI stall at each
   first_train        (informational, run by --full or --case) in a fresh app, the time from
                      pressing Train to the run starting, first time against second time
+  gates_cost         every gate and state over 2,000 characters through the shipped model,
+                     against a plain nn.LSTM forward over the same text (bench_gates.py)
+  caption_live       frames shown against the source's rate, captions/s, latency and the
+                     GUI stall while a 30 frames/s stream is captioned (bench_caption.py)
+  caption_memory     (run by --full or --case) resident memory after 10,000 frames against
+                     after 1,000 (bench_caption.py)
 """
 
 from __future__ import annotations
@@ -74,6 +80,8 @@ from bench_common import (  # noqa: E402  (benchmarks/ is on sys.path when run.p
     wait_until,
     worker_thread_id,
 )
+from bench_caption import case_caption_live, case_caption_memory  # noqa: E402
+from bench_gates import case_gates_cost  # noqa: E402
 
 
 # --- shared: the corpus and the bare training loop ---------------------------------------------------
@@ -625,8 +633,11 @@ CASES = {
     "startup": case_startup,
     "train_threads": case_train_threads,
     "first_train": case_first_train,
+    "gates_cost": case_gates_cost,
+    "caption_live": case_caption_live,
+    "caption_memory": case_caption_memory,
 }
-DEFAULT_CASES = ["train_throughput", "sample_throughput", "gui_stall", "startup"]
+DEFAULT_CASES = ["train_throughput", "sample_throughput", "gui_stall", "startup", "gates_cost", "caption_live"]
 
 
 def fmt_value(v: float, unit: str) -> str:
@@ -660,7 +671,7 @@ def main(argv=None) -> int:
     cfg = FULL if args.full else DEFAULT
     if args.repeats:
         cfg = Settings(args.repeats, cfg.train_steps, cfg.sample_length, args.repeats, cfg.stall_seconds)
-    cases = args.case or (DEFAULT_CASES + ["train_threads", "first_train"] if args.full else DEFAULT_CASES)
+    cases = args.case or (DEFAULT_CASES + ["train_threads", "first_train", "caption_memory"] if args.full else DEFAULT_CASES)
 
     from rnnstudio.nn.device import select_device, tune_allocator
     from rnnstudio.worker.device_worker import default_torch_threads

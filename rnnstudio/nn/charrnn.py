@@ -130,8 +130,10 @@ def sample_index(
         kth = torch.topk(logits, top_k).values[-1]
         logits = logits.masked_fill(logits < kth, float("-inf"))
     probs = torch.softmax(logits, dim=-1)
-    if generator is not None and generator.device != probs.device:
-        probs = probs.cpu()
+    if generator is not None and generator.device.type != probs.device.type:
+        # The app seeds CPU generators (the same text from a seed on every device); a CUDA
+        # generator reports "cuda" where the tensor says "cuda:0", so compare the types.
+        probs = probs.to(generator.device)
     return int(torch.multinomial(probs, 1, generator=generator))
 
 
