@@ -11,7 +11,18 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from bench_common import STALL_GOAL_MS, App, Row, Settings, StallProbe, log, median, run_events, spread, wait_until
+from bench_common import (
+    STALL_GOAL_MS,
+    App,
+    Row,
+    Settings,
+    StallProbe,
+    log,
+    median,
+    run_events,
+    spread,
+    wait_until,
+)
 
 CAMERA_FPS = 30.0  # what a laptop camera delivers
 SHOWN_GOAL = 0.95
@@ -51,7 +62,7 @@ def _bare_captions(model, frames, seconds: float) -> tuple[float, float]:
     """Caption `frames` in turn on this thread for `seconds`: (captions/s, median ms each)."""
     import torch
 
-    from rnnstudio.media.sources import model_input
+    from rnnstudio.data.images import fit_square
     from rnnstudio.nn.captioner import images_to_tensor
 
     size, times = model.config.image_size, []
@@ -60,7 +71,7 @@ def _bare_captions(model, frames, seconds: float) -> tuple[float, float]:
         for image in frames:
             t0 = time.perf_counter()
             with torch.inference_mode():
-                model.greedy(model.encode(images_to_tensor([model_input(image, size)])))
+                model.greedy(model.encode(images_to_tensor([fit_square(image, size)])))
             times.append(time.perf_counter() - t0)
     return len(times) / sum(times), 1000 * median(times)
 

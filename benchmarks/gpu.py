@@ -19,8 +19,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_common import Row, log, median, spread
-from run import SAMPLE_MODEL, SAMPLE_VOCAB, TRAIN, BareTrainer, _bare_sample_loop, corpus_file, table
+from bench_common import DEFAULT, Row, log, median, spread
+from bench_gates import case_gates_cost
+from run import (
+    SAMPLE_MODEL,
+    SAMPLE_VOCAB,
+    TRAIN,
+    BareTrainer,
+    _bare_sample_loop,
+    corpus_file,
+    table,
+)
 
 # A second, GPU-sized configuration beside the 2 x 128: the kind of model a user with
 # a GPU would train on a large corpus.
@@ -138,55 +147,18 @@ def _bare_sample_loop_on(model, length, gen, device) -> float:
     return length / (time.perf_counter() - t0)
 
 
-def case_gates(device, repeats: int) -> Row:
-    import torch
-
-    from rnnstudio.nn.charrnn import load_charrnn
-    from rnnstudio.nn.gates import trace_gates
-    from rnnstudio.paths import shipped_model
-
-    loaded = load_charrnn(shipped_model("charrnn"), device)
-    model = loaded.model.eval()
-    gen = torch.Generator().manual_seed(0)
-    indices = torch.randint(0, len(loaded.vocab), (2000,), generator=gen).tolist()
-    x = torch.tensor(indices, device=device)[None]
-
-    def plain() -> float:
-        t0 = time.perf_counter()
-        with torch.inference_mode():
-            model.rnn(model.embed(x))[0].cpu()
-        return 1000 * (time.perf_counter() - t0)
-
-    def traced() -> float:
-        t0 = time.perf_counter()
-        with torch.inference_mode():
-            trace_gates(model, indices)
-        return 1000 * (time.perf_counter() - t0)
-
-    plain(), traced()
-    base, ours = [], []
-    for _ in range(max(repeats, 5)):
-        base.append(plain())
-        ours.append(traced())
-    row = Row("gates_cost", median(ours), median(base), "ms", "<= 3x", None)
-    row.met = row.ratio <= 3.0
-    row.notes.append(f"2,000 characters through the shipped 2 x 256 LSTM; rnnstudio {spread(ours, '{:.1f}')}, "
-                     f"baseline {spread(base, '{:.1f}')} ms")
-    return row
-
-
 def case_caption(device, repeats: int) -> Row:
     import numpy as np
     import torch
 
     from rnnstudio.data import shapes
-    from rnnstudio.media.sources import model_input
+    from rnnstudio.data.images import fit_square
     from rnnstudio.nn.captioner import images_to_tensor, load_captioner
     from rnnstudio.paths import shipped_model
 
     model = load_captioner(shipped_model("caption"), device).model.eval()
     rng = np.random.default_rng(0)
-    frames = [model_input(shapes.render(shapes.random_scene(rng), size=256, camera=True, rng=rng), model.config.image_size)
+    frames = [fit_square(shapes.render(shapes.random_scene(rng), size=256, camera=True, rng=rng), model.config.image_size)
               for _ in range(16)]
 
     def one_by_one() -> float:
@@ -233,7 +205,7 @@ def main(argv=None) -> int:
     log("sample_throughput ...")
     rows.append(case_sample(device, 1500, args.repeats))
     log("gates_cost ...")
-    rows.append(case_gates(device, args.repeats))
+    rows += case_gates_cost(DEFAULT, 1, device, Path("."))
     log("caption_latency ...")
     rows.append(case_caption(device, args.repeats))
     print(f"device: {describe_device(device)}; python {platform.python_version()}, torch {torch.__version__}")

@@ -55,6 +55,8 @@ def to_rgb8(img: np.ndarray, max_side: int = MAX_SIDE, name: str = "the picture"
     if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (3, 4)) or img.size == 0:
         raise ImageFileError(f"{name} has an unusual layout {img.shape}; save it as an ordinary RGB picture")
     h, w = img.shape[:2]
+    if img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3 and max(h, w) <= max_side:
+        return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)  # a camera or video frame: the common case, kept fast
     if max(h, w) > max_side:  # shrink first: everything after is cheaper
         scale = max_side / max(h, w)
         img = cv2.resize(img, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)

@@ -17,6 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from rnnstudio.data.images import ImageFileError, read_image, to_rgb8
 from rnnstudio.errors import UserError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
@@ -65,31 +66,12 @@ def _limit_size(image: np.ndarray) -> np.ndarray:
     return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
 
 
-def to_rgb(image: np.ndarray) -> np.ndarray:
-    """OpenCV's BGR, BGRA, greyscale or 16-bit image -> RGB uint8 (alpha over white)."""
-    if image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8)
-    elif image.dtype != np.uint8:
-        image = np.clip(image, 0, 255).astype(np.uint8)
-    if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
-    if image.shape[2] == 4:
-        alpha = image[:, :, 3:4].astype(np.float32) / 255.0
-        bgr = image[:, :, :3].astype(np.float32) * alpha + 255.0 * (1 - alpha)
-        return cv2.cvtColor(bgr.astype(np.uint8), cv2.COLOR_BGR2RGB)
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
 def read_image_file(path: str | os.PathLike) -> np.ndarray:
-    """An image file as RGB uint8, or a SourceError naming the file and the problem."""
-    path = Path(path)
-    if not path.is_file():
-        raise SourceError(f"{path} does not exist; choose an image file")
-    data = np.fromfile(str(path), dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if image is None:
-        raise SourceError(f"{path} is not an image OpenCV can read (PNG, JPEG, BMP, WebP, TIFF); choose another file")
-    return to_rgb(image)
+    """An image file as RGB uint8 (see data.images.read_image), or a SourceError saying why not."""
+    try:
+        return read_image(path, max_side=MAX_FRAME_SIDE)
+    except ImageFileError as e:
+        raise SourceError(f"{e}; choose another file") from None
 
 
 class CameraSource(FrameSource):
@@ -116,7 +98,7 @@ class CameraSource(FrameSource):
                 f"camera {self.index} stopped sending frames (unplugged?); plug it back in and start it "
                 f"again, or choose another source"
             )
-        return self._frame(to_rgb(image))
+        return self._frame(to_rgb8(image))
 
     def close(self) -> None:
         self._cap.release()
@@ -157,14 +139,14 @@ class VideoFileSource(FrameSource):
     def read(self) -> Frame:
         if self._first is not None:
             image, self._first = self._first, None
-            return self._frame(to_rgb(image))
+            return self._frame(to_rgb8(image))
         ok, image = self._cap.read()
         if not ok and self.loop and self._count > 0:
             self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
             ok, image = self._cap.read()
         if not ok or image is None:
             raise SourceError(f"{self.path} ended or could not be read further")
-        return self._frame(to_rgb(image))
+        return self._frame(to_rgb8(image))
 
     def close(self) -> None:
         self._cap.release()
@@ -243,13 +225,3 @@ def open_source(kind: str, value=None) -> FrameSource:
     if kind == "generated":
         return GeneratedSource(seed=int(value or 0))
     raise SourceError(f"unknown source kind {kind!r}")
-
-
-def model_input(image: np.ndarray, size: int) -> np.ndarray:
-    """A frame as the captioner sees it: the centre square, resized to size x size, RGB uint8."""
-    h, w = image.shape[:2]
-    side = min(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    square = image[top : top + side, left : left + side]
-    interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
-    return cv2.resize(square, (size, size), interpolation=interpolation)

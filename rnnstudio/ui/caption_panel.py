@@ -439,7 +439,8 @@ class CaptionPanel(QWidget):
 
     def shown_fps(self) -> float:
         t = self._shown_times
-        return (len(t) - 1) / (t[-1] - t[0]) if len(t) > 2 and t[-1] > t[0] else 0.0
+        # Under a second of frames says more about start-up jitter than about the rate.
+        return (len(t) - 1) / (t[-1] - t[0]) if len(t) > 2 and t[-1] - t[0] >= 1.0 else 0.0
 
     def _update_stats(self) -> None:
         source = self.capture.source

@@ -73,12 +73,14 @@ def _caption_work(app, window) -> None:
     panel.caption_ready.connect(captions.append)
     panel.source_combo.setCurrentIndex(panel.source_combo.findData("generated-camera"))
     panel.start_source()
-    wait_until(app, lambda: len(captions) >= 5, 120, "captions")
+    started = time.monotonic()
+    # Two seconds of video, so the frame rate shown beside it is a measurement, not a guess.
+    wait_until(app, lambda: len(captions) >= 5 and time.monotonic() - started > 2.0, 120, "captions")
+    panel._update_stats()
     panel.set_frozen(True)
     words = panel.result.words
     colours = {"red", "green", "blue", "black", "gray", "teal", "brown", "yellow"}
     panel.show_attention(next((k for k, w in enumerate(words) if w in colours), 0))
-    panel._update_stats()
 
 
 PANEL_WORK = {"charrnn": _charrnn_work, "gates": _gates_work, "caption": _caption_work}

@@ -9,8 +9,8 @@ import time
 
 import torch
 
+from rnnstudio.data.images import fit_square
 from rnnstudio.errors import UserError
-from rnnstudio.media.sources import model_input
 from rnnstudio.nn.captioner import images_to_tensor, load_captioner
 from rnnstudio.paths import shipped_model
 from rnnstudio.worker.requests import (
@@ -50,7 +50,7 @@ class CaptionWorkspace:
         model = self.loaded.model
         size = model.config.image_size
         with torch.inference_mode():
-            features = model.encode(images_to_tensor([model_input(image, size)], self.device))
+            features = model.encode(images_to_tensor([fit_square(image, size)], self.device))
             best = model.greedy(features) if request.beam == 1 else model.beam_search(features, beam=request.beam)
         grade = f1 = None
         if request.truth is not None and hasattr(request.truth, "shapes"):

@@ -69,7 +69,7 @@ def test_image_formats_become_rgb(tmp_path):
     cv2.imwrite(str(tmp_path / "deep.png"), deep)
     assert read_image_file(tmp_path / "deep.png").dtype == np.uint8
     (tmp_path / "fake.png").write_bytes(b"GIF89a not really")
-    with pytest.raises(SourceError, match="fake.png is not an image"):
+    with pytest.raises(SourceError, match="fake.png is not a picture"):
         read_image_file(tmp_path / "fake.png")
 
 
