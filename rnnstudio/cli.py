@@ -464,6 +464,9 @@ def _add_vqa_parsers(sub, train, evaluate) -> None:
                     help="share of camera-look scenes (default 0.35); the rest are plain shapes-world scenes")
     tv.add_argument("--relation-weight", type=_fraction, default=0.3,
                     help="share of relation questions about scenes that have one (default 0.3)")
+    tv.add_argument("--glimpse-weight", type=_non_negative_float, default=0.5,
+                    help="weight of the hint that shows the glimpses where the shapes of a relation are, "
+                         "on plain scenes (default 0.5; 0: none)")
     tv.add_argument("--shape-counts", default="1,2,2",
                     help="how often training scenes hold 1, 2 and 3 shapes, as relative weights (default 1,2,2)")
     tv.add_argument("--image-size", type=_positive_int, default=64, help="input size in pixels, a multiple of 8")
@@ -535,6 +538,7 @@ def cmd_train_vqa(args) -> int:
         batch_size=args.batch, questions_per_image=args.questions_per_image, lr=args.lr, steps=args.steps,
         seed=args.seed, easyvqa_fraction=args.easyvqa_fraction, single_fraction=args.single_fraction,
         camera_fraction=args.camera_fraction, relation_weight=args.relation_weight, shape_counts=shape_counts,
+        glimpse_weight=args.glimpse_weight,
     )
     from rnnstudio.data.easyvqa import load_easyvqa
 
@@ -552,7 +556,8 @@ def cmd_train_vqa(args) -> int:
     sets = {"valid": tv.easyvqa_eval_set(valid, args.image_size)}
     for source in tv.GENERATED:
         sets[source] = tv.generated_eval_set(source, args.eval_scenes, args.image_size)
-    quick = {"valid": sets["valid"], **{s: tv.generated_eval_set(s, 150, args.image_size, seed=1) for s in tv.GENERATED}}
+    n_quick = min(150, args.eval_scenes)
+    quick = {"valid": sets["valid"], **{s: tv.generated_eval_set(s, n_quick, args.image_size, seed=1) for s in tv.GENERATED}}
     prefetch = tv.Prefetcher(data, 0, args.steps, args.workers) if args.workers > 0 else None
     t0 = time.perf_counter()
     recent, right = [], []

@@ -67,6 +67,8 @@ class SceneQuestion:
     question: str
     answer: str
     kind: str  # one of QUESTION_TYPES
+    # Relations: the shapes to look at, in order: the one referred to, then the other.
+    focus: tuple[Shape, ...] = ()
 
 
 def answers() -> list[str]:
@@ -142,8 +144,8 @@ def questions_by_type(scene: Scene) -> dict[str, list[SceneQuestion]]:
     shapes = scene.shapes
     out: dict[str, list[SceneQuestion]] = {t: [] for t in QUESTION_TYPES}
 
-    def add(kind: str, question: str, answer: str) -> None:
-        out[kind].append(SceneQuestion(question, answer, kind))
+    def add(kind: str, question: str, answer: str, focus: tuple = ()) -> None:
+        out[kind].append(SceneQuestion(question, answer, kind, focus))
 
     colours_of = {k: {s.color for s in shapes if s.kind == k} for k in SHAPES}
     kinds_of = {c: {s.kind for s in shapes if s.color == c} for c in COLORS}
@@ -186,9 +188,9 @@ def questions_by_type(scene: Scene) -> dict[str, list[SceneQuestion]]:
                 if target is None:
                     continue
                 for form in RELATION_COLOUR_FORMS:
-                    add("relation", form.format(r=rel, x=ref_noun), target.color)
+                    add("relation", form.format(r=rel, x=ref_noun), target.color, (ref, target))
                 for form in RELATION_SHAPE_FORMS:
-                    add("relation", form.format(r=rel, x=ref_noun), target.kind)
+                    add("relation", form.format(r=rel, x=ref_noun), target.kind, (ref, target))
     for a in shapes:
         for b in shapes:
             if a is b:
@@ -203,7 +205,7 @@ def questions_by_type(scene: Scene) -> dict[str, list[SceneQuestion]]:
                         else:
                             continue
                         add("relation", RELATION_YES_NO_FORM.format(a=_noun(a_colour, a_kind), r=rel,
-                                                                    b=_noun(b_colour, b_kind)), answer)
+                                                                    b=_noun(b_colour, b_kind)), answer, (b, a))
     return out
 
 

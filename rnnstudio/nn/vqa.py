@@ -5,7 +5,8 @@ strong enough for counting and for relations between shapes (FiLM, Perez et al. 
 
     picture (B, 3, S, S) --CNN--> grid F (B, C, G, G)            question-independent: cache it
     question w_1 .. w_T  --embed--> x_t (E)  --LSTM--> h_t (H)    one hidden state per word
-    q = h_T                                                        what the LSTM made of it all
+    q = [h_T, max_t h_t]                                           the whole question, and each
+                                                                   word's mark wherever it stood
     grid + two coordinate maps --1x1 conv--> R (B, K, G, G)
     twice:  R <- R + relu((1 + gamma_i(q)) * BN(conv3x3(R)) + beta_i(q))   the question steers
     v = relu(W_v flatten(1x1 conv(R)))  (B, D)                     where things are, kept
@@ -14,7 +15,8 @@ strong enough for counting and for relations between shapes (FiLM, Perez et al. 
         c1, p1 = sum_i a1_i r_i, sum_i a1_i x_i                    ... what and where it is
         a2 = softmax_i(w2 . tanh(U2 r_i + W (x_i - p1) + V2 [q, c1, p1]))   ... then at another,
         c2, p2 = sum_i a2_i r_i, sum_i a2_i x_i                          placed relative to it
-    P(answer | picture, question) = softmax(W_2 relu(W_1 [v, q, c1, p1, c2, p2]))
+    g = p1, p2, p2 - p1;  facts = relu(W_g g) * (V_g q)              the question picks which facts
+    P(answer | picture, question) = softmax(W_2 relu(W_1 [v, q, c1, c2, g, facts]))
 
 Words outside the vocabulary are read as <unk> and reported back, never silently
 dropped. `answer` takes cached image features, so a panel encodes a picture once and asks
@@ -190,16 +192,19 @@ class VQAModel(nn.Module):
         self.lstm = nn.LSTM(c.embed, c.hidden, batch_first=True)
         self.register_buffer("coords", _coordinates(c.grid), persistent=False)
         self.reduce = nn.Conv2d(c.channels + 2, c.film, 1)
-        self.steer = nn.Linear(c.hidden, 2 * 2 * c.film)  # gamma and beta for both blocks
+        qd = 2 * c.hidden  # the question vector: h_T and the maximum over the words
+        self.steer = nn.Linear(qd, 2 * 2 * c.film)  # gamma and beta for both blocks
         self.blocks = nn.ModuleList([FiLMBlock(c.film), FiLMBlock(c.film)])
         self.squeeze = nn.Conv2d(c.film, c.squeeze, 1)
         self.spatial = nn.Linear(c.squeeze * c.grid * c.grid, c.fused)
         self.look_cell = nn.ModuleList([nn.Linear(c.film, c.attention) for _ in range(2)])
-        self.look_query = nn.ModuleList([nn.Linear(c.hidden, c.attention), nn.Linear(c.hidden + c.film + 2, c.attention)])
+        self.look_query = nn.ModuleList([nn.Linear(qd, c.attention), nn.Linear(qd + c.film + 2, c.attention)])
         self.look_where = nn.Linear(2, c.attention)  # glimpse 2: a cell's place relative to glimpse 1
         self.look_score = nn.ModuleList([nn.Linear(c.attention, 1) for _ in range(2)])
+        self.geometry = nn.Linear(6, c.attention)  # where the glimpses are: p1, p2, p2 - p1
+        self.geometry_gate = nn.Linear(qd, c.attention)  # which of those facts the question asks about
         self.drop = nn.Dropout(c.dropout)
-        self.hidden_layer = nn.Linear(c.fused + c.hidden + 2 * (c.film + 2), c.fused)
+        self.hidden_layer = nn.Linear(c.fused + qd + 2 * c.film + 6 + c.attention, c.fused)
         self.classify = nn.Linear(c.fused, len(c.answers))
 
     # --- the two readers ------------------------------------------------------------------
@@ -209,11 +214,17 @@ class VQAModel(nn.Module):
         return self.encoder(images)
 
     def read_questions(self, ids: torch.Tensor, lengths: torch.Tensor):
-        """ids (N, T) padded with 0, lengths (N,) -> (h_t for every word (N, T, H), q (N, H))."""
+        """ids (N, T) padded with 0, lengths (N,) -> (h_t for every word (N, T, H), q (N, 2H)).
+
+        q is h_T, the state after the last word, beside the largest value each unit took
+        over the words: a unit that marks "left" keeps its mark however many words follow.
+        """
         out, _ = self.lstm(self.embed(ids))  # (N, T, H); padding comes after: it never changes h_t
-        last = (lengths - 1).clamp(min=0).to(out.device)
-        q = out[torch.arange(out.shape[0], device=out.device), last]  # (N, H)
-        return out, q
+        lengths = lengths.to(out.device)
+        last = out[torch.arange(out.shape[0], device=out.device), (lengths - 1).clamp(min=0)]  # (N, H)
+        words = torch.arange(out.shape[1], device=out.device)[None, :, None] < lengths[:, None, None]  # (N, T, 1)
+        most = out.masked_fill(~words, -1.0).amax(dim=1)  # (N, H); h is in (-1, 1)
+        return out, torch.cat([last, most], dim=1)
 
     def fuse(self, features: torch.Tensor, q: torch.Tensor, glimpses: bool = False):
         """features (N, C, G, G), one row per question, q (N, H) -> logits (N, n_answers)
@@ -234,19 +245,22 @@ class VQAModel(nn.Module):
         e2 = self.look_score[1](torch.tanh(self.look_cell[1](cells) + self.look_where(where - p1) + query2[:, None]))
         a2 = torch.softmax(e2.squeeze(-1), dim=-1)  # (N, L)
         c2, p2 = a2[:, None] @ cells, a2[:, None] @ where  # (N, 1, K), (N, 1, 2)
-        seen = torch.cat([v, q, c1[:, 0], p1[:, 0], c2[:, 0], p2[:, 0]], dim=1)  # (N, D + H + 2 (K + 2))
-        logits = self.classify(self.drop(F.relu(self.hidden_layer(self.drop(seen)))))  # (N, A)
+        where = torch.cat([p1[:, 0], p2[:, 0], p2[:, 0] - p1[:, 0]], dim=1)  # (N, 6)
+        facts = F.relu(self.geometry(where)) * self.geometry_gate(q)  # (N, A'): "is it left of ...?"
+        seen = torch.cat([self.drop(torch.cat([v, q, c1[:, 0], c2[:, 0]], dim=1)), where, facts], dim=1)
+        logits = self.classify(self.drop(F.relu(self.hidden_layer(seen))))  # (N, A)
         return (logits, torch.stack([a1, a2], dim=1)) if glimpses else logits
 
     def forward(self, images: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor,
-                image_of: torch.Tensor | None = None) -> torch.Tensor:
+                image_of: torch.Tensor | None = None, glimpses: bool = False):
         """Logits (N, n_answers) for N questions; question n is about image image_of[n]
-        (default: the n-th), so that a picture asked several questions is encoded once."""
+        (default: the n-th), so that a picture asked several questions is encoded once.
+        With `glimpses`, also the glimpses' weights (N, 2, G*G)."""
         feats = self.encode(images)  # (B, C, G, G)
         if image_of is not None:
             feats = feats[image_of]  # (N, C, G, G)
         _, q = self.read_questions(ids, lengths)
-        return self.fuse(feats, q)
+        return self.fuse(feats, q, glimpses)
 
     # --- asking ---------------------------------------------------------------------------
 

@@ -54,6 +54,7 @@ class VQATrainSettings:
     unknown_rate: float = 0.03  # chance that a question gets a word the model does not know
     relation_weight: float = 0.3  # share of relation questions, where a scene has one
     shape_counts: tuple = (1, 2, 2)  # how often training scenes hold 1, 2 or 3 shapes (relative)
+    glimpse_weight: float = 0.5  # weight of the glimpse hint on plain scenes' relation questions (0: none)
 
     def __post_init__(self):
         if min(self.batch_size, self.steps, self.questions_per_image) < 1:
@@ -63,6 +64,8 @@ class VQATrainSettings:
         fractions = (self.easyvqa_fraction, self.single_fraction, self.camera_fraction)
         if min(fractions) < 0 or sum(fractions) > 1 + 1e-9:
             raise ValueError("the easy-VQA, single-shape and camera fractions must be at least 0 and add up to at most 1")
+        if self.glimpse_weight < 0:
+            raise ValueError("glimpse_weight must be at least 0")
         if not 0 <= self.unknown_rate <= 1 or not 0 <= self.relation_weight < 1:
             raise ValueError("unknown_rate must be in [0, 1] and relation_weight in [0, 1)")
         object.__setattr__(self, "shape_counts", tuple(float(w) for w in self.shape_counts))
@@ -113,6 +116,7 @@ class Batch:
     image_of: list[int]  # the picture each question is about
     kinds: list[str]  # question types
     sources: list[str]  # where each picture came from (SOURCES)
+    focus: list[tuple] = None  # per question: the shapes to look at (plain scenes' relations), or ()
 
 
 def generated_picture(source: str, rng: np.random.Generator, image_size: int, shape_counts=None):
@@ -163,7 +167,7 @@ class MixedVQAData:
         size = size or s.batch_size
         rng = np.random.default_rng([TRAIN_STREAM, s.seed, iteration])
         weights = np.array(s.source_weights())
-        out = Batch([], [], [], [], [], [])
+        out = Batch([], [], [], [], [], [], [])
         for b in range(size):
             source = SOURCES[int(rng.choice(len(SOURCES), p=weights / weights.sum()))]
             if source == "easyvqa":
@@ -171,20 +175,22 @@ class MixedVQAData:
                 mine = self._by_image[n]
                 picks = rng.choice(len(mine), size=min(s.questions_per_image, len(mine)), replace=False)
                 qs = [self.easyvqa.questions[mine[int(i)]] for i in picks]
-                asked = [(q.question, q.answer, q.kind) for q in qs]
+                asked = [(q.question, q.answer, q.kind, ()) for q in qs]
             else:
                 scene, image = generated_picture(source, rng, self.image_size, s.shape_counts)
-                asked = [(q.question, q.answer, q.kind)
+                plain = source != "camera"  # where the shapes are in the picture is known exactly
+                asked = [(q.question, q.answer, q.kind, q.focus if plain else ())
                          for q in sample_questions(scene, rng, s.questions_per_image, s.type_weights())]
             out.images.append(image)
             out.sources.append(source)
-            for question, answer, kind in asked:
+            for question, answer, kind, focus in asked:
                 if rng.random() < s.unknown_rate:
                     question = _slip_in_unknown(question, rng)
                 out.questions.append(question)
                 out.answers.append(answer)
                 out.image_of.append(b)
                 out.kinds.append(kind)
+                out.focus.append(tuple((f.x, f.y, f.radius) for f in focus))
         return out
 
 
@@ -273,10 +279,13 @@ class VQATrainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         model.train()
-        logits = model(x, ids, lengths, image_of)  # (N, A)
+        hinted = [n for n, f in enumerate(batch.focus or []) if f] if self.settings.glimpse_weight > 0 else []
+        logits, looks = model(x, ids, lengths, image_of, glimpses=True)  # (N, A), (N, 2, L)
         loss = F.cross_entropy(logits, y)
+        hint = glimpse_hint_loss(looks, [batch.focus[n] for n in hinted], hinted, self.config.grid) if hinted else None
+        total = loss + self.settings.glimpse_weight * hint if hint is not None else loss
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        total.backward()
         nn.utils.clip_grad_norm_(model.parameters(), self.settings.grad_clip)
         self.optimizer.step()
         self.iteration += 1
@@ -287,6 +296,7 @@ class VQATrainer:
             "iteration": self.iteration,
             "loss": self.last_loss,  # nats per question, averaged over the batch
             "accuracy": float((logits.argmax(-1) == y).float().mean()),
+            "glimpse_loss": hint.item() if hint is not None else 0.0,
             "images": len(batch.images),
             "questions": len(batch.questions),
             "seconds": time.perf_counter() - t0,
@@ -303,6 +313,22 @@ class VQATrainer:
             "settings": asdict(self.settings),
             "metrics": dict(self.metrics),
         }
+
+
+def glimpse_hint_loss(looks: torch.Tensor, focus: list[tuple], rows: list[int], grid: int) -> torch.Tensor:
+    """A hint for relation questions on plain scenes, where the shapes' places are known:
+    -log of the weight each glimpse puts on its shape's cells (glimpse 1: the shape referred
+    to, glimpse 2: the other), averaged. looks (N, 2, G*G); focus: per row, ((x, y, radius), ...)."""
+    centres = (np.arange(grid) + 0.5) / grid
+    cx, cy = np.meshgrid(centres, centres)  # (G, G) each, row-major like the flattened grid
+    masks = np.zeros((len(rows), 2, grid * grid), np.float32)
+    for k, shapes in enumerate(focus):
+        for g, (x, y, radius) in enumerate(shapes[:2]):
+            near = np.hypot(cx - x, cy - y) <= max(radius, 0.75 / grid)
+            masks[k, g] = near.reshape(-1)
+    masks_t = torch.from_numpy(masks).to(looks.device)
+    on_target = (looks[rows] * masks_t).sum(dim=-1)  # (n, 2)
+    return -torch.log(on_target + 1e-6).mean()
 
 
 # --- measuring ----------------------------------------------------------------------------
