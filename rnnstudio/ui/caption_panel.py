@@ -31,9 +31,18 @@ from PySide6.QtWidgets import (
 )
 
 from rnnstudio.ui.frame_view import FrameView, qimage_from_rgb
-from rnnstudio.ui.widgets import InlineMessage, hint_label
+from rnnstudio.ui.widgets import (
+    hint_label,
+    panel_layout,
+    when_worker_ready,
+)
 from rnnstudio.worker.capture import CameraProbe, CaptureThread
-from rnnstudio.worker.requests import CaptionModelInfo, CaptionRequest, CaptionResult, LoadCaptionModelRequest
+from rnnstudio.worker.requests import (
+    CaptionModelInfo,
+    CaptionRequest,
+    CaptionResult,
+    LoadCaptionModelRequest,
+)
 
 SOURCES = [
     ("Generated shapes, camera look", "generated-camera"),
@@ -112,17 +121,12 @@ class CaptionPanel(QWidget):
         self._build()
         self._stats_timer = QTimer(self)
         self._stats_timer.timeout.connect(self._update_stats)
-        worker.ready.connect(self._on_worker_ready)
-        if worker.device_name is not None:
-            self._on_worker_ready(worker.device_name)
+        when_worker_ready(worker, self._on_worker_ready)
 
     # --- layout ---------------------------------------------------------------------------
 
     def _build(self) -> None:
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(8, 8, 8, 8)
-        self.message = InlineMessage()
-        outer.addWidget(self.message)
+        outer, self.message = panel_layout(self)
         split = QSplitter(Qt.Orientation.Horizontal)
         outer.addWidget(split, 1)
 
@@ -232,7 +236,13 @@ class CaptionPanel(QWidget):
     # --- sources ------------------------------------------------------------------------------
 
     def start_source(self) -> None:
-        from rnnstudio.media.sources import CameraSource, GeneratedSource, ImageSource, SourceError, VideoFileSource
+        from rnnstudio.media.sources import (
+            CameraSource,
+            GeneratedSource,
+            ImageSource,
+            SourceError,
+            VideoFileSource,
+        )
 
         kind = self.source_combo.currentData()
         try:

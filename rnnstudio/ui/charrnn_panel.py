@@ -34,7 +34,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from rnnstudio.ui.widgets import InlineMessage, add_explained_row, hint_label, monospace_font
+from rnnstudio.ui.widgets import (
+    add_explained_row,
+    hint_label,
+    monospace_font,
+    panel_layout,
+    when_worker_ready,
+)
 from rnnstudio.worker.requests import (
     SHIPPED,
     TRAINING,
@@ -108,17 +114,12 @@ class CharRNNPanel(QWidget):
         self._redraw_timer.setSingleShot(True)
         self._redraw_timer.timeout.connect(self._redraw)
         self._set_ready(False)
-        worker.ready.connect(self._on_worker_ready)
-        if worker.device_name is not None:
-            self._on_worker_ready(worker.device_name)
+        when_worker_ready(worker, self._on_worker_ready)
 
     # --- layout ---------------------------------------------------------------------------
 
     def _build(self) -> None:
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(8, 8, 8, 8)
-        self.message = InlineMessage()
-        outer.addWidget(self.message)
+        outer, self.message = panel_layout(self)
         split = QSplitter(Qt.Orientation.Horizontal)
         outer.addWidget(split, 1)
         split.addWidget(self._build_controls())

@@ -42,7 +42,12 @@ from PySide6.QtWidgets import (
 from rnnstudio.nn.explain import step_equations
 from rnnstudio.ui.char_strip import CharStrip
 from rnnstudio.ui.gates_views import MAP_INFO, HeatmapStack, UnrolledGraph
-from rnnstudio.ui.widgets import InlineMessage, hint_label, monospace_font
+from rnnstudio.ui.widgets import (
+    hint_label,
+    monospace_font,
+    panel_layout,
+    when_worker_ready,
+)
 from rnnstudio.worker.requests import (
     SHIPPED,
     TRAINING,
@@ -89,17 +94,12 @@ class GatesPanel(QWidget):
         self._gradient_timer = QTimer(self)
         self._gradient_timer.setSingleShot(True)
         self._gradient_timer.timeout.connect(self.compute_gradients)
-        worker.ready.connect(self._on_worker_ready)
-        if worker.device_name is not None:
-            self._on_worker_ready(worker.device_name)
+        when_worker_ready(worker, self._on_worker_ready)
 
     # --- layout ---------------------------------------------------------------------------
 
     def _build(self) -> None:
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(8, 8, 8, 8)
-        self.message = InlineMessage()
-        outer.addWidget(self.message)
+        outer, self.message = panel_layout(self)
         outer.addWidget(self._build_source())
         self.tabs = QTabWidget()
         self.tabs.addTab(self._build_maps_tab(), "Gates and states")

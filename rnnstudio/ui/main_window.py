@@ -8,7 +8,14 @@ import sys
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import qVersion
 from PySide6.QtGui import QAction, QIcon, QKeySequence
-from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QTabWidget,
+)
 
 from rnnstudio import __version__
 from rnnstudio.paths import resources_dir
@@ -16,7 +23,6 @@ from rnnstudio.ui import theme
 from rnnstudio.ui.caption_panel import CaptionPanel
 from rnnstudio.ui.charrnn_panel import CharRNNPanel
 from rnnstudio.ui.gates_panel import GatesPanel
-
 
 
 class MainWindow(QMainWindow):

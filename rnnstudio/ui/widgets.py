@@ -101,3 +101,19 @@ def add_explained_row(form: QFormLayout, label: str, control: QWidget, explanati
     v.addWidget(hint_label(explanation))
     control.setToolTip(explanation)
     form.addRow(label, box)
+
+
+def when_worker_ready(worker, on_ready) -> None:
+    """Call on_ready(device name) once the worker has loaded PyTorch: now, if it already has."""
+    worker.ready.connect(on_ready)
+    if worker.device_name is not None:
+        on_ready(worker.device_name)
+
+
+def panel_layout(panel: QWidget) -> tuple[QVBoxLayout, InlineMessage]:
+    """A panel's outer layout, with its inline message line (errors, with a way out) on top."""
+    outer = QVBoxLayout(panel)
+    outer.setContentsMargins(8, 8, 8, 8)
+    message = InlineMessage()
+    outer.addWidget(message)
+    return outer, message
