@@ -15,9 +15,9 @@ GATES_GOAL = 3.0
 def case_gates_cost(cfg: Settings, threads: int, device: str, tmp: Path) -> list[Row]:
     import torch
 
-    from rnnstudio.nn.charrnn import load_charrnn
     from rnnstudio.data.text import shakespeare_text
     from rnnstudio.errors import UserError
+    from rnnstudio.nn.charrnn import load_charrnn
     from rnnstudio.nn.gates import trace_gates
     from rnnstudio.paths import shipped_model
 

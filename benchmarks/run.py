@@ -59,6 +59,7 @@ SAMPLE_VOCAB = list("\n !$&',-.3:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrs
 CORPUS_CHARS = 1_000_000  # the part of Shakespeare written to a temp file for training
 
 
+from bench_caption import case_caption_live, case_caption_memory  # noqa: E402
 from bench_common import (  # noqa: E402  (benchmarks/ is on sys.path when run.py runs)
     DEFAULT,
     FULL,
@@ -80,9 +81,7 @@ from bench_common import (  # noqa: E402  (benchmarks/ is on sys.path when run.p
     wait_until,
     worker_thread_id,
 )
-from bench_caption import case_caption_live, case_caption_memory  # noqa: E402
 from bench_gates import case_gates_cost  # noqa: E402
-
 
 # --- shared: the corpus and the bare training loop ---------------------------------------------------
 
