@@ -236,8 +236,8 @@ def case_train_throughput(cfg: Settings, threads: int, device: str, tmp: Path) -
     bare = BareTrainer(corpus, device)
     base, ours, base_stats, our_stats = [], [], [], []
     with App(threads, device) as app:
-        bare.run(5, threads)  # warm-up, both sides: first-call costs are not throughput
-        worker_train(app, corpus, 5)
+        bare.run(15, threads)  # warm-up, both sides: first-call costs are not throughput
+        worker_train(app, corpus, 15)
         for i in range(cfg.repeats):
             base.append(bare.run(cfg.train_steps, threads, base_stats))
             ours.append(worker_train(app, corpus, cfg.train_steps, stats=our_stats)[0])
@@ -278,7 +278,7 @@ def case_train_threads(cfg: Settings, threads: int, device: str, tmp: Path) -> l
         with App(n, device) as app:
             probe = StallProbe()
             bare.run(5, n)
-            worker_train(app, corpus, 5)
+            worker_train(app, corpus, 15)
             for i in range(cfg.repeats):
                 base.append(bare.run(cfg.train_steps, n, base_stats))
                 rate, stall = worker_train(app, corpus, cfg.train_steps, probe, our_stats)

@@ -60,7 +60,7 @@ from rnnstudio.worker.requests import (
 
 CORPORA = [("Shakespeare (all plays but The Tempest)", "shakespeare"), ("Python standard library", "python")]
 ARCHS = [("LSTM", "lstm"), ("GRU", "gru"), ("Vanilla RNN", "rnn")]
-REDRAW_MS = 100
+REDRAW_MS = 250  # the loss plot redraws at most 4 times a second: each redraw takes the GIL from training
 
 TRAIN_COLOR = (70, 130, 200)
 VALID_COLOR = (230, 120, 20)

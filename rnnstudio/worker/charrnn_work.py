@@ -35,7 +35,7 @@ from rnnstudio.worker.requests import (
     TrainSpec,
 )
 
-PROGRESS_INTERVAL_S = 0.05  # report training progress at most 20 times a second
+PROGRESS_INTERVAL_S = 0.1  # report training progress at most 10 times a second
 STREAM_INTERVAL_S = 0.03  # send streamed sample text about 30 times a second
 
 
