@@ -124,3 +124,25 @@ def _coloured_frames(n: int = 12, size=(48, 64)):
 @pytest.fixture
 def coloured_frames():
     return _coloured_frames
+
+
+def train_tiny_vqa(path, steps: int = 3, seed: int = 0):
+    """A tiny VQA model (CNN + LSTM), trained for real for a few steps on generated scenes."""
+    from rnnstudio.nn.vqa import VQAConfig, save_vqa
+    from rnnstudio.train.vqa import MixedVQAData, VQATrainer, VQATrainSettings
+
+    torch.manual_seed(seed)
+    settings = VQATrainSettings(batch_size=8, questions_per_image=2, steps=steps, seed=seed, easyvqa_fraction=0.0)
+    config = VQAConfig(vocab_size=1, answers=("yes", "no"), channels=16, film=8, squeeze=4, embed=8, hidden=12,
+                       fused=16, attention=8)  # the trainer sets the real vocabulary and answers
+    trainer = VQATrainer(MixedVQAData(config.image_size, settings), config, settings)
+    losses = [trainer.step()["loss"] for _ in range(steps)]
+    save_vqa(path, trainer.model, {"steps": steps})
+    return losses
+
+
+@pytest.fixture
+def tiny_vqa_file(tmp_path):
+    path = tmp_path / "tiny-vqa.safetensors"
+    train_tiny_vqa(path)
+    return path

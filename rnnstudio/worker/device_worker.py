@@ -39,12 +39,15 @@ from rnnstudio.worker.requests import (
     InterventionRequest,
     LoadCaptionModelRequest,
     LoadModelRequest,
+    LoadVQAModelRequest,
     Request,
     Response,
     SampleRequest,
     SaveModelRequest,
     StartTrainingRequest,
     TrainingControlRequest,
+    VQAEvalRequest,
+    VQAQuestionRequest,
 )
 
 log = logging.getLogger(__name__)
@@ -96,6 +99,7 @@ class DeviceWorker(QObject):
         self.device_name: str | None = None
         self.workspace = None  # the CharRNNWorkspace, made on the worker thread
         self.caption_workspace = None
+        self.vqa_workspace = None
         self._deliver.connect(self._on_deliver, Qt.ConnectionType.QueuedConnection)
         self._thread = threading.Thread(target=self._run, name="rnnstudio-device-worker", daemon=True)
 
@@ -299,6 +303,16 @@ class DeviceWorker(QObject):
             if isinstance(request, CaptionRequest):
                 return self.caption_workspace.caption(request)
             return self.caption_workspace.load(request)
+        if isinstance(request, (LoadVQAModelRequest, VQAQuestionRequest, VQAEvalRequest)):
+            if self.vqa_workspace is None:
+                from rnnstudio.worker.vqa_work import VQAWorkspace
+
+                self.vqa_workspace = VQAWorkspace(ws.device)
+            if isinstance(request, VQAQuestionRequest):
+                return self.vqa_workspace.ask(request)
+            if isinstance(request, VQAEvalRequest):
+                return self.vqa_workspace.evaluate(request)
+            return self.vqa_workspace.load(request)
         from rnnstudio.worker import gates_work
 
         if isinstance(request, GatesRequest):
