@@ -462,11 +462,11 @@ def _add_vqa_parsers(sub, train, evaluate) -> None:
                     help="share of single shapes at other sizes, positions, rotations (default 0.15)")
     tv.add_argument("--camera-fraction", type=_fraction, default=0.35,
                     help="share of camera-look scenes (default 0.35); the rest are plain shapes-world scenes")
-    tv.add_argument("--relation-weight", type=_fraction, default=0.3,
-                    help="share of relation questions about scenes that have one (default 0.3)")
-    tv.add_argument("--glimpse-weight", type=_non_negative_float, default=0.5,
+    tv.add_argument("--relation-weight", type=_fraction, default=0.45,
+                    help="share of relation questions about scenes that have one (default 0.45)")
+    tv.add_argument("--glimpse-weight", type=_non_negative_float, default=1.0,
                     help="weight of the hint that shows the glimpses where the shapes of a relation are, "
-                         "on plain scenes (default 0.5; 0: none)")
+                         "on plain scenes (default 1; 0: none)")
     tv.add_argument("--shape-counts", default="1,2,2",
                     help="how often training scenes hold 1, 2 and 3 shapes, as relative weights (default 1,2,2)")
     tv.add_argument("--image-size", type=_positive_int, default=64, help="input size in pixels, a multiple of 8")
@@ -476,6 +476,7 @@ def _add_vqa_parsers(sub, train, evaluate) -> None:
     tv.add_argument("--hidden", type=_positive_int, default=128, help="LSTM units")
     tv.add_argument("--fused", type=_positive_int, default=256, help="size of the fused vector")
     tv.add_argument("--workers", type=int, default=1, help="processes making batches ahead (0: in the loop)")
+    tv.add_argument("--threads", type=int, default=0, help="CPU threads for torch (default: torch's choice)")
     tv.add_argument("--eval-every", type=_positive_int, default=500, help="measure on held-out data this often")
     tv.add_argument("--eval-scenes", type=_positive_int, default=500,
                     help="unseen generated pictures of each kind measured at the end (default 500)")
@@ -515,8 +516,8 @@ def cmd_train_vqa(args) -> int:
         raise UserError("--image-size must be a multiple of 8")
     if args.channels % 4:
         raise UserError("--channels must be a multiple of 4")
-    if args.workers < 0:
-        raise UserError("--workers must be 0 or more")
+    if args.workers < 0 or args.threads < 0:
+        raise UserError("--workers and --threads must be 0 or more")
     try:
         shape_counts = tuple(float(w) for w in args.shape_counts.split(","))
     except ValueError:
@@ -533,6 +534,8 @@ def cmd_train_vqa(args) -> int:
     from rnnstudio.train import vqa as tv
 
     tune_allocator()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = select_device(args.device)
     settings = tv.VQATrainSettings(
         batch_size=args.batch, questions_per_image=args.questions_per_image, lr=args.lr, steps=args.steps,

@@ -52,9 +52,9 @@ class VQATrainSettings:
     single_fraction: float = 0.15  # ... of single shapes at other sizes, positions, rotations
     camera_fraction: float = 0.35  # ... of camera-look scenes; the rest are plain scenes
     unknown_rate: float = 0.03  # chance that a question gets a word the model does not know
-    relation_weight: float = 0.3  # share of relation questions, where a scene has one
+    relation_weight: float = 0.45  # share of relation questions, where a scene has one
     shape_counts: tuple = (1, 2, 2)  # how often training scenes hold 1, 2 or 3 shapes (relative)
-    glimpse_weight: float = 0.5  # weight of the glimpse hint on plain scenes' relation questions (0: none)
+    glimpse_weight: float = 1.0  # weight of the glimpse hint on plain scenes' relation questions (0: none)
 
     def __post_init__(self):
         if min(self.batch_size, self.steps, self.questions_per_image) < 1:
