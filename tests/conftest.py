@@ -146,3 +146,9 @@ def tiny_vqa_file(tmp_path):
     path = tmp_path / "tiny-vqa.safetensors"
     train_tiny_vqa(path)
     return path
+
+
+@pytest.fixture
+def tiny_vqa_trainer():
+    """The `train_tiny_vqa` helper, for test modules (they cannot import conftest)."""
+    return train_tiny_vqa

@@ -111,6 +111,7 @@ class CaptionPanel(QWidget):
         self.result: CaptionResult | None = None
         self._in_flight = False
         self._newest = None  # the newest Frame from the capture thread
+        self._shown_image: np.ndarray | None = None
         self._frozen = False
         self._shown_times: collections.deque[float] = collections.deque(maxlen=120)
         self._caption_times: collections.deque[float] = collections.deque(maxlen=30)
@@ -322,6 +323,7 @@ class CaptionPanel(QWidget):
         if frame is None or self._frozen:
             return
         self._newest = frame
+        self._shown_image = frame.image
         self.view.set_frame(frame.image)
         self._shown_times.append(time.monotonic())
         self._caption_newest()
@@ -357,8 +359,15 @@ class CaptionPanel(QWidget):
     def _on_caption_cancelled(self, _payload) -> None:
         self._in_flight = False
 
+    def current_frame(self) -> np.ndarray | None:
+        """The picture on screen now (the frozen one, or the newest frame), for a snapshot."""
+        if self._frozen and self.result is not None:
+            return self.result.image
+        return self._shown_image
+
     def caption_image(self, image: np.ndarray, truth=None) -> None:
         """Caption one picture now (a snapshot, or a file), outside the live loop."""
+        self._shown_image = image
         self.view.set_frame(image)
         self.worker.submit(
             CaptionRequest(image=image, beam=self.beam_spin.value(), truth=truth), slot="caption.still",

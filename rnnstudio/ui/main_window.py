@@ -23,6 +23,7 @@ from rnnstudio.ui import theme
 from rnnstudio.ui.caption_panel import CaptionPanel
 from rnnstudio.ui.charrnn_panel import CharRNNPanel
 from rnnstudio.ui.gates_panel import GatesPanel
+from rnnstudio.ui.vqa_panel import VQAPanel
 
 
 class MainWindow(QMainWindow):
@@ -37,7 +38,9 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.setCentralWidget(self.tabs)
-        self.panels = {"charrnn": CharRNNPanel(worker), "gates": GatesPanel(worker), "caption": CaptionPanel(worker)}
+        caption = CaptionPanel(worker)
+        self.panels = {"charrnn": CharRNNPanel(worker), "gates": GatesPanel(worker), "caption": caption,
+                       "vqa": VQAPanel(worker, snapshot=caption.current_frame)}
         self.panels["charrnn"].sample_finished.connect(
             lambda result: self.panels["gates"].set_latest_sample(result.prime + result.text)
         )

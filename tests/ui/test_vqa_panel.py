@@ -1,0 +1,136 @@
+"""The question-answering panel, through the real worker, on a tiny, really trained model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rnnstudio.media.sources import write_video
+
+
+@pytest.fixture
+def shipped_vqa(tmp_path, tiny_vqa_trainer):
+    folder = tmp_path / "models"
+    folder.mkdir(exist_ok=True)
+    tiny_vqa_trainer(folder / "easyvqa.safetensors")
+    return folder / "easyvqa.safetensors"
+
+
+@pytest.fixture
+def panel(shipped_vqa, window, qtbot):
+    p = window.panels["vqa"]
+    window.show_panel("vqa")
+    qtbot.waitUntil(lambda: p.model is not None, timeout=30_000)
+    return p
+
+
+def ask(panel, qtbot, question):
+    with qtbot.waitSignal(panel.answered, timeout=30_000) as got:
+        panel.ask(question)
+    return got.args[0]
+
+
+def test_an_easyvqa_picture_is_answered_with_a_bar_chart_and_word_states(panel, qtbot):
+    panel.source_combo.setCurrentIndex(panel.source_combo.findData("easyvqa"))
+    panel.index_spin.setValue(7)
+    assert panel.image_key == "easyvqa-test:7" and panel.image.shape == (64, 64, 3)
+    question = panel.suggestions.item(0).data(0x0100)  # the picture's own questions are suggested
+    assert question in panel.known_questions
+    r = ask(panel, qtbot, question)
+    assert [a for a, _ in r.answers] == [a for a, _ in r.all_answers[:5]]
+    assert "true answer is" in panel.truth_label.text()
+    assert panel.hidden_image.image.shape == (len(r.words), r.hidden.shape[1])
+    assert panel.answer_plot.getAxis("left")._tickLevels[0][0][1] == r.answers[0][0]
+    panel.all_check.setChecked(True)
+    assert len(panel.answer_plot.getAxis("left")._tickLevels[0]) == len(r.all_answers)
+    assert panel.question_box.itemText(0) == question  # kept in the history
+
+
+def test_features_are_reused_for_a_second_question_about_the_same_picture(panel, qtbot):
+    panel.source_combo.setCurrentIndex(panel.source_combo.findData("generated-plain"))
+    first = ask(panel, qtbot, "how many shapes are there?")
+    second = ask(panel, qtbot, "is there a red circle?")
+    assert not first.features_cached and second.features_cached
+    assert "reused" in panel.timing_label.text()
+    panel.glimpse_check.setChecked(True)
+    assert panel.view._overlay is not None
+
+
+def test_unknown_words_are_shown_not_dropped(panel, qtbot):
+    r = ask(panel, qtbot, "what colour is the wobbly thing?")
+    assert r.unknown_words == ["wobbly", "thing"]
+    text = panel.words_label.text()
+    assert "wobbly" in text and "thing" in text and "does not know" in text
+
+
+@pytest.mark.parametrize("question, fragment", [("", "empty"), ("blorp zonk", "knows none"), ("a " * 3000, "long")],
+                         ids=["empty", "only-unknown", "too-long"])
+def test_bad_questions_get_a_message_and_the_panel_goes_on(panel, qtbot, question, fragment):
+    panel.ask(question)
+    qtbot.waitUntil(lambda: panel.message.kind == "error", timeout=30_000)
+    assert fragment in panel.message.text()
+    assert ask(panel, qtbot, "what shape is it?").answers  # the worker still serves
+
+
+@pytest.mark.parametrize("kind", ["grey", "alpha", "huge"])
+def test_odd_pictures_are_handled(panel, qtbot, tmp_path, kind):
+    import cv2
+
+    path = tmp_path / f"{kind}.png"
+    if kind == "grey":
+        cv2.imwrite(str(path), np.full((40, 60), 90, np.uint8))
+    elif kind == "alpha":
+        cv2.imwrite(str(path), np.dstack([np.zeros((50, 50, 3), np.uint8), np.full((50, 50), 128, np.uint8)]))
+    else:
+        cv2.imwrite(str(path), np.zeros((5000, 6000, 3), np.uint8))
+    panel.show_file(str(path))
+    assert panel.image.ndim == 3 and panel.image.shape[2] == 3 and max(panel.image.shape) <= 4096
+    assert ask(panel, qtbot, "what color is the shape?").answers
+
+
+def test_a_file_that_is_not_a_picture_is_refused_inline(panel, tmp_path, monkeypatch):
+    path = tmp_path / "notes.png"
+    path.write_text("not a picture")
+    monkeypatch.setattr("rnnstudio.ui.vqa_panel.QFileDialog.getOpenFileName", lambda *a, **k: (str(path), ""))
+    panel.source_combo.setCurrentIndex(panel.source_combo.findData("file"))
+    panel.new_picture(random=True)
+    assert panel.message.kind == "error" and "notes.png is not a picture" in panel.message.text()
+
+
+def test_a_snapshot_comes_from_the_captioning_camera(panel, window, qtbot, tmp_path, coloured_frames):
+    panel.source_combo.setCurrentIndex(panel.source_combo.findData("snapshot"))
+    panel.new_picture(random=True)
+    assert "captioning panel shows no camera picture" in panel.message.text()
+    clip = tmp_path / "clip.avi"
+    write_video(clip, coloured_frames(10, size=(90, 120)), fps=30)
+    caption = window.panels["caption"]
+    caption.use_video_file(str(clip))
+    caption.start_source()
+    qtbot.waitUntil(lambda: caption.current_frame() is not None, timeout=30_000)
+    panel.new_picture(random=True)
+    assert panel.image_key.startswith("snapshot:") and panel.image.shape == (90, 120, 3)
+    assert ask(panel, qtbot, "what color is the shape?").answers
+    caption.stop_source()
+
+
+def test_evaluation_fills_the_confusion_matrix_and_shows_examples(panel, qtbot):
+    with qtbot.waitSignal(panel.evaluated, timeout=120_000) as got:
+        panel.evaluate()
+    result = got.args[0]
+    assert panel.eval_progress.value() == panel.eval_progress.maximum() == 1000
+    assert "Accuracy" in panel.eval_summary.text() and "colour" in panel.eval_summary.text()
+    n = panel.confusion.rowCount()
+    assert n == panel.confusion.columnCount() > 1
+    total = sum(int(panel.confusion.item(r, c).text() or 0) for r in range(n) for c in range(n))
+    assert total == result.metrics["questions"]
+    r, c = next((r, c) for r in range(n) for c in range(n) if panel.confusion.item(r, c).text())
+    panel.show_examples(r, c)
+    assert panel.examples.count() == min(60, int(panel.confusion.item(r, c).text()))
+    assert not panel.examples.item(0).icon().isNull()
+    assert panel.eval_button.isEnabled()
+
+
+def test_missing_model_is_reported_inline(window, qtbot):
+    p = window.panels["vqa"]
+    window.show_panel("vqa")
+    qtbot.waitUntil(lambda: p.message.kind == "error", timeout=30_000)
+    assert "easyvqa.safetensors" in p.message.text()
