@@ -13,7 +13,7 @@ import time
 
 from rnnstudio.errors import UserError
 
-PANELS = ("charrnn", "gates", "caption")
+PANELS = ("charrnn", "gates", "caption", "vqa")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 

@@ -83,7 +83,34 @@ def _caption_work(app, window) -> None:
     panel.show_attention(next((k for k, w in enumerate(words) if w in colours), 0))
 
 
-PANEL_WORK = {"charrnn": _charrnn_work, "gates": _gates_work, "caption": _caption_work}
+def _vqa_work(app, window) -> None:
+    """A generated scene of three shapes, a relation question answered, where the model looked."""
+    panel = window.panels["vqa"]
+    wait_until(app, lambda: window.worker.device_name is not None, 120, "PyTorch to load")
+    wait_until(app, lambda: panel.model is not None or panel.message.kind == "error", 60, "the VQA model")
+    if panel.model is None:
+        raise UserError(f"the question-answering model could not be opened: {panel.message.label.text()}")
+    panel.source_combo.setCurrentIndex(panel.source_combo.findData("generated-plain"))
+    seed = next(s for s in range(1000) if _has_three_shapes(s))
+    panel.show_generated(seed)
+    questions = list(panel.known_questions)
+    question = next((q for q in questions if "left of" in q or "right of" in q), questions[0])
+    answers = []
+    panel.answered.connect(answers.append)
+    panel.ask(question)
+    wait_until(app, lambda: any(a.question == question for a in answers), 60, "an answer")
+    panel.glimpse_check.setChecked(True)
+
+
+def _has_three_shapes(seed: int) -> bool:
+    import numpy as np
+
+    from rnnstudio.data import shapes
+
+    return len(shapes.random_scene(np.random.default_rng(seed)).shapes) == 3
+
+
+PANEL_WORK = {"charrnn": _charrnn_work, "gates": _gates_work, "caption": _caption_work, "vqa": _vqa_work}
 
 
 def take_screenshots(out_dir: str, panels: list[str], size: tuple[int, int], presenter: bool = False) -> list[Path]:
