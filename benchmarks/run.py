@@ -29,6 +29,8 @@ Cases:
                      GUI stall while a 30 frames/s stream is captioned (bench_caption.py)
   caption_memory     (run by --full or --case) resident memory after 10,000 frames against
                      after 1,000 (bench_caption.py)
+  vqa_answer         question to answer through the worker, with the picture's features
+                     computed and reused, against the bare model (bench_vqa.py)
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ from bench_common import (  # noqa: E402  (benchmarks/ is on sys.path when run.p
     worker_thread_id,
 )
 from bench_gates import case_gates_cost  # noqa: E402
+from bench_vqa import case_vqa_answer  # noqa: E402
 
 # --- shared: the corpus and the bare training loop ---------------------------------------------------
 
@@ -635,8 +638,10 @@ CASES = {
     "gates_cost": case_gates_cost,
     "caption_live": case_caption_live,
     "caption_memory": case_caption_memory,
+    "vqa_answer": case_vqa_answer,
 }
-DEFAULT_CASES = ["train_throughput", "sample_throughput", "gui_stall", "startup", "gates_cost", "caption_live"]
+DEFAULT_CASES = ["train_throughput", "sample_throughput", "gui_stall", "startup", "gates_cost", "caption_live",
+                 "vqa_answer"]
 
 
 def fmt_value(v: float, unit: str) -> str:
