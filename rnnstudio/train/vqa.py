@@ -20,10 +20,9 @@ generated pictures from a seed stream training never draws.
 
 from __future__ import annotations
 
-import math
 import multiprocessing
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -32,7 +31,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from rnnstudio.nn.captioner import images_to_tensor
-from rnnstudio.nn.vqa import SPECIALS, UNK, VQAConfig, VQAModel
+from rnnstudio.nn.vqa import SPECIALS, VQAConfig, VQAModel
+from rnnstudio.train.caption import CaptionTrainer
 
 TRAIN_STREAM = 31  # first key of the training pictures' seeds
 EVAL_STREAM = 47  # ... and of the evaluation pictures': never the same pictures
@@ -216,18 +216,31 @@ def _worker_batch(iteration: int) -> Batch:
 
 
 class Prefetcher:
-    """Make batches in `workers` other processes, ahead of the training loop, in order.
+    """Make batches in `workers` other processes, a few ahead of the training loop, in order.
 
     Batches depend only on (seed, iteration), so training is the same with or without it.
+    At most `ahead` batches wait at a time, so memory stays flat however fast the workers are.
     """
 
-    def __init__(self, data: MixedVQAData, first: int, last: int, workers: int):
+    def __init__(self, data: MixedVQAData, first: int, last: int, workers: int, ahead: int | None = None):
         context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
         self.pool = context.Pool(workers, initializer=_worker_init, initargs=(data,))
-        self.batches = self.pool.imap(_worker_batch, range(first, last), chunksize=1)
+        self.next_iteration, self.last = first, last
+        self.waiting: deque = deque()
+        self.ahead = ahead or 2 * workers + 1
+        self._fill()
+
+    def _fill(self) -> None:
+        while len(self.waiting) < self.ahead and self.next_iteration < self.last:
+            self.waiting.append(self.pool.apply_async(_worker_batch, (self.next_iteration,)))
+            self.next_iteration += 1
 
     def __next__(self) -> Batch:
-        return next(self.batches)
+        if not self.waiting:
+            raise StopIteration
+        batch = self.waiting.popleft().get()
+        self._fill()
+        return batch
 
     def close(self) -> None:
         self.pool.terminate()
@@ -256,10 +269,8 @@ class VQATrainer:
         self.last_loss: float | None = None
         self.metrics: dict = dict((trained or {}).get("metrics", {}))
 
-    def learning_rate(self) -> float:
-        s = self.settings
-        progress = min(self.iteration / s.steps, 1.0)
-        return s.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+    # The captioner's schedule: lr on a cosine down to lr/10 over settings.steps.
+    learning_rate = CaptionTrainer.learning_rate
 
     def step(self, batch: Batch | None = None) -> dict:
         """One iteration (on `batch`, or the data's batch for this iteration).

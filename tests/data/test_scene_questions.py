@@ -7,11 +7,17 @@ import re
 from collections import Counter
 
 import numpy as np
-import pytest
 
 from rnnstudio.data.scene_questions import (
-    QUESTION_TYPES, all_questions, answers, one_per_type, question_words, questions_by_type, sample_questions,
-    side, single_shape_scene,
+    QUESTION_TYPES,
+    all_questions,
+    answers,
+    one_per_type,
+    question_words,
+    questions_by_type,
+    sample_questions,
+    side,
+    single_shape_scene,
 )
 from rnnstudio.data.shapes import COLORS, SHAPES, Scene, Shape, random_scene, render
 

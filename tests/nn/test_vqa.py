@@ -12,8 +12,17 @@ from rnnstudio.errors import ModelFileError, UserError
 from rnnstudio.nn.captioner import images_to_tensor
 from rnnstudio.nn.modelfile import load_model_file, save_model_file
 from rnnstudio.nn.vqa import (
-    MAX_QUESTION_CHARS, MAX_QUESTION_WORDS, SPECIALS, UNK, QuestionError, Tokenizer, VQAConfig, VQAModel, load_vqa,
-    save_vqa, split_words,
+    MAX_QUESTION_CHARS,
+    MAX_QUESTION_WORDS,
+    SPECIALS,
+    UNK,
+    QuestionError,
+    Tokenizer,
+    VQAConfig,
+    VQAModel,
+    load_vqa,
+    save_vqa,
+    split_words,
 )
 
 VOCAB = SPECIALS + question_words()
