@@ -366,6 +366,9 @@ class DeviceWorker(QObject):
         except Exception as e:
             log.error("training step failed:\n%s", traceback.format_exc())
             run.state = "stopped"
+            # The iterations trained since the last report are in the model: report them, so
+            # the loss curve ends where the model stands, not up to 0.1 s of steps earlier.
+            self._send("partial", run.request_id, None, run.progress())
             user = isinstance(e, UserError)
             message = str(e) if user else f"training stopped by an internal error: {type(e).__name__}: {e}"
             self._send("error", run.request_id, None, ErrorInfo(message, user_error=user))

@@ -1,0 +1,167 @@
+"""Robustness fixtures: the real worker and window, tiny model files of every task, fault injection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+WAIT_MS = 30_000  # generous: the machine may be busy; nothing here asserts on speed
+
+
+class Recorder:
+    """Every response the worker delivers, in the order the GUI thread received them."""
+
+    def __init__(self, worker):
+        self.events: list[tuple[str, object]] = []
+        for kind in ("result_ready", "partial_ready", "errored", "cancelled"):
+            getattr(worker, kind).connect(lambda response, kind=kind: self.events.append((kind, response)))
+
+    def of(self, request_id: int, kind: str | None = None) -> list:
+        return [r for k, r in self.events if r.request_id == request_id and (kind is None or k == kind)]
+
+    def final(self, request_id: int):
+        for k, r in self.events:
+            if r.request_id == request_id and k in ("result_ready", "errored", "cancelled"):
+                return k, r
+        return None
+
+
+class Client:
+    """Submit a request to the real worker and wait for how it ended."""
+
+    def __init__(self, worker, qtbot):
+        self.worker, self.qtbot = worker, qtbot
+        self.recorder = Recorder(worker)
+
+    def wait(self, request_id: int, expect: str = "result_ready"):
+        self.qtbot.waitUntil(lambda: self.recorder.final(request_id) is not None, timeout=WAIT_MS)
+        kind, response = self.recorder.final(request_id)
+        if kind != expect and kind == "errored":
+            pytest.fail(f"request {request_id} failed: {response.payload.message}")
+        assert kind == expect, (kind, response)
+        return response.payload
+
+    def run(self, request, expect: str = "result_ready"):
+        return self.wait(self.worker.submit(request), expect)
+
+
+@pytest.fixture
+def worker(qtbot):
+    from rnnstudio.worker.device_worker import DeviceWorker
+
+    w = DeviceWorker(device="cpu", torch_threads=1)
+    try:
+        with qtbot.waitSignal(w.ready, timeout=WAIT_MS):
+            w.start()
+        yield w
+    finally:
+        assert w.shutdown(timeout=5.0), "the worker thread did not end"
+
+
+@pytest.fixture
+def client(worker, qtbot):
+    return Client(worker, qtbot)
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    """The real main window and worker on the CPU, as tests/ui/conftest.py makes it, with the
+    shipped models looked for in tmp_path/models (empty unless a test puts a model there)."""
+    from rnnstudio.ui.app import build_window
+
+    monkeypatch.setenv("RNNSTUDIO_MODELS", str(tmp_path / "models"))
+    monkeypatch.setattr("rnnstudio.paths._CHECKOUT_ROOT", tmp_path)
+    monkeypatch.setattr("sys.prefix", str(tmp_path))
+    monkeypatch.setattr("sys.base_prefix", str(tmp_path))
+    monkeypatch.setenv("RNNSTUDIO_SETTINGS", str(tmp_path / "settings.json"))  # never the user's own
+    win = build_window(device="cpu", torch_threads=1)
+    qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(win.worker.ready, timeout=60_000):
+        win.worker.start()
+    yield win
+    win.close()
+    assert not win.worker.running
+
+
+# --- tiny models of every task (untrained unless said: robustness needs shapes, not skill) ---
+
+
+def tiny_captioner(seed: int = 0):
+    from rnnstudio.data.shapes import caption_words
+    from rnnstudio.nn.captioner import SPECIALS, Captioner, CaptionerConfig
+
+    torch.manual_seed(seed)
+    vocab = SPECIALS + caption_words()
+    config = CaptionerConfig(vocab_size=len(vocab), channels=16, hidden=24, embed=8, attention=16, max_len=6)
+    return Captioner(config, vocab).eval()
+
+
+def tiny_vqa(seed: int = 0):
+    from rnnstudio.data import easyvqa
+    from rnnstudio.data.scene_questions import answers, question_words
+    from rnnstudio.nn.vqa import SPECIALS, VQAConfig, VQAModel
+
+    torch.manual_seed(seed)
+    vocab = SPECIALS + question_words()
+    # easy-VQA's answers too, so that an evaluation on it can score every question
+    all_answers = tuple(dict.fromkeys(answers() + easyvqa.answers()))
+    config = VQAConfig(vocab_size=len(vocab), answers=all_answers, channels=16, film=8, squeeze=4, embed=8,
+                       hidden=12, fused=16, attention=8)
+    return VQAModel(config, vocab).eval()
+
+
+@pytest.fixture
+def caption_file(tmp_path):
+    from rnnstudio.nn.captioner import save_captioner
+
+    path = tmp_path / "tiny-caption.safetensors"
+    save_captioner(path, tiny_captioner(), {"steps": 0})
+    return path
+
+
+@pytest.fixture
+def vqa_file(tmp_path):
+    from rnnstudio.nn.vqa import save_vqa
+
+    path = tmp_path / "tiny-vqa.safetensors"
+    save_vqa(path, tiny_vqa(), {"steps": 0})
+    return path
+
+
+@pytest.fixture
+def scene_picture():
+    from rnnstudio.data.shapes import random_scene, render
+
+    return render(random_scene(np.random.default_rng(3)), 80)
+
+
+# --- fault injection ----------------------------------------------------------------------
+
+
+class InjectedFault(RuntimeError):
+    """The exception the fault tests inject: an internal failure, as a bug would raise."""
+
+
+@pytest.fixture
+def fail_once(monkeypatch):
+    """fail_once(owner, name, after=0): call number `after` + 1 of owner.name raises InjectedFault
+    (or `exc`); every other call runs the real function. Returns the list of faults raised."""
+
+    def install(owner, name: str, after: int = 0, exc: BaseException | None = None) -> list[str]:
+        real = getattr(owner, name)
+        calls = [0]
+        raised: list[str] = []
+
+        def wrapper(*args, **kwargs):
+            calls[0] += 1
+            if calls[0] == after + 1:
+                raised.append(name)
+                raise exc or InjectedFault(f"injected fault in {name}")
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, wrapper)
+        return raised
+
+    return install

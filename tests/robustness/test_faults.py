@@ -1,0 +1,306 @@
+"""Faults: an exception inside each kind of request, a model file deleted while in use, a full disk.
+
+Faults are injected with monkeypatch into the real functions the worker calls (never by
+mocking the worker): the worker must send the error to the caller with a message, keep
+serving, and serve the next request of the same kind.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+import numpy as np
+import pytest
+
+from rnnstudio.errors import ModelFileError
+from rnnstudio.worker.requests import (
+    SHIPPED,
+    CaptionModelInfo,
+    CaptionRequest,
+    CaptionResult,
+    ErrorInfo,
+    GatesRequest,
+    GatesResult,
+    GradientRequest,
+    GradientResult,
+    HypothesisRequest,
+    HypothesisResult,
+    InterventionRequest,
+    InterventionResult,
+    LoadCaptionModelRequest,
+    LoadModelRequest,
+    LoadVQAModelRequest,
+    ModelInfo,
+    SampleRequest,
+    SampleResult,
+    SaveModelRequest,
+    StartTrainingRequest,
+    TrainingProgress,
+    TrainSpec,
+    VQAEvalProgress,
+    VQAEvalRequest,
+    VQAEvalResult,
+    VQAModelInfo,
+    VQAQuestionRequest,
+    VQAResult,
+)
+
+
+@pytest.fixture
+def files(tiny_model_file, caption_file, vqa_file, tmp_path):
+    return {"charrnn": tiny_model_file, "caption": caption_file, "vqa": vqa_file, "tmp": tmp_path}
+
+
+def _open_models(client, files, *tasks):
+    if "charrnn" in tasks:
+        client.run(LoadModelRequest(path=str(files["charrnn"])))
+    if "caption" in tasks:
+        client.run(LoadCaptionModelRequest(path=str(files["caption"])))
+    if "vqa" in tasks:
+        client.run(LoadVQAModelRequest(path=str(files["vqa"])))
+
+
+def _picture():
+    from rnnstudio.data.shapes import random_scene, render
+
+    return render(random_scene(np.random.default_rng(7)), 72)
+
+
+# Each kind of request the worker serves: the models it needs open, the function the fault is
+# injected into (owner, name, on which call), the request, and what its result must be.
+def _cases():
+    import rnnstudio.nn.charrnn as charrnn
+    import rnnstudio.nn.modelfile as modelfile
+    import rnnstudio.train.vqa as train_vqa
+    from rnnstudio.nn.captioner import Captioner
+    from rnnstudio.nn.vqa import VQAModel
+    from rnnstudio.worker import caption_work, charrnn_work, gates_work, vqa_work
+
+    values = np.random.default_rng(0).random((40, 16)).astype(np.float32)
+    return {
+        # mid-stream: chunks have been sent when the fault strikes
+        "sample": (("charrnn",), (charrnn, "sample_index", 30),
+                   lambda f: SampleRequest(length=200, seed=1), SampleResult),
+        "load": (("charrnn",), (charrnn_work, "load_charrnn", 0),
+                 lambda f: LoadModelRequest(path=str(f["charrnn"])), ModelInfo),
+        "save": (("charrnn",), (modelfile, "safetensors_save", 0),
+                 lambda f: SaveModelRequest(path=str(f["tmp"] / "saved.safetensors"), role=SHIPPED), str),
+        "gates": (("charrnn",), (gates_work, "trace_gates", 0),
+                  lambda f: GatesRequest(text="the cat sat on the mat.\n"), GatesResult),
+        "hypothesis": ((), (gates_work, "rank_units", 0),
+                       lambda f: HypothesisRequest(values=values, start=5, end=12), HypothesisResult),
+        # the second of its two samples fails, after the first was yielded
+        "intervention": (("charrnn",), (gates_work, "generate_with_intervention", 1),
+                         lambda f: InterventionRequest(prime="the ", length=40, clamps=((0, 3, 1.0),)),
+                         InterventionResult),
+        "gradient flow": ((), (gates_work, "gradient_norms", 1),
+                          lambda f: GradientRequest(archs=("rnn", "lstm"), hidden=8, steps=20), GradientResult),
+        "caption": (("caption",), (Captioner, "beam_search", 0),
+                    lambda f: CaptionRequest(image=_picture(), beam=2), CaptionResult),
+        "caption load": ((), (caption_work, "load_captioner", 0),
+                         lambda f: LoadCaptionModelRequest(path=str(f["caption"])), CaptionModelInfo),
+        "vqa load": ((), (vqa_work, "load_vqa", 0),
+                     lambda f: LoadVQAModelRequest(path=str(f["vqa"])), VQAModelInfo),
+        "vqa ask": (("vqa",), (VQAModel, "answer", 0),
+                    lambda f: VQAQuestionRequest(image_key="p", image=_picture(), question="what color is it?"),
+                    VQAResult),
+        # after 3 of its 10 steps, with progress sent
+        "vqa eval": (("vqa",), (train_vqa, "predict_answers", 3), lambda f: VQAEvalRequest(), VQAEvalResult),
+    }
+
+
+CASES = list(_cases())
+
+
+@pytest.mark.parametrize("kind", CASES)
+def test_a_fault_in_a_request_is_reported_and_the_next_one_is_served(kind, client, files, fail_once):
+    tasks, (owner, name, after), make, result_type = _cases()[kind]
+    _open_models(client, files, *tasks)
+    raised = fail_once(owner, name, after=after)
+
+    rid = client.worker.submit(make(files))
+    error = client.wait(rid, "errored")
+    assert raised == [name], "the fault was injected where the request runs"
+    assert isinstance(error, ErrorInfo) and not error.user_error
+    assert f"InjectedFault: injected fault in {name}" in error.message
+    assert client.recorder.of(rid, "result_ready") == []
+    assert client.worker.running
+
+    again = client.run(make(files))  # the same request, now without a fault
+    assert isinstance(again, result_type)
+    if kind == "sample":
+        assert len(again.text) == 200
+    if kind == "vqa eval":
+        assert again.metrics["questions"] == len(again.questions) > 9000
+    if kind == "save":
+        from rnnstudio.nn.charrnn import load_charrnn
+
+        assert load_charrnn(again).vocab == load_charrnn(files["charrnn"]).vocab
+        assert sorted(p.name for p in files["tmp"].iterdir() if p.name.startswith(".")) == []  # no temp file
+
+
+def test_every_kind_of_request_is_covered():
+    """A new request type needs its fault case here (training has its own test below)."""
+    from rnnstudio.worker import requests
+
+    served = {
+        name for name, value in vars(requests).items()
+        if isinstance(value, type) and issubclass(value, requests.Request) and value is not requests.Request
+    }
+    covered = {"SampleRequest", "LoadModelRequest", "SaveModelRequest", "GatesRequest", "HypothesisRequest",
+               "InterventionRequest", "GradientRequest", "CaptionRequest", "LoadCaptionModelRequest",
+               "LoadVQAModelRequest", "VQAQuestionRequest", "VQAEvalRequest", "StartTrainingRequest"}
+    not_model_work = {"CallRequest", "TrainingControlRequest"}  # tests' hook; pause/resume/stop flags
+    assert served - not_model_work == covered
+    assert len(CASES) == len(covered) - 1
+
+
+def _spec(corpus, steps):
+    return TrainSpec(corpus=str(corpus), arch="lstm", layers=1, hidden=16, embed=8, seq_len=16, batch_size=8,
+                     lr=1e-2, steps=steps, eval_every=5, sample_at=(10,), sample_length=20)
+
+
+@pytest.mark.parametrize("exc", [None, MemoryError("cannot allocate 2 GB")], ids=["bug", "out-of-memory"])
+def test_a_fault_in_a_training_step_stops_that_run_and_the_next_run_trains(exc, client, tiny_text_file, fail_once):
+    from rnnstudio.train.charrnn import CharRNNTrainer
+
+    raised = fail_once(CharRNNTrainer, "step", after=6, exc=exc)
+    first = client.worker.submit(StartTrainingRequest(spec=_spec(tiny_text_file, 30)))
+    error = client.wait(first, "errored")
+    assert raised == ["step"]
+    assert not error.user_error and error.message.startswith("training stopped by an internal error")
+    assert ("InjectedFault: injected fault in step" if exc is None else "MemoryError: cannot allocate 2 GB") \
+        in error.message
+    iterations = [i for r in client.recorder.of(first, "partial_ready") if isinstance(r.payload, TrainingProgress)
+                  for i in r.payload.iterations]
+    assert iterations == list(range(1, 7))  # six steps, then the fault
+    assert client.worker.workspace.training.state == "stopped"
+
+    # The stopped run's model can still be sampled, and a new run trains to its end.
+    assert len(client.run(SampleRequest(role="training", length=15, seed=0)).text) == 15
+    second = client.worker.submit(StartTrainingRequest(spec=_spec(tiny_text_file, 12)))
+    final = client.wait(second)
+    assert final.state == "finished" and final.iteration == 12
+
+
+def test_a_fault_in_a_timeline_sample_stops_the_run_not_the_worker(client, tiny_text_file, fail_once):
+    import rnnstudio.nn.charrnn as charrnn
+
+    raised = fail_once(charrnn, "sample_index", after=3)  # in the timeline sample at iteration 10
+    rid = client.worker.submit(StartTrainingRequest(spec=_spec(tiny_text_file, 30)))
+    error = client.wait(rid, "errored")
+    assert raised == ["sample_index"] and "injected fault in sample_index" in error.message
+    assert client.worker.workspace.training.trainer.iteration == 10
+    final = client.run(StartTrainingRequest(spec=_spec(tiny_text_file, 12)))
+    assert final.iteration == 12
+
+
+# --- a model file deleted while in use ------------------------------------------------------------
+
+
+def test_a_model_file_deleted_while_in_use(client, files, tiny_text_file):
+    """The loaded models go on working; opening the file again says it is gone."""
+    _open_models(client, files, "charrnn", "caption", "vqa")
+    for task in ("charrnn", "caption", "vqa"):
+        files[task].unlink()
+
+    assert len(client.run(SampleRequest(prime="the ", length=50, seed=2)).text) == 50
+    assert isinstance(client.run(GatesRequest(text="the dog sat on the log.")), GatesResult)
+    kept = files["tmp"] / "kept.safetensors"
+    assert client.run(SaveModelRequest(path=str(kept), role=SHIPPED)) == str(kept)
+    from rnnstudio.nn.charrnn import load_charrnn
+
+    assert load_charrnn(kept).trained["steps"] == 20
+    spec = _spec(tiny_text_file, 5)
+    assert client.run(StartTrainingRequest(spec=spec, continue_role=SHIPPED)).iteration == 25
+    assert client.run(CaptionRequest(image=_picture(), beam=1)).words is not None
+    assert client.run(VQAQuestionRequest(image_key="x", image=_picture(), question="is there a circle?")).answers
+
+    for request in (LoadModelRequest(path=str(files["charrnn"])), LoadCaptionModelRequest(path=str(files["caption"])),
+                    LoadVQAModelRequest(path=str(files["vqa"]))):
+        error = client.run(request, "errored")
+        assert error.user_error
+        assert error.message == f"model file {request.path} does not exist; check the path"
+    # ... and a failed re-open leaves the open models as they were.
+    assert len(client.run(SampleRequest(length=10, seed=2)).text) == 10
+    assert client.run(CaptionRequest(image=_picture(), beam=1)).words is not None
+
+
+# --- the disk full while saving -------------------------------------------------------------------
+
+
+class _DiskFills:
+    """os.fdopen for modelfile: its file writes part of the data, then the disk is full."""
+
+    def __init__(self, real_fdopen, allow_bytes: int):
+        self.real_fdopen, self.allow = real_fdopen, allow_bytes
+        self.written = 0
+
+    def __call__(self, fd, mode="r", *args, **kwargs):
+        f = self.real_fdopen(fd, mode, *args, **kwargs)
+        owner = self
+
+        class Filling:
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                f.close()
+                return False
+
+            def write(self, data):
+                room = owner.allow - owner.written
+                if len(data) > room:
+                    f.write(data[:room])
+                    f.flush()
+                    owner.written += room
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # as the OS raises it
+                owner.written += len(data)
+                return f.write(data)
+
+            def __getattr__(self, name):
+                return getattr(f, name)
+
+        return Filling()
+
+
+@pytest.mark.parametrize("room", [0, 1000, "half"])
+def test_a_full_disk_while_saving_keeps_the_old_file(room, tiny_model_file, tmp_path, monkeypatch):
+    from rnnstudio.nn import modelfile
+    from rnnstudio.nn.charrnn import load_charrnn, save_charrnn
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    target = folder / "mine.safetensors"
+    old = tiny_model_file.read_bytes()
+    target.write_bytes(old)
+    loaded = load_charrnn(tiny_model_file)
+    filling = _DiskFills(os.fdopen, len(old) // 2 if room == "half" else room)
+    monkeypatch.setattr(modelfile.os, "fdopen", filling)
+
+    with pytest.raises(ModelFileError) as raised:
+        save_charrnn(target, loaded.model, loaded.vocab, {**loaded.trained, "steps": 99})
+    assert filling.written == filling.allow  # the write really began, then failed
+    assert target.read_bytes() == old, "the old file survives byte for byte"
+    assert [p.name for p in folder.iterdir()] == ["mine.safetensors"], "no temporary file is left"
+    message = str(raised.value)
+    assert str(target) in message and "No space left on device" in message
+    assert "the previous file, if any, is untouched" in message
+
+
+def test_a_full_disk_while_saving_through_the_worker(client, files, monkeypatch):
+    from rnnstudio.nn import modelfile
+
+    _open_models(client, files, "charrnn")
+    target = files["charrnn"]
+    old = target.read_bytes()
+    monkeypatch.setattr(modelfile.os, "fdopen", _DiskFills(os.fdopen, 4096))
+    error = client.run(SaveModelRequest(path=str(target), role=SHIPPED), "errored")
+    assert error.user_error and "No space left on device" in error.message and str(target) in error.message
+    assert target.read_bytes() == old
+    assert sorted(p.name for p in files["tmp"].iterdir()) == sorted(
+        ["tiny-lstm.safetensors", "tiny-caption.safetensors", "tiny-vqa.safetensors"])
+    monkeypatch.undo()  # space again: the same save succeeds
+    assert client.run(SaveModelRequest(path=str(target), role=SHIPPED)) == str(target)
+    assert client.run(LoadModelRequest(path=str(target))).trained["steps"] == 20
