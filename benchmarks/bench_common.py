@@ -253,7 +253,7 @@ class App:
         from rnnstudio.ui.app import build_window
 
         qt_app()
-        self.window = build_window(device=device, torch_threads=threads)
+        self.window = build_window(device=device, torch_threads=threads, remember=False)
         self.window.show()
         self.window.worker.start()
         self.worker = self.window.worker

@@ -16,8 +16,12 @@ def make_application(argv=None):
     return app
 
 
-def build_window(device: str = "auto", presenter: bool = False, panel: str | None = None, torch_threads=None):
-    """The main window and its started worker. The caller shows the window."""
+def build_window(device: str = "auto", presenter: bool = False, panel: str | None = None, torch_threads=None,
+                 remember: bool = True):
+    """The main window and its worker (not started yet). The caller shows the window.
+
+    `remember`: restore the settings of the last run and save them on closing (off for
+    screenshots and benchmarks, which must look the same on every machine)."""
     import pyqtgraph as pg
 
     from rnnstudio.ui.main_window import MainWindow
@@ -25,7 +29,7 @@ def build_window(device: str = "auto", presenter: bool = False, panel: str | Non
 
     pg.setConfigOptions(antialias=True)
     worker = DeviceWorker(device=device, torch_threads=torch_threads)
-    window = MainWindow(worker, presenter=presenter)
+    window = MainWindow(worker, presenter=presenter, remember=remember)
     if panel:
         window.show_panel(panel)
     return window

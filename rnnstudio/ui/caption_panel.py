@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from rnnstudio.ui.frame_view import FrameView, qimage_from_rgb
+from rnnstudio.ui.settings import choose, set_number
 from rnnstudio.ui.widgets import (
     hint_label,
     panel_layout,
@@ -476,6 +477,14 @@ class CaptionPanel(QWidget):
         self._stats_timer.stop()
         self.capture.stop()
         self.camera_probe.wait(2.0)
+
+    def settings(self) -> dict:
+        return {"source": self.source_combo.currentData(), "camera": self.camera_spin.value(), "beam": self.beam_spin.value()}
+
+    def apply_settings(self, saved: dict) -> None:
+        choose(self.source_combo, saved.get("source"))
+        set_number(self.camera_spin, saved.get("camera"))
+        set_number(self.beam_spin, saved.get("beam"))
 
     def set_presenter(self, on: bool) -> None:
         pass  # the words and the formula follow the application font

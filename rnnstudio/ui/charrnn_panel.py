@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from rnnstudio.ui.settings import choose, set_number
 from rnnstudio.ui.widgets import (
     add_explained_row,
     hint_label,
@@ -86,6 +87,7 @@ class TimelineCard(QFrame):
         layout.addWidget(title)
         layout.addWidget(self.text, 1)
         self.iteration = sample.iteration
+        self.sample = sample
 
 
 class CharRNNPanel(QWidget):
@@ -588,6 +590,37 @@ class CharRNNPanel(QWidget):
         self.stop_sample_button.setEnabled(False)
         self.sample_status.setText("")
         self._on_error(error)
+
+    def export_timeline(self, path: str) -> None:
+        """The samples of the timeline as one self-contained HTML page."""
+        from rnnstudio.ui.export import timeline_html, write_page
+
+        write_page(Path(path), "A char-RNN learns to write",
+                   timeline_html([card.sample for card in self.timeline_cards], self.corpus_combo.currentText()))
+
+    # --- settings kept between runs ---------------------------------------------------------------
+
+    def settings(self) -> dict:
+        return {
+            "corpus": self.corpus_combo.currentData(), "corpus_file": self._corpus_path,
+            "arch": self.arch_combo.currentData(), "layers": self.layers_spin.value(),
+            "hidden": self.hidden_spin.value(), "dropout": self.dropout_spin.value(), "seq_len": self.seq_spin.value(),
+            "batch": self.batch_spin.value(), "lr": self.lr_spin.value(), "steps": self.steps_spin.value(),
+            "sample_at": self.sample_at_edit.text(),
+        }
+
+    def apply_settings(self, saved: dict) -> None:
+        if saved.get("corpus") == "file" and isinstance(saved.get("corpus_file"), str) and Path(saved["corpus_file"]).is_file():
+            self.set_corpus_file(saved["corpus_file"])
+        elif saved.get("corpus") != "file":
+            choose(self.corpus_combo, saved.get("corpus"))
+        choose(self.arch_combo, saved.get("arch"))
+        for spin, key in ((self.layers_spin, "layers"), (self.hidden_spin, "hidden"), (self.dropout_spin, "dropout"),
+                          (self.seq_spin, "seq_len"), (self.batch_spin, "batch"), (self.lr_spin, "lr"),
+                          (self.steps_spin, "steps")):
+            set_number(spin, saved.get(key))
+        if isinstance(saved.get("sample_at"), str):
+            self.sample_at_edit.setText(saved["sample_at"])
 
     # --- presenter mode ----------------------------------------------------------------------
 

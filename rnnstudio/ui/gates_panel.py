@@ -681,6 +681,13 @@ class GatesPanel(QWidget):
 
     # --- presenter mode -------------------------------------------------------------------------
 
+    def settings(self) -> dict:
+        return {"tab": self.tabs.currentIndex()}
+
+    def apply_settings(self, saved: dict) -> None:
+        if isinstance(saved.get("tab"), int):
+            self.tabs.setCurrentIndex(saved["tab"])
+
     def set_presenter(self, on: bool) -> None:
         scale = 2 if on else 1
         for arch, curve in self.gradient_curves.items():

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import platform
 import sys
 
 from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import qVersion
+from PySide6.QtCore import QByteArray, qVersion
 from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QTabWidget,
 )
@@ -23,13 +25,17 @@ from rnnstudio.ui import theme
 from rnnstudio.ui.caption_panel import CaptionPanel
 from rnnstudio.ui.charrnn_panel import CharRNNPanel
 from rnnstudio.ui.gates_panel import GatesPanel
+from rnnstudio.ui.lessons import LESSONS
+from rnnstudio.ui.settings import load_settings, save_settings
 from rnnstudio.ui.vqa_panel import VQAPanel
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, worker, presenter: bool = False, parent=None):
+    def __init__(self, worker, presenter: bool = False, remember: bool = True, parent=None):
         super().__init__(parent)
         self.worker = worker
+        self.remember = remember
+        self.settings_problem: str | None = None
         self.setWindowTitle("RNN Studio")
         icon = resources_dir() / "rnnstudio.svg"
         if icon.is_file():
@@ -57,8 +63,7 @@ class MainWindow(QMainWindow):
         worker.errored.connect(self._on_worker_errored)
         self._build_menus()
         self.presenter = False
-        if presenter:
-            self.set_presenter(True)
+        self._apply_saved_settings(presenter)
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -69,13 +74,29 @@ class MainWindow(QMainWindow):
         for a in (self.open_text_action, self.open_model_action, self.save_model_action):
             file_menu.addAction(a)
         file_menu.addSeparator()
+        self.export_plots_action = _action(self, "&Export this panel's plots (PNG and SVG)…", "Ctrl+E", self._export_plots)
+        self.export_timeline_action = _action(self, "Export the sample &timeline (HTML)…", None, self._export_timeline)
+        self.export_vqa_action = _action(self, "Export the &questions and answers (HTML)…", None, self._export_vqa)
+        for a in (self.export_plots_action, self.export_timeline_action, self.export_vqa_action):
+            file_menu.addAction(a)
+        file_menu.addSeparator()
         file_menu.addAction(quit_action)
         view = self.menuBar().addMenu("&View")
         self.presenter_action = _action(self, "&Presenter mode", "F5", lambda: self.set_presenter(not self.presenter))
         self.presenter_action.setCheckable(True)
         self.presenter_action.setStatusTip("Large fonts and thick lines for a projector")
         view.addAction(self.presenter_action)
+        for k, name in enumerate(self.panels):
+            view.addAction(_action(self, f"Show {self.panels[name].title}", f"Ctrl+{k + 1}",
+                                   lambda _checked=False, n=name: self.show_panel(n)))
+        lessons = self.menuBar().addMenu("&Lessons")
+        for lesson in LESSONS:
+            action = _action(self, f"{lesson.title}  (rows {lesson.rows})", None,
+                             lambda _checked=False, ls=lesson: self.start_lesson(ls))
+            action.setStatusTip(lesson.says)
+            lessons.addAction(action)
         help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(_action(self, "&Keyboard shortcuts", "F1", self.show_shortcuts))
         help_menu.addAction(_action(self, "&About RNN Studio", None, self.show_about))
 
     # --- menus ------------------------------------------------------------------------------
@@ -97,6 +118,92 @@ class MainWindow(QMainWindow):
             if not path.endswith(".safetensors"):
                 path += ".safetensors"
             self.panels["charrnn"].save_model(path)
+
+    def _export_plots(self) -> None:
+        name = self.current_panel_name()
+        folder = QFileDialog.getExistingDirectory(self, "Export the plots to a folder")
+        if folder:
+            self.export_panel_plots(name, folder)
+
+    def export_panel_plots(self, name: str, folder: str) -> list:
+        from pathlib import Path
+
+        from rnnstudio.ui.export import export_plots
+
+        try:
+            written = export_plots(self.panels[name], Path(folder), name)
+        except OSError as e:
+            self.statusBar().showMessage(f"the plots could not be written to {folder}: {e.strerror or e}", 10000)
+            return []
+        what = f"{len(written) // 2} plot(s) as PNG and SVG" if written else "nothing: this panel shows no plot now"
+        self.statusBar().showMessage(f"exported {what} to {folder}", 8000)
+        return written
+
+    def _export_timeline(self) -> None:
+        self._export_page("charrnn", "sample-timeline.html", self.panels["charrnn"].export_timeline)
+
+    def _export_vqa(self) -> None:
+        self._export_page("vqa", "questions-and-answers.html", self.panels["vqa"].export_session)
+
+    def _export_page(self, panel: str, default: str, write) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export as a web page", default, "Web pages (*.html)")
+        if not path:
+            return
+        try:
+            write(path)
+            self.statusBar().showMessage(f"wrote {path}", 8000)
+        except OSError as e:
+            self.panels[panel].message.show_message(f"{path} could not be written: {e.strerror or e}", "error")
+
+    def current_panel_name(self) -> str:
+        current = self.tabs.currentWidget()
+        return next(name for name, panel in self.panels.items() if panel is current)
+
+    def start_lesson(self, lesson) -> None:
+        lesson.apply(self)
+        self.statusBar().showMessage(f"{lesson.title}: {lesson.says}", 15000)
+
+    def shortcuts_text(self) -> str:
+        rows = []
+        for menu in self.menuBar().findChildren(QMenu):
+            for action in menu.actions():
+                keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+                if keys:
+                    rows.append(f"<tr><td><b>{keys}</b></td><td>{action.text().replace('&', '')}</td></tr>")
+        return "<table>" + "".join(rows) + "</table>"
+
+    def show_shortcuts(self) -> None:
+        QMessageBox.information(self, "Keyboard shortcuts", self.shortcuts_text())
+
+    # --- settings ------------------------------------------------------------------------------
+
+    def _apply_saved_settings(self, presenter: bool) -> None:
+        saved, problem = load_settings() if self.remember else ({}, None)
+        geometry = saved.get("geometry")
+        if isinstance(geometry, str):
+            try:
+                self.restoreGeometry(QByteArray.fromBase64(geometry.encode("ascii")))
+            except (UnicodeEncodeError, ValueError):
+                pass
+        panels = saved.get("panels") if isinstance(saved.get("panels"), dict) else {}
+        for name, panel in self.panels.items():
+            if isinstance(panels.get(name), dict):
+                panel.apply_settings(panels[name])
+        if saved.get("panel") in self.panels:
+            self.show_panel(saved["panel"])
+        if presenter or saved.get("presenter") is True:
+            self.set_presenter(True)
+        self.settings_problem = problem
+        if problem:
+            self.statusBar().showMessage(problem, 20000)
+
+    def current_settings(self) -> dict:
+        return {
+            "geometry": bytes(self.saveGeometry().toBase64()).decode("ascii"),
+            "panel": self.current_panel_name(),
+            "presenter": self.presenter,
+            "panels": {name: panel.settings() for name, panel in self.panels.items()},
+        }
 
     def about_text(self) -> str:
         device = self.worker.device_name or "still loading"
@@ -134,6 +241,10 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.activity_label.setText("stopping…")
+        if self.remember:
+            problem = save_settings(self.current_settings())
+            if problem:
+                logging.getLogger(__name__).warning(problem)
         self.panels["caption"].shutdown()
         self.worker.shutdown(timeout=2.0)
         super().closeEvent(event)

@@ -123,7 +123,7 @@ def take_screenshots(out_dir: str, panels: list[str], size: tuple[int, int], pre
     except OSError as e:
         raise UserError(f"cannot create the folder {out}: {e.strerror or e}") from None
     app = make_application()
-    window = build_window(presenter=presenter)
+    window = build_window(presenter=presenter, remember=False)
     window.resize(*size)
     window.show()
     window.worker.start()

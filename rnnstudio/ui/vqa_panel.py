@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from rnnstudio.ui.frame_view import FrameView, qimage_from_rgb
+from rnnstudio.ui.settings import choose, set_number
 from rnnstudio.ui.widgets import hint_label, panel_layout, when_worker_ready
 from rnnstudio.worker.requests import (
     LoadVQAModelRequest,
@@ -88,6 +89,7 @@ class VQAPanel(QWidget):
         self._snapshots = 0
         self._eval_id: int | None = None
         self._confusion_answers: list[str] = []
+        self.session: list[tuple] = []  # (picture, VQAResult, true answer or None), for the HTML export
         self._build()
         when_worker_ready(worker, self._on_worker_ready)
 
@@ -268,11 +270,11 @@ class VQAPanel(QWidget):
     def _source_is(self, kind: str) -> bool:
         return self.source_combo.currentData() == kind
 
-    def _on_source_changed(self) -> None:
+    def _on_source_changed(self, _index: int = 0, new_picture: bool = True) -> None:
         self.index_spin.setEnabled(self._source_is("easyvqa"))
         self.new_button.setText({"file": "Open picture…", "snapshot": "Take snapshot"}.get(
             self.source_combo.currentData(), "New picture"))
-        if self.source_combo.currentData() in ("easyvqa", "generated-plain", "generated-camera"):
+        if new_picture and self.source_combo.currentData() in ("easyvqa", "generated-plain", "generated-camera"):
             self.new_picture()
 
     def easyvqa_test(self):
@@ -408,6 +410,7 @@ class VQAPanel(QWidget):
                                      f"<b style='color:{colour}'>{verdict}</b>.")
         else:
             self.truth_label.setText("")
+        self.session.append((self.image, result, truth))
         reuse = "picture features reused" if result.features_cached else "picture features computed"
         self.timing_label.setText(f"Answered in {1000 * result.seconds:.0f} ms on the worker ({reuse}).")
         self.answered.emit(result)
@@ -532,6 +535,30 @@ class VQAPanel(QWidget):
             except OSError:
                 pass
             self.examples.addItem(item)
+
+    def export_session(self, path: str) -> None:
+        """This session's questions, pictures and answers as one self-contained HTML page."""
+        from rnnstudio.ui.export import vqa_session_html, write_page
+
+        write_page(Path(path), "Questions and answers", vqa_session_html(self.session))
+
+    # --- settings kept between runs ---------------------------------------------------------------
+
+    def settings(self) -> dict:
+        kind = self.source_combo.currentData()
+        return {"source": kind if kind in ("easyvqa", "generated-plain", "generated-camera") else "easyvqa",
+                "picture": self.index_spin.value(), "tab": self.tabs.currentIndex()}
+
+    def apply_settings(self, saved: dict) -> None:
+        self.source_combo.blockSignals(True)  # the picture is chosen once the worker is ready
+        choose(self.source_combo, saved.get("source"))
+        self.source_combo.blockSignals(False)
+        self.index_spin.blockSignals(True)
+        set_number(self.index_spin, saved.get("picture"))
+        self.index_spin.blockSignals(False)
+        self._on_source_changed(new_picture=False)
+        if isinstance(saved.get("tab"), int):
+            self.tabs.setCurrentIndex(saved["tab"])
 
     # --- presenter mode -------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ def window(qtbot, tmp_path, monkeypatch):
     monkeypatch.setattr("rnnstudio.paths._CHECKOUT_ROOT", tmp_path)
     monkeypatch.setattr("sys.prefix", str(tmp_path))
     monkeypatch.setattr("sys.base_prefix", str(tmp_path))
+    monkeypatch.setenv("RNNSTUDIO_SETTINGS", str(tmp_path / "settings.json"))  # never the user's own
     win = build_window(device="cpu", torch_threads=1)
     qtbot.addWidget(win)
     win.show()

@@ -1,0 +1,127 @@
+"""What a teacher relies on in a lecture hall: settings that persist, lesson presets,
+exports of every plot and of the sample timeline and a VQA session, shortcuts in Help."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from rnnstudio.ui.app import build_window
+from rnnstudio.ui.lessons import LESSONS
+
+
+def reopen(qtbot):
+    """A second window, as on the next run of the app (same settings file)."""
+    win = build_window(device="cpu", torch_threads=1)
+    qtbot.addWidget(win)
+    return win
+
+
+def test_settings_persist_between_runs(window, qtbot, tmp_path):
+    charrnn = window.panels["charrnn"]
+    charrnn.arch_combo.setCurrentIndex(charrnn.arch_combo.findData("gru"))
+    charrnn.hidden_spin.setValue(96)
+    charrnn.sample_at_edit.setText("10, 20")
+    caption = window.panels["caption"]
+    caption.source_combo.setCurrentIndex(caption.source_combo.findData("generated-plain"))
+    caption.beam_spin.setValue(5)
+    window.show_panel("gates")
+    window.set_presenter(True)
+    window.close()
+    saved = json.loads((tmp_path / "settings.json").read_text(encoding="utf-8"))
+    assert saved["panel"] == "gates" and saved["presenter"] is True
+    again = reopen(qtbot)
+    try:
+        c = again.panels["charrnn"]
+        assert c.arch_combo.currentData() == "gru" and c.hidden_spin.value() == 96 and c.sample_at_edit.text() == "10, 20"
+        assert again.panels["caption"].source_combo.currentData() == "generated-plain"
+        assert again.panels["caption"].beam_spin.value() == 5
+        assert again.current_panel_name() == "gates" and again.presenter
+    finally:
+        again.set_presenter(False)
+        again.remember = False
+        again.close()
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"\xff\xfe\x00garbage", b"[1, 2, 3]", b'{"version": 99}'],
+                         ids=["broken-json", "not-utf8", "not-an-object", "newer-version"])
+def test_a_corrupt_settings_file_falls_back_to_defaults_with_a_message(qtbot, tmp_path, monkeypatch, content):
+    path = tmp_path / "settings.json"
+    path.write_bytes(content)
+    monkeypatch.setenv("RNNSTUDIO_SETTINGS", str(path))
+    win = reopen(qtbot)
+    try:
+        assert win.settings_problem and "started with its defaults" in win.settings_problem
+        assert win.current_panel_name() == "charrnn" and not win.presenter
+        assert (tmp_path / "settings.json.bad").read_bytes() == content  # nothing lost
+    finally:
+        win.remember = False
+        win.close()
+
+
+def test_every_lesson_sets_its_panel_up(window, qtbot):
+    gates = window.panels["gates"]
+    for lesson in LESSONS:
+        if "Caption" in lesson.title or "VQA" in lesson.title or "question" in lesson.title:
+            continue  # they need the shipped captioner and VQA model: tested below
+        window.start_lesson(lesson)
+        assert lesson.title in window.statusBar().currentMessage()
+    assert gates.tabs.currentIndex() == 3 and gates.radius_slider.value() == 130  # the last: exploding gradients
+    charrnn = window.panels["charrnn"]
+    assert charrnn.arch_combo.currentData() == "rnn" and charrnn.seq_spin.value() == 16
+    qtbot.waitUntil(lambda: charrnn._training_state in ("running", "finished"), timeout=60_000)
+    charrnn.reset_training()
+
+
+def test_the_caption_lesson_without_a_camera_offers_another_source(window, qtbot):
+    lesson = next(ls for ls in LESSONS if ls.title == "Caption the cards")
+    window.start_lesson(lesson)
+    panel = window.panels["caption"]
+    assert window.current_panel_name() == "caption"
+    assert panel.message.kind == "error" and "no camera answers" in panel.message.text()
+    assert panel.message.action_button.isVisible()  # "Use generated shapes"
+
+
+def test_plots_export_to_png_and_svg(window, qtbot, tmp_path):
+    gates = window.panels["gates"]
+    window.show_panel("gates")
+    written = window.export_panel_plots("gates", str(tmp_path / "out"))
+    assert written and all(p.stat().st_size > 0 for p in written)
+    assert {p.suffix for p in written} == {".png", ".svg"}
+    svg = next(p for p in written if p.suffix == ".svg").read_text(encoding="utf-8")
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    assert gates is window.tabs.currentWidget()
+
+
+def test_the_sample_timeline_exports_to_html(window, qtbot, tmp_path, tiny_text_file):
+    panel = window.panels["charrnn"]
+    panel.set_corpus_file(str(tiny_text_file))
+    panel.hidden_spin.setValue(16)
+    panel.steps_spin.setValue(30)
+    panel.sample_at_edit.setText("10, 30")
+    panel.start_training()
+    qtbot.waitUntil(lambda: panel._training_state == "finished" and len(panel.timeline_cards) == 2, timeout=60_000)
+    path = tmp_path / "timeline.html"
+    panel.export_timeline(str(path))
+    page = path.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "iteration 10" in page and "iteration 30" in page
+    assert panel.timeline_cards[1].sample.text[:20].replace("&", "&amp;").replace("<", "&lt;") in page
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_shortcuts_are_listed_in_help(window):
+    text = window.shortcuts_text()
+    for keys in ("F5", "Ctrl+E", "F1", "Ctrl+1"):
+        assert keys in text
+    assert "Presenter mode" in text
+
+
+def test_unwritable_export_is_reported_not_raised(window, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    window.show_panel("gates")
+    assert window.export_panel_plots("gates", str(blocker / "inside")) == []
+    assert "could not be written" in window.statusBar().currentMessage()
+    assert os.path.isfile(blocker)
