@@ -227,7 +227,7 @@ class VQAModel(nn.Module):
         return out, torch.cat([last, most], dim=1)
 
     def fuse(self, features: torch.Tensor, q: torch.Tensor, glimpses: bool = False):
-        """features (N, C, G, G), one row per question, q (N, H) -> logits (N, n_answers)
+        """features (N, C, G, G), one row per question, q (N, 2H) -> logits (N, n_answers)
         (and, with `glimpses`, the two glimpses' weights (N, 2, G*G))."""
         n = features.shape[0]
         x = torch.cat([features, self.coords.expand(n, -1, -1, -1)], dim=1)  # (N, C + 2, G, G)
@@ -245,9 +245,9 @@ class VQAModel(nn.Module):
         e2 = self.look_score[1](torch.tanh(self.look_cell[1](cells) + self.look_where(where - p1) + query2[:, None]))
         a2 = torch.softmax(e2.squeeze(-1), dim=-1)  # (N, L)
         c2, p2 = a2[:, None] @ cells, a2[:, None] @ where  # (N, 1, K), (N, 1, 2)
-        where = torch.cat([p1[:, 0], p2[:, 0], p2[:, 0] - p1[:, 0]], dim=1)  # (N, 6)
-        facts = F.relu(self.geometry(where)) * self.geometry_gate(q)  # (N, A'): "is it left of ...?"
-        seen = torch.cat([self.drop(torch.cat([v, q, c1[:, 0], c2[:, 0]], dim=1)), where, facts], dim=1)
+        places = torch.cat([p1[:, 0], p2[:, 0], p2[:, 0] - p1[:, 0]], dim=1)  # (N, 6)
+        facts = F.relu(self.geometry(places)) * self.geometry_gate(q)  # (N, A'): "is it left of ...?"
+        seen = torch.cat([self.drop(torch.cat([v, q, c1[:, 0], c2[:, 0]], dim=1)), places, facts], dim=1)
         logits = self.classify(self.drop(F.relu(self.hidden_layer(seen))))  # (N, A)
         return (logits, torch.stack([a1, a2], dim=1)) if glimpses else logits
 

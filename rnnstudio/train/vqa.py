@@ -12,6 +12,13 @@ from (seed, iteration), so any batch can be made again:
 Sometimes a word the model does not know is slipped into a question (read as <unk>), so
 that the model learns to pass over words it does not know.
 
+Relations ("is the red circle left of the triangle?") are learnt only slowly from the
+answers alone: the glimpses must first find the two shapes before the answer can depend
+on where they are. On plain scenes, where each shape's place in the picture is known
+exactly, a hint helps: -log of the weight each glimpse puts on its shape (glimpse 1 on
+the shape referred to, glimpse 2 on the other), added to the loss with `glimpse_weight`.
+Camera-look pictures get no hint; the glimpses learnt on plain scenes carry over.
+
 `VQATrainer.step()` runs one batch (cross-entropy over the answers, backward, an Adam
 update) and returns plain numbers. `evaluate_*` measure a model: accuracy, accuracy per
 question type and the confusion matrix, on easy-VQA's validation or test split or on

@@ -78,9 +78,12 @@ def test_batches_mix_sources_and_are_reproducible(valid_split):
 def test_prefetched_batches_are_the_same_batches():
     s = VQATrainSettings(batch_size=6, easyvqa_fraction=0.0, steps=3)
     data = MixedVQAData(64, s, None)
-    pre = Prefetcher(data, 0, 3, workers=1)
+    pre = Prefetcher(data, 0, 3, workers=1, ahead=2)
     try:
+        assert len(pre.waiting) == 2  # a few ahead, never the whole run
         got = [next(pre) for _ in range(3)]
+        with pytest.raises(StopIteration):
+            next(pre)
     finally:
         pre.close()
     for it, batch in enumerate(got):
