@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_gui_options(p)
     add_gui_options(sub.add_parser("gui", help="open the desktop app (the default)"))
 
+    d = sub.add_parser("install-desktop", help="add RNN Studio to this user's desktop application menu")
+    d.add_argument("--uninstall", action="store_true", help="remove the launcher and icon again")
+
     s = sub.add_parser("screenshot", help="render panels to PNG after real work, without a display")
     s.add_argument("--out", required=True, help="folder for <panel>.png")
     s.add_argument("--panel", default="all", choices=PANELS + ("all",))
@@ -161,6 +164,19 @@ def cmd_gui(args) -> int:
     from rnnstudio.ui.app import run_app
 
     return run_app(panel=args.panel, presenter=args.presenter, device=args.device)
+
+
+def cmd_install_desktop(args) -> int:
+    from rnnstudio.desktop import install_desktop, uninstall_desktop
+
+    if args.uninstall:
+        removed = uninstall_desktop()
+        log("removed " + ", ".join(map(str, removed)) if removed else "no launcher was installed")
+        return 0
+    for path in install_desktop():
+        log(f"wrote {path}")
+    log("RNN Studio is in the application menu (Education); log out and in if it does not show yet")
+    return 0
 
 
 def cmd_screenshot(args) -> int:
@@ -699,6 +715,7 @@ COMMANDS = {
     None: cmd_gui,
     "gui": cmd_gui,
     "screenshot": cmd_screenshot,
+    "install-desktop": cmd_install_desktop,
     "train": cmd_train,
     "sample": cmd_sample,
     "eval": cmd_eval,
