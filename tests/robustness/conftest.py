@@ -131,10 +131,18 @@ def vqa_file(tmp_path):
 
 
 @pytest.fixture
-def scene_picture():
-    from rnnstudio.data.shapes import random_scene, render
+def shipped_models(tmp_path):
+    """Tiny captioning and VQA models where the `window` fixture's app looks for the shipped
+    ones (request this fixture before `window`)."""
+    from rnnstudio.nn.captioner import save_captioner
+    from rnnstudio.nn.vqa import save_vqa
+    from rnnstudio.paths import SHIPPED_MODELS
 
-    return render(random_scene(np.random.default_rng(3)), 80)
+    folder = tmp_path / "models"
+    folder.mkdir(exist_ok=True)
+    save_captioner(folder / SHIPPED_MODELS["caption"], tiny_captioner(), {"steps": 0})
+    save_vqa(folder / SHIPPED_MODELS["vqa"], tiny_vqa(), {"steps": 0})
+    return folder
 
 
 # --- fault injection ----------------------------------------------------------------------
