@@ -164,7 +164,8 @@ class CharRNNPanel(QWidget):
         self.hidden_spin = _spin(8, 1024, 128, step=32)
         add_explained_row(form, "Hidden size", self.hidden_spin, "Numbers in the state h_t: the network's memory.")
         self.dropout_spin = _dspin(0.0, 0.9, 0.0, 0.05, 2)
-        add_explained_row(form, "Dropout", self.dropout_spin, "Zeroes this fraction between layers in training, against overfitting.")
+        add_explained_row(form, "Dropout", self.dropout_spin, "Zeroes this fraction between layers in training, against overfitting.",
+                          advanced=True)
         v.addWidget(model)
 
         train = QGroupBox("Training")
@@ -173,9 +174,11 @@ class CharRNNPanel(QWidget):
         add_explained_row(form, "Sequence length", self.seq_spin,
                           "The BPTT window: gradients flow back through at most this many characters.")
         self.batch_spin = _spin(1, 512, 32, step=8)
-        add_explained_row(form, "Batch size", self.batch_spin, "Text windows trained on at once, averaged in one step.")
+        add_explained_row(form, "Batch size", self.batch_spin, "Text windows trained on at once, averaged in one step.",
+                          advanced=True)
         self.lr_spin = _dspin(1e-5, 1.0, 2e-3, 5e-4, 4)
-        add_explained_row(form, "Learning rate", self.lr_spin, "Adam's step size; it decays to a tenth by the last iteration.")
+        add_explained_row(form, "Learning rate", self.lr_spin, "Adam's step size; it decays to a tenth by the last iteration.",
+                          advanced=True)
         self.steps_spin = _spin(10, 1_000_000, 2000, step=100)
         add_explained_row(form, "Iterations", self.steps_spin, "Training steps to run, one batch each.")
         self.sample_at_edit = QLineEdit("100, 300, 700, 2000")
@@ -186,6 +189,7 @@ class CharRNNPanel(QWidget):
             "Train the opened model further, with its own network and saved optimizer state, instead of a new one"
         )
         self.continue_check.toggled.connect(self._on_continue_toggled)
+        self.continue_check.setProperty("advanced", True)  # presenter mode tucks it away
         form.addRow(self.continue_check)
         v.addWidget(train)
 
@@ -507,6 +511,7 @@ class CharRNNPanel(QWidget):
 
     def _add_timeline_card(self, sample: TimelineSample) -> None:
         card = TimelineCard(sample)
+        card.text.setFont(self.sample_view.font())  # presenter mode's size, if it is on
         self.timeline_cards.append(card)
         self.timeline_row.insertWidget(self.timeline_row.count() - 1, card, 1)
         self.timeline_empty.hide()

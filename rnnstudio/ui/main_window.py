@@ -224,6 +224,7 @@ class MainWindow(QMainWindow):
         theme.apply_presenter(QApplication.instance(), on)
         for panel in self.panels.values():
             panel.set_presenter(on)
+        theme.apply_presenter_to(self, on)
 
     def show_panel(self, name: str) -> None:
         self.tabs.setCurrentWidget(self.panels[name])

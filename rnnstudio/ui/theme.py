@@ -18,3 +18,33 @@ def apply_presenter(app: QApplication, on: bool) -> None:
         _base_point_size = font.pointSizeF()
     font.setPointSizeF(PRESENTER_POINT_SIZE if on else _base_point_size)
     app.setFont(font)
+
+
+PLOT_POINT_SIZE = 10
+PRESENTER_PLOT_POINT_SIZE = 18
+
+
+def apply_presenter_to(root, on: bool) -> None:
+    """Presenter mode inside a window: the one-line explanations and the controls marked
+    `advanced` are tucked away, every plot's axis numbers and titles grow, and the text is
+    drawn dark on light for contrast on a projector."""
+    import pyqtgraph as pg
+    from PySide6.QtWidgets import QWidget
+
+    for widget in root.findChildren(QWidget):
+        if widget.property("hint") or widget.property("advanced"):
+            widget.setVisible(not on)
+    size = PRESENTER_PLOT_POINT_SIZE if on else PLOT_POINT_SIZE
+    colour = "#000000" if on else "#666666"
+    for view in root.findChildren(pg.GraphicsView):
+        for item in view.scene().items():
+            if isinstance(item, pg.AxisItem):
+                font = QFont(item.font())
+                font.setPointSize(size)
+                item.setTickFont(font)
+                item.setTextPen(colour)
+                if item.labelText:
+                    item.setLabel(item.labelText, units=item.labelUnits or None, **{"font-size": f"{size}pt", "color": colour})
+            elif isinstance(item, pg.LegendItem):
+                for _sample, label in item.items:
+                    label.setText(label.text, size=f"{size}pt", color=colour)

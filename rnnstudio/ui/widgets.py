@@ -91,8 +91,9 @@ def hint_label(text: str) -> QLabel:
     return label
 
 
-def add_explained_row(form: QFormLayout, label: str, control: QWidget, explanation: str) -> None:
-    """A form row: the control, and under it one sentence saying what it does."""
+def add_explained_row(form: QFormLayout, label: str, control: QWidget, explanation: str, advanced: bool = False) -> None:
+    """A form row: the control, and under it one sentence saying what it does. An `advanced`
+    row is tucked away in presenter mode."""
     box = QWidget()
     v = QVBoxLayout(box)
     v.setContentsMargins(0, 0, 0, 2)
@@ -100,7 +101,10 @@ def add_explained_row(form: QFormLayout, label: str, control: QWidget, explanati
     v.addWidget(control)
     v.addWidget(hint_label(explanation))
     control.setToolTip(explanation)
-    form.addRow(label, box)
+    name = QLabel(label)
+    for widget in (name, box):
+        widget.setProperty("advanced", advanced)
+    form.addRow(name, box)
 
 
 def when_worker_ready(worker, on_ready) -> None:

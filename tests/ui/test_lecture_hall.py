@@ -125,3 +125,24 @@ def test_unwritable_export_is_reported_not_raised(window, tmp_path):
     assert window.export_panel_plots("gates", str(blocker / "inside")) == []
     assert "could not be written" in window.statusBar().currentMessage()
     assert os.path.isfile(blocker)
+
+
+def test_presenter_mode_enlarges_plots_and_tucks_advanced_controls_away(window):
+    import pyqtgraph as pg
+
+    charrnn = window.panels["charrnn"]
+    window.show_panel("charrnn")
+    axis = charrnn.plot.getAxis("bottom")
+    normal = axis.style["tickFont"].pointSize() if axis.style.get("tickFont") else 0
+    assert charrnn.lr_spin.isVisibleTo(window)
+    window.presenter_action.trigger()  # the F5 key's action
+    try:
+        assert window.presenter
+        assert not charrnn.lr_spin.isVisibleTo(window) and not charrnn.continue_check.isVisibleTo(window)
+        assert charrnn.layers_spin.isVisibleTo(window)  # the basic controls stay
+        hints = [w for w in window.findChildren(pg.QtWidgets.QLabel) if w.property("hint")]
+        assert hints and not any(h.isVisibleTo(window) for h in hints)
+        assert axis.style["tickFont"].pointSize() > max(normal, 12)
+    finally:
+        window.presenter_action.trigger()
+    assert not window.presenter and charrnn.lr_spin.isVisibleTo(window)
