@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 
-# Before any Qt import: tests never need a display server.
-os.environ["QT_QPA_PLATFORM"] = "offscreen"
+# Before any Qt import: tests never need a display server. The end-to-end run under a real
+# X server (tests/e2e) asks for its platform through RNNSTUDIO_TEST_QPA.
+os.environ["QT_QPA_PLATFORM"] = os.environ.get("RNNSTUDIO_TEST_QPA", "offscreen")
 
 import faulthandler  # noqa: E402
 import sys  # noqa: E402
