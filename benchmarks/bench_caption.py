@@ -48,7 +48,7 @@ class CaptionApp(App):
         run_events(0.1)
 
 
-def _rss_mb() -> float:
+def rss_mb() -> float:
     import resource
 
     try:
@@ -160,9 +160,9 @@ def case_caption_memory(cfg: Settings, threads: int, device: str, tmp: Path) -> 
         app.play(GeneratedSource(seed=3, fps=2000, seconds_per_scene=10 / 2000, camera=True))
         t0 = time.perf_counter()
         wait_until(lambda: panel.capture.frames_read >= 1000, 300, "1,000 frames")
-        after_1000 = _rss_mb()
+        after_1000 = rss_mb()
         wait_until(lambda: panel.capture.frames_read >= frames_total, 900, f"{frames_total:,} frames")
-        after_all = _rss_mb()
+        after_all = rss_mb()
         elapsed = time.perf_counter() - t0
         captions = len(panel._caption_times)
         app.stop()
