@@ -31,6 +31,8 @@ Cases:
                      after 1,000 (bench_caption.py)
   soak_sampling      (run by --full or --case) resident memory after 1,000 sampling requests
                      against after 100 (bench_soak.py)
+  close_time         (run by --full or --case) closing the window during training, live
+                     captioning and a VQA evaluation until no thread is left (bench_soak.py)
   vqa_answer         question to answer through the worker, with the picture's features
                      computed and reused, against the bare model (bench_vqa.py)
 """
@@ -86,7 +88,7 @@ from bench_common import (  # noqa: E402  (benchmarks/ is on sys.path when run.p
     worker_thread_id,
 )
 from bench_gates import case_gates_cost  # noqa: E402
-from bench_soak import case_soak_sampling  # noqa: E402
+from bench_soak import case_close_time, case_soak_sampling  # noqa: E402
 from bench_vqa import case_vqa_answer  # noqa: E402
 
 # --- shared: the corpus and the bare training loop ---------------------------------------------------
@@ -643,6 +645,7 @@ CASES = {
     "caption_memory": case_caption_memory,
     "vqa_answer": case_vqa_answer,
     "soak_sampling": case_soak_sampling,
+    "close_time": case_close_time,
 }
 DEFAULT_CASES = ["train_throughput", "sample_throughput", "gui_stall", "startup", "gates_cost", "caption_live",
                  "vqa_answer"]
@@ -651,6 +654,8 @@ DEFAULT_CASES = ["train_throughput", "sample_throughput", "gui_stall", "startup"
 def fmt_value(v: float, unit: str) -> str:
     if unit == "chars/s":
         return f"{v:,.0f}"
+    if unit == "s":
+        return f"{v:,.3f}"
     return f"{v:,.1f}"
 
 
@@ -679,7 +684,7 @@ def main(argv=None) -> int:
     cfg = FULL if args.full else DEFAULT
     if args.repeats:
         cfg = Settings(args.repeats, cfg.train_steps, cfg.sample_length, args.repeats, cfg.stall_seconds)
-    cases = args.case or (DEFAULT_CASES + ["train_threads", "first_train", "caption_memory", "soak_sampling"] if args.full else DEFAULT_CASES)
+    cases = args.case or (DEFAULT_CASES + ["train_threads", "first_train", "caption_memory", "soak_sampling", "close_time"] if args.full else DEFAULT_CASES)
 
     from rnnstudio.nn.device import select_device, tune_allocator
     from rnnstudio.worker.device_worker import default_torch_threads
