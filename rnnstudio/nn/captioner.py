@@ -31,7 +31,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rnnstudio.errors import ModelFileError, UserError
+from rnnstudio.errors import UserError
 
 PAD, START, END, UNK = "<pad>", "<start>", "<end>", "<unk>"
 SPECIALS = [PAD, START, END, UNK]
@@ -477,24 +477,7 @@ def save_captioner(path, model: Captioner, trained: dict) -> None:
 
 def load_captioner(path, device: str | torch.device = "cpu") -> LoadedCaptioner:
     """Load a caption model file, refusing one of another task, a newer format or wrong tensors."""
-    from rnnstudio.nn.modelfile import check_tensors_match, load_model_file
+    from rnnstudio.nn.modelfile import load_word_model
 
-    mf = load_model_file(path, TASK)
-    vocab = mf.vocab
-    if not isinstance(vocab, list) or len(vocab) <= len(SPECIALS) or not all(isinstance(w, str) and w for w in vocab):
-        raise ModelFileError(f"{path} has a damaged vocabulary: it must be a list of words")
-    if vocab[: len(SPECIALS)] != SPECIALS or len(set(vocab)) != len(vocab):
-        raise ModelFileError(f"{path} has a damaged vocabulary: it must start with {' '.join(SPECIALS)} and list each word once")
-    try:
-        config = CaptionerConfig.from_dict({**mf.config, "vocab_size": len(vocab)})
-    except (TypeError, ValueError) as e:
-        raise ModelFileError(f"{path} has an invalid config: {e}") from None
-    model = Captioner(config, vocab)
-    expected = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
-    check_tensors_match(mf.path, expected, mf.tensors)
-    extra = sorted(set(mf.tensors) - set(expected))
-    if extra:
-        raise ModelFileError(f"{path} does not match its config: unexpected tensor {extra[0]}")
-    model.load_state_dict({k: v.float() for k, v in mf.tensors.items()}, strict=False)
-    model.to(device).eval()
-    return LoadedCaptioner(model=model, vocab=vocab, trained=mf.trained, path=mf.path)
+    model, mf = load_word_model(path, TASK, SPECIALS, CaptionerConfig, Captioner, device)
+    return LoadedCaptioner(model=model, vocab=mf.vocab, trained=mf.trained, path=mf.path)

@@ -194,3 +194,28 @@ def check_tensors_match(path: Path | None, expected: dict[str, torch.Tensor], fo
             )
         if not got.is_floating_point():
             raise ModelFileError(f"{where} does not match its config: {name} is not a floating-point tensor")
+
+
+def load_word_model(path, task: str, specials: list[str], config_cls, model_cls, device="cpu"):
+    """Load a model over a word vocabulary (the captioner, the VQA model): check the file's
+    vocabulary starts with `specials` and lists each word once, build `model_cls(config,
+    vocab)` from its config, and load exactly the tensors that model has. (model, ModelFile)."""
+    mf = load_model_file(path, task)
+    vocab = mf.vocab
+    if not isinstance(vocab, list) or len(vocab) <= len(specials) or not all(isinstance(w, str) and w for w in vocab):
+        raise ModelFileError(f"{path} has a damaged vocabulary: it must be a list of words")
+    if vocab[: len(specials)] != specials or len(set(vocab)) != len(vocab):
+        raise ModelFileError(f"{path} has a damaged vocabulary: it must start with {' '.join(specials)} and list each word once")
+    try:
+        config = config_cls.from_dict({**mf.config, "vocab_size": len(vocab)})
+    except (TypeError, ValueError) as e:
+        raise ModelFileError(f"{path} has an invalid config: {e}") from None
+    model = model_cls(config, vocab)
+    expected = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+    check_tensors_match(mf.path, expected, mf.tensors)
+    extra = sorted(set(mf.tensors) - set(expected))
+    if extra:
+        raise ModelFileError(f"{path} does not match its config: unexpected tensor {extra[0]}")
+    model.load_state_dict({k: v.float() for k, v in mf.tensors.items()}, strict=False)
+    model.to(device).eval()
+    return model, mf

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rnnstudio.errors import ModelFileError, UserError
+from rnnstudio.errors import UserError
 from rnnstudio.nn.captioner import SmallEncoder, images_to_tensor
 
 PAD, UNK = "<pad>", "<unk>"
@@ -348,24 +348,7 @@ def save_vqa(path, model: VQAModel, trained: dict) -> None:
 
 def load_vqa(path, device: str | torch.device = "cpu") -> LoadedVQA:
     """Load a VQA model file, refusing one of another task, a newer format or wrong tensors."""
-    from rnnstudio.nn.modelfile import check_tensors_match, load_model_file
+    from rnnstudio.nn.modelfile import load_word_model
 
-    mf = load_model_file(path, TASK)
-    vocab = mf.vocab
-    if not isinstance(vocab, list) or len(vocab) <= len(SPECIALS) or not all(isinstance(w, str) and w for w in vocab):
-        raise ModelFileError(f"{path} has a damaged vocabulary: it must be a list of words")
-    if vocab[: len(SPECIALS)] != SPECIALS or len(set(vocab)) != len(vocab):
-        raise ModelFileError(f"{path} has a damaged vocabulary: it must start with {' '.join(SPECIALS)} and list each word once")
-    try:
-        config = VQAConfig.from_dict({**mf.config, "vocab_size": len(vocab)})
-    except (TypeError, ValueError) as e:
-        raise ModelFileError(f"{path} has an invalid config: {e}") from None
-    model = VQAModel(config, vocab)
-    expected = _state_tensors(model)
-    check_tensors_match(mf.path, expected, mf.tensors)
-    extra = sorted(set(mf.tensors) - set(expected))
-    if extra:
-        raise ModelFileError(f"{path} does not match its config: unexpected tensor {extra[0]}")
-    model.load_state_dict({k: v.float() for k, v in mf.tensors.items()}, strict=False)
-    model.to(device).eval()
-    return LoadedVQA(model=model, vocab=vocab, answers=list(config.answers), trained=mf.trained, path=mf.path)
+    model, mf = load_word_model(path, TASK, SPECIALS, VQAConfig, VQAModel, device)
+    return LoadedVQA(model=model, vocab=mf.vocab, answers=list(model.config.answers), trained=mf.trained, path=mf.path)
