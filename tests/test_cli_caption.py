@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import cv2
 import numpy as np
 import pytest
+from cli_helpers import assert_one_line_error, call_main, run_cli
 
-from rnnstudio.cli import main
 from rnnstudio.data.images import fit_square, read_image
 from rnnstudio.data.shapes import random_scene, render
 from rnnstudio.errors import UserError
@@ -19,32 +16,6 @@ from rnnstudio.nn.captioner import load_captioner
 
 TINY = ["--steps", "12", "--batch", "8", "--hidden", "32", "--channels", "16", "--eval-scenes", "8",
         "--log-every", "4", "--device", "cpu", "--seed", "1"]
-
-
-def run_cli(*args, timeout=120):
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    env.pop("RNNSTUDIO_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "rnnstudio", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env=env)
-
-
-def call_main(capsys, *args):
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_error_line(stderr: str, *fragments: str) -> str:
-    assert "Traceback" not in stderr
-    lines = stderr.splitlines()
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("rnnstudio: error:") or lines[0].startswith("rnnstudio "), lines[0]
-    for f in fragments:
-        assert f in lines[0], (f, lines[0])
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +118,7 @@ def test_bad_pictures_exit_2_with_one_line(model, pictures, capsys, kind, fragme
     path = pictures.get(kind, pictures["plain"].parent / "missing.png")
     code, text, err = call_main(capsys, "caption", "--model", out, "--device", "cpu", pictures["plain"], path)
     assert code == 2 and text == ""
-    one_error_line(err, str(path), fragment)
+    assert_one_line_error(err, str(path), fragment)
     with pytest.raises(UserError):
         read_image(path)
 
@@ -155,16 +126,16 @@ def test_bad_pictures_exit_2_with_one_line(model, pictures, capsys, kind, fragme
 def test_bad_arguments_exit_2(model, pictures, capsys, tmp_path, tiny_model_file):
     out, _ = model
     code, _, err = call_main(capsys, "caption", "--model", out, "--beam", "0", pictures["plain"])
-    assert code == 2 and "--beam" in one_error_line(err)
+    assert code == 2 and "--beam" in assert_one_line_error(err)
     code, _, err = call_main(capsys, "caption", "--model", tiny_model_file, pictures["plain"])
-    assert code == 2 and "not a caption model" in one_error_line(err)
+    assert code == 2 and "not a caption model" in assert_one_line_error(err)
     code, _, err = call_main(capsys, "train", "caption", "--out", tmp_path / "no" / "m.safetensors")
-    assert code == 2 and "does not exist" in one_error_line(err)
+    assert code == 2 and "does not exist" in assert_one_line_error(err)
     code, _, err = call_main(capsys, "train", "caption", "--data", tmp_path / "nothing.json", "--out", tmp_path / "m.safetensors")
-    assert code == 2 and "nothing.json does not exist" in one_error_line(err)
+    assert code == 2 and "nothing.json does not exist" in assert_one_line_error(err)
     code, _, err = call_main(capsys, "train", "caption", "--encoder", "resnet18", "--encoder-weights",
                              tmp_path / "r18.pth", "--out", tmp_path / "m.safetensors")
-    assert code == 2 and "r18.pth does not exist" in one_error_line(err)
+    assert code == 2 and "r18.pth does not exist" in assert_one_line_error(err)
 
 
 def test_shipped_model_describes_unseen_scenes(tmp_path, capsys):
@@ -208,4 +179,4 @@ def test_train_caption_on_a_coco_format_set(tmp_path, capsys):
     (tmp_path / "pics" / "1.jpg").unlink()
     code, _, err = call_main(capsys, "train", "caption", "--data", tmp_path / "captions.json", "--images",
                              tmp_path / "pics", "--out", out)
-    assert code == 2 and "1 of 3 images are missing" in one_error_line(err)
+    assert code == 2 and "1 of 3 images are missing" in assert_one_line_error(err)

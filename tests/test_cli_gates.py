@@ -7,29 +7,10 @@ import json
 import numpy as np
 import pytest
 import torch
+from cli_helpers import assert_one_line_error, call_main
 
-from rnnstudio.cli import main
 from rnnstudio.nn.charrnn import CharRNN, CharRNNConfig, load_charrnn, save_charrnn
 from rnnstudio.nn.gates import trace_gates
-
-
-def call_main(capsys, *args) -> tuple[int, str, str]:
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_error_line(err: str, *fragments: str) -> str:
-    assert "Traceback" not in err
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("rnnstudio: error:"), lines[0]
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
-    return lines[0]
 
 
 def test_gates_json(tiny_model_file, capsys):
@@ -77,13 +58,13 @@ def test_gates_unknown_characters_are_named(tiny_model_file, capsys):
     code, out, err = call_main(capsys, "gates", "--model", tiny_model_file, "--text", "the QAT", "--json",
                                "--device", "cpu")
     assert code == 2 and out == ""
-    one_error_line(err, "'Q'", "'A'", "'T'")
+    assert_one_line_error(err, "'Q'", "'A'", "'T'")
 
 
 def test_gates_empty_text(tiny_model_file, capsys):
     code, out, err = call_main(capsys, "gates", "--model", tiny_model_file, "--text", "", "--json")
     assert code == 2 and out == ""
-    one_error_line(err, "empty")
+    assert_one_line_error(err, "empty")
 
 
 def test_gates_model_that_is_not_a_charrnn(tmp_path, capsys):
@@ -91,4 +72,4 @@ def test_gates_model_that_is_not_a_charrnn(tmp_path, capsys):
     bogus.write_text("these are my notes, not a model", encoding="utf-8")
     code, out, err = call_main(capsys, "gates", "--model", bogus, "--text", "abc", "--json", "--device", "cpu")
     assert code == 2 and out == ""
-    one_error_line(err)
+    assert_one_line_error(err)

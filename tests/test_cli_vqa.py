@@ -7,6 +7,7 @@ import json
 import cv2
 import numpy as np
 import pytest
+from cli_helpers import assert_one_line_error, call_main
 
 from rnnstudio.cli import main
 from rnnstudio.data.scene_questions import one_per_type
@@ -17,25 +18,6 @@ from rnnstudio.train.vqa import EVAL_STREAM
 TINY = ["--steps", "6", "--batch", "8", "--channels", "16", "--film", "8", "--hidden", "16", "--embed", "8",
         "--fused", "16", "--eval-scenes", "4", "--eval-every", "3", "--log-every", "3", "--workers", "0",
         "--device", "cpu", "--seed", "1"]
-
-
-def call_main(capsys, *args):
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_error_line(stderr: str, *fragments: str) -> str:
-    assert "Traceback" not in stderr
-    lines = stderr.splitlines()
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("rnnstudio: error:") or lines[0].startswith("rnnstudio "), lines[0]
-    for f in fragments:
-        assert f in lines[0], (f, lines[0])
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -132,17 +114,17 @@ def test_vqa_batch_keeps_the_order_and_the_image_as_written(model, pictures, cap
     bad.write_text(json.dumps(lines[0]) + "\n{not json\n")
     code, text, err = call_main(capsys, "vqa", "--model", out, "--json", "--batch", bad)
     assert code == 2 and text == ""
-    one_error_line(err, "line 2", "not JSON")
+    assert_one_line_error(err, "line 2", "not JSON")
     bad.write_text(json.dumps({"image": str(pictures["plain"]), "question": ""}) + "\n")
     code, text, err = call_main(capsys, "vqa", "--model", out, "--json", "--batch", bad)
     assert code == 2 and text == ""
-    one_error_line(err, "line 1", "empty")
+    assert_one_line_error(err, "line 1", "empty")
     bad.write_text(json.dumps({"picture": "x.png"}) + "\n")
     code, _, err = call_main(capsys, "vqa", "--model", out, "--json", "--batch", bad)
-    assert code == 2 and "needs an \"image\"" in one_error_line(err)
+    assert code == 2 and "needs an \"image\"" in assert_one_line_error(err)
     bad.write_text("\n")
     code, _, err = call_main(capsys, "vqa", "--model", out, "--json", "--batch", bad)
-    assert code == 2 and "no questions" in one_error_line(err)
+    assert code == 2 and "no questions" in assert_one_line_error(err)
 
 
 @pytest.mark.parametrize("question, fragment", [
@@ -155,7 +137,7 @@ def test_bad_questions_exit_2_with_one_line(model, pictures, capsys, question, f
     out, _ = model
     code, text, err = call_main(capsys, "vqa", "--model", out, pictures["plain"], question)
     assert code == 2 and text == ""
-    one_error_line(err, fragment)
+    assert_one_line_error(err, fragment)
 
 
 @pytest.mark.parametrize("kind, fragment", [("text", "is not a picture"), ("empty", "is empty"), ("missing", "does not exist")])
@@ -164,7 +146,7 @@ def test_bad_pictures_exit_2_with_one_line(model, pictures, capsys, kind, fragme
     path = pictures.get(kind, pictures["plain"].parent / "missing.png")
     code, text, err = call_main(capsys, "vqa", "--model", out, "--json", path, "what color is the shape?")
     assert code == 2 and text == ""
-    one_error_line(err, str(path), fragment)
+    assert_one_line_error(err, str(path), fragment)
 
 
 @pytest.mark.parametrize("kind", ["grey", "alpha", "huge"])
@@ -179,22 +161,22 @@ def test_unusual_pictures_are_answered(model, pictures, capsys, kind):
 def test_bad_arguments_exit_2(model, pictures, capsys, tmp_path, tiny_model_file):
     out, _ = model
     code, _, err = call_main(capsys, "vqa", "--model", tiny_model_file, pictures["plain"], "what color is the shape?")
-    assert code == 2 and "not a vqa model" in one_error_line(err)
+    assert code == 2 and "not a vqa model" in assert_one_line_error(err)
     code, _, err = call_main(capsys, "vqa", "--model", out, pictures["plain"])
-    assert code == 2 and "give a picture and a question" in one_error_line(err)
+    assert code == 2 and "give a picture and a question" in assert_one_line_error(err)
     code, _, err = call_main(capsys, "vqa", "--model", out, "--topk", "0", pictures["plain"], "what?")
-    assert code == 2 and "--topk" in one_error_line(err)
+    assert code == 2 and "--topk" in assert_one_line_error(err)
     code, _, err = call_main(capsys, "vqa", "--model", out, "--batch", tmp_path / "none.jsonl")
-    assert code == 2 and "does not exist" in one_error_line(err)
+    assert code == 2 and "does not exist" in assert_one_line_error(err)
     code, _, err = call_main(capsys, "eval", "vqa", "--model", out, "--split", "train")
-    assert code == 2 and "--split" in one_error_line(err)
+    assert code == 2 and "--split" in assert_one_line_error(err)
     code, _, err = call_main(capsys, "train", "vqa", "--out", tmp_path / "no" / "m.safetensors")
-    assert code == 2 and "does not exist" in one_error_line(err)
+    assert code == 2 and "does not exist" in assert_one_line_error(err)
     code, _, err = call_main(capsys, "train", "vqa", "--easyvqa-fraction", "0.8", "--camera-fraction", "0.5",
                              "--out", tmp_path / "m.safetensors")
-    assert code == 2 and "add up to more than 1" in one_error_line(err)
+    assert code == 2 and "add up to more than 1" in assert_one_line_error(err)
     code, _, err = call_main(capsys, "train", "vqa", "--shape-counts", "1,2", "--out", tmp_path / "m.safetensors")
-    assert code == 2 and "--shape-counts" in one_error_line(err)
+    assert code == 2 and "--shape-counts" in assert_one_line_error(err)
 
 
 def test_eval_vqa_prints_accuracy_by_type_and_confusion(model, capsys):
