@@ -492,7 +492,8 @@ class VQAPanel(QWidget):
                                   f"(easy-VQA's own author reached 93.8%) — by type: {types}")
         answers = m["confusion"]["answers"]
         matrix = np.asarray(m["confusion"]["matrix"])
-        used = [i for i in range(len(answers)) if matrix[i].sum() or matrix[:, i].sum()]
+        used = sorted((i for i in range(len(answers)) if matrix[i].sum() or matrix[:, i].sum()),
+                      key=lambda i: (_answer_group(answers[i]), answers[i]))
         self._confusion_answers = [answers[i] for i in used]
         table = self.confusion
         table.clear()
@@ -512,7 +513,7 @@ class VQAPanel(QWidget):
                 elif n:
                     item.setBackground(QBrush(QColor(200, 50, 40, int(60 + 190 * min(1.0, 5 * share)))))
                 table.setItem(r, c, item)
-        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.evaluated.emit(result)
 
     def show_examples(self, row: int, column: int) -> None:
@@ -570,6 +571,15 @@ class VQAPanel(QWidget):
             plot.getAxis("left").setTickFont(font)
             plot.getAxis("bottom").setTickFont(font)
         self.examples.setIconSize(QSize(96, 96) if on else QSize(64, 64))
+
+
+def _answer_group(answer: str) -> int:
+    """Shapes, then colours, then yes/no, then counts: related answers side by side."""
+    if answer in ("circle", "rectangle", "triangle"):
+        return 0
+    if answer in ("yes", "no"):
+        return 2
+    return 3 if answer.isdigit() else 1
 
 
 def _marked_unknown(words: list[str]) -> str:
