@@ -121,11 +121,14 @@ def sample_index(
 ) -> int:
     """Draw one index from softmax(logits / temperature), optionally from the top k only.
 
-    temperature 0 means greedy (argmax).
+    temperature 0 means greedy (argmax), and so does one too small for float32 (below 1.2e-38).
     """
-    if temperature <= 0:
+    if temperature < torch.finfo(torch.float32).tiny:
         return int(torch.argmax(logits))
-    logits = logits.float() / temperature
+    logits = logits.float()
+    # Shifted so the largest is 0 before dividing (softmax does not change): a tiny temperature
+    # such as 1e-37 then sends the others to -inf, where dividing first overflows to inf - inf = nan.
+    logits = (logits - logits.max()) / temperature
     if 0 < top_k < logits.numel():
         kth = torch.topk(logits, top_k).values[-1]
         logits = logits.masked_fill(logits < kth, float("-inf"))

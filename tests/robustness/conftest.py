@@ -112,6 +112,12 @@ def tiny_vqa(seed: int = 0):
     return VQAModel(config, vocab).eval()
 
 
+@pytest.fixture(scope="session")
+def vqa_model():
+    """A tiny untrained VQA model, shared by the tests that only read it."""
+    return tiny_vqa()
+
+
 @pytest.fixture
 def caption_file(tmp_path):
     from rnnstudio.nn.captioner import save_captioner
