@@ -8,6 +8,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QWidget
 
+from rnnstudio.ui.theme import small_axis_font
+
 # What each gate and state is, for titles, and its fixed colour scale.
 MAP_INFO = {
     "i": ("input gate i", (0.0, 1.0)),
@@ -66,6 +68,8 @@ class HeatmapStack(pg.GraphicsLayoutWidget):
             colormap = GATE_MAP if lo == 0.0 else STATE_MAP
             bar = pg.ColorBarItem(values=(lo, hi), colorMap=colormap, interactive=False, width=14)
             bar.setImageItem(image, insert_in=plot)
+            for axis in (plot.getAxis("left"), bar.getAxis("right")):
+                small_axis_font(axis)  # thin strips: the numbers stay small, even in presenter mode
             if first is None:
                 first = plot
             else:

@@ -39,6 +39,9 @@ def apply_presenter_to(root, on: bool) -> None:
     for view in root.findChildren(pg.GraphicsView):
         for item in view.scene().items():
             if isinstance(item, pg.AxisItem):
+                if _is_cramped(item, pg):
+                    small_axis_font(item)  # a colour bar or a thin heatmap strip: large numbers would overlap
+                    continue
                 font = QFont(item.font())
                 font.setPointSize(size)
                 item.setTickFont(font)
@@ -48,3 +51,20 @@ def apply_presenter_to(root, on: bool) -> None:
             elif isinstance(item, pg.LegendItem):
                 for _sample, label in item.items:
                     label.setText(label.text, size=f"{size}pt", color=colour)
+
+
+def _is_cramped(axis, pg) -> bool:
+    """A colour bar's axis, or a vertical axis shorter than a few lines of large text."""
+    parent = axis.parentItem()
+    while parent is not None:
+        if isinstance(parent, pg.ColorBarItem):
+            return True
+        parent = parent.parentItem()
+    return axis.orientation in ("left", "right") and axis.boundingRect().height() < 150
+
+
+def small_axis_font(axis) -> None:
+    """The normal plot size, whatever the application font (presenter mode enlarges that)."""
+    font = QFont(axis.font())
+    font.setPointSize(PLOT_POINT_SIZE - 1)
+    axis.setTickFont(font)
