@@ -55,6 +55,15 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def _add_speed_options(q, compiled: str) -> None:
+    """--amp and --compile for a train command (rnnstudio.train.accel); default None: auto."""
+    q.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                   help="mixed precision: bfloat16 autocast where the GPU has it, else float16, with loss "
+                        "scaling (default: auto, on for CUDA, off on the CPU and MPS)")
+    q.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                   help=f"torch.compile {compiled}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="rnnstudio", description="See recurrent neural networks work, live.")
     p.add_argument("--version", action="version", version=_version())
@@ -92,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--seed", type=int, default=0)
     tc.add_argument("--eval-every", type=_positive_int, default=500)
     tc.add_argument("--device", choices=DEVICES, default="auto")
+    _add_speed_options(tc, "the model (default: auto, which is off: cuDNN already runs the recurrent "
+                           "layers as one call, and there is little else to fuse)")
     tc.add_argument("--out", required=True, help="the .safetensors file to write")
 
     tp = t.add_parser("caption", help="train an image captioner (CNN encoder, LSTM decoder with attention)")
@@ -114,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument("--log-every", type=_positive_int, default=100)
     tp.add_argument("--seed", type=int, default=0)
     tp.add_argument("--device", choices=DEVICES, default="auto")
+    _add_speed_options(tp, "the image encoder (default: auto, on for CUDA, off on the CPU and MPS)")
     tp.add_argument("--out", required=True, help="the .safetensors file to write")
 
     cp = sub.add_parser("caption", help="describe pictures with a captioner")
@@ -153,8 +165,12 @@ def _version() -> str:
     return f"rnnstudio {__version__}"
 
 
+_quiet = False  # under torchrun, every process but rank 0 keeps its progress to itself
+
+
 def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    if not _quiet:
+        print(message, file=sys.stderr, flush=True)
 
 
 # --- commands ---------------------------------------------------------------------------
@@ -189,12 +205,22 @@ def cmd_screenshot(args) -> int:
 
 
 def cmd_train(args) -> int:
-    if args.task == "caption":
-        return cmd_train_caption(args)
-    if args.task == "vqa":
-        return cmd_train_vqa(args)
-    if args.task != "charrnn":
+    """One process, or one of several that torchrun started (rnnstudio.train.distributed)."""
+    commands = {"charrnn": cmd_train_charrnn, "caption": cmd_train_caption, "vqa": cmd_train_vqa}
+    if args.task not in commands:
         raise UserError("say what to train: `rnnstudio train charrnn|caption|vqa ...`")
+    from rnnstudio.train.distributed import session
+
+    global _quiet
+    with session(args.device) as run:
+        _quiet = not run.is_main
+        try:
+            return commands[args.task](args, run)
+        finally:
+            _quiet = False
+
+
+def cmd_train_charrnn(args, run) -> int:
     from pathlib import Path
 
     out = Path(args.out)
@@ -207,50 +233,60 @@ def cmd_train(args) -> int:
 
     from rnnstudio.data.text import load_corpus
     from rnnstudio.nn.charrnn import CharRNNConfig, save_charrnn
-    from rnnstudio.nn.device import select_device, tune_allocator
+    from rnnstudio.nn.device import tune_allocator
+    from rnnstudio.train import accel
     from rnnstudio.train.charrnn import CharRNNTrainer, TrainSettings, evaluate_text
 
     tune_allocator()
-    device = select_device(args.device)
+    device = run.device
     corpus = load_corpus(args.corpus)
     config = CharRNNConfig(
         vocab_size=1, arch=args.arch, layers=args.layers, hidden=args.hidden, embed=args.embed, dropout=args.dropout
     )
-    settings = TrainSettings(
-        seq_len=args.seq_len, batch_size=args.batch, lr=args.lr, steps=args.steps, seed=args.seed
+    settings = TrainSettings(  # each process draws its own windows: rank 0 keeps the seed
+        seq_len=args.seq_len, batch_size=args.batch, lr=args.lr, steps=args.steps, seed=run.seed(args.seed)
     )
     import torch
 
     torch.manual_seed(args.seed)
     trainer = CharRNNTrainer(corpus, config, settings, device=device)
+    scale = accel.prepare(trainer, run, args.amp, args.compile, seed=args.seed)
     log(
         f"{corpus.name}: {len(corpus.train):,} training and {len(corpus.valid):,} validation characters, "
-        f"{len(trainer.vocab)} symbols; {args.arch} {args.layers} x {args.hidden} on {device}"
+        f"{len(trainer.vocab)} symbols; {args.arch} {args.layers} x {args.hidden} on {run.describe()}"
+        f"{accel.describe(scale)}"
     )
+    run.barrier()
     t0 = time.perf_counter()
     chars = 0
     for _ in range(args.steps):
         info = trainer.step()
-        chars += info["chars"]
+        chars += info["chars"] * run.world_size
         if trainer.iteration % args.eval_every == 0 or trainer.iteration == args.steps:
-            valid = trainer.validate()
-            rate = chars / (time.perf_counter() - t0)
-            log(
-                f"iter {trainer.iteration:6d}  train {info['loss']:.3f}  valid {valid:.3f} nats/char  "
-                f"{rate:,.0f} chars/s"
-            )
+            train_loss = run.mean(info["loss"])  # every process, at the same steps
+            if run.is_main:
+                valid = trainer.validate()
+                rate = chars / (time.perf_counter() - t0)
+                log(
+                    f"iter {trainer.iteration:6d}  train {train_loss:.3f}  valid {valid:.3f} nats/char  "
+                    f"{rate:,.0f} chars/s"
+                )
+    trainer.chars_seen = run.total(trainer.chars_seen)  # what all the processes read
+    if not run.is_main:
+        return 0
     valid_idx = trainer.vocab.encode_points(corpus.valid)
     full_valid = evaluate_text(trainer.model, valid_idx, device=device)
     trained = trainer.trained_info()
     trained["metrics"]["valid_nats_per_char"] = round(full_valid, 4)
     trained["metrics"]["valid_bits_per_char"] = round(full_valid / 0.6931471805599453, 4)
     trained["seconds"] = round(time.perf_counter() - t0, 1)
+    trained.update(scale)
     save_charrnn(out, trainer.model, trainer.vocab.chars, trained)
     log(f"validation on all of the held-out text: {full_valid:.4f} nats/char; wrote {out}")
     return 0
 
 
-def cmd_train_caption(args) -> int:
+def cmd_train_caption(args, run) -> int:
     from pathlib import Path
 
     out = Path(args.out)
@@ -270,13 +306,14 @@ def cmd_train_caption(args) -> int:
     import torch
 
     from rnnstudio.nn.captioner import Captioner, CaptionerConfig, load_resnet18_weights, save_captioner
-    from rnnstudio.nn.device import select_device, tune_allocator
+    from rnnstudio.nn.device import tune_allocator
+    from rnnstudio.train import accel
     from rnnstudio.train.caption import (
         CaptionTrainer, CaptionTrainSettings, CocoData, ShapesData, evaluate_coco, evaluate_shapes,
     )
 
     tune_allocator()
-    device = select_device(args.device)
+    device = run.device
     settings = CaptionTrainSettings(
         batch_size=args.batch, lr=args.lr, steps=args.steps, seed=args.seed, camera_fraction=args.camera_fraction
     )
@@ -300,21 +337,27 @@ def cmd_train_caption(args) -> int:
         else:
             used = load_resnet18_weights(model.encoder, args.encoder_weights)
             weights_note = f", encoder from {used}"
-    trainer = CaptionTrainer(data, config, settings, device=device, model=model)
+    trainer = CaptionTrainer(run.shard(data), config, settings, device=device, model=model)
+    scale = accel.prepare(trainer, run, args.amp, args.compile, model.encoder, compile_helps=True, seed=args.seed)
     params = sum(p.numel() for p in model.parameters())
     log(f"{described}; {len(data.vocab)} words; {args.encoder} encoder at {image_size}x{image_size}, "
-        f"LSTM {args.hidden}, {params:,} parameters{weights_note}; on {device}")
+        f"LSTM {args.hidden}, {params:,} parameters{weights_note}; on {run.describe()}{accel.describe(scale)}")
+    run.barrier()
     t0 = time.perf_counter()
     recent = []
     for _ in range(args.steps):
         info = trainer.step()
         recent.append(info["loss"])
         if trainer.iteration % args.log_every == 0 or trainer.iteration == args.steps:
+            loss = run.mean(sum(recent) / len(recent))  # every process, at the same steps
             rate = trainer.iteration / (time.perf_counter() - t0)
-            log(f"iter {trainer.iteration:6d}  loss {sum(recent) / len(recent):.3f} nats/caption  "
+            log(f"iter {trainer.iteration:6d}  loss {loss:.3f} nats/caption  "
                 f"({info['nats_per_word']:.3f} nats/word)  {rate:.2f} it/s")
             recent = []
     train_seconds = time.perf_counter() - t0
+    trainer.images_seen = run.total(trainer.images_seen)  # what all the processes saw
+    if not run.is_main:
+        return 0
     if args.data == "shapes":
         plain = evaluate_shapes(trainer.model, args.eval_scenes, camera=False, device=device)
         camera = evaluate_shapes(trainer.model, args.eval_scenes, camera=True, device=device)
@@ -331,6 +374,7 @@ def cmd_train_caption(args) -> int:
         log(f"held-out images: BLEU-4 {held['bleu4']:.4f} on {held['images']} images")
     trained = trainer.trained_info()
     trained["seconds"] = round(train_seconds, 1)
+    trained.update(scale)
     trainer.model.eval()
     save_captioner(out, trainer.model, trained)
     log(f"trained in {train_seconds / 60:.1f} min; wrote {out}")
@@ -499,6 +543,7 @@ def _add_vqa_parsers(sub, train, evaluate) -> None:
     tv.add_argument("--log-every", type=_positive_int, default=100)
     tv.add_argument("--seed", type=int, default=0)
     tv.add_argument("--device", choices=DEVICES, default="auto")
+    _add_speed_options(tv, "the image encoder (default: auto, on for CUDA, off on the CPU and MPS)")
     tv.add_argument("--out", required=True, help="the .safetensors file to write")
 
     q = sub.add_parser("vqa", help="answer a question about a picture")
@@ -520,7 +565,7 @@ def _add_vqa_parsers(sub, train, evaluate) -> None:
     ev.add_argument("--device", choices=DEVICES, default="auto")
 
 
-def cmd_train_vqa(args) -> int:
+def cmd_train_vqa(args, run) -> int:
     from pathlib import Path
 
     out = Path(args.out)
@@ -545,14 +590,15 @@ def cmd_train_vqa(args) -> int:
 
     import torch
 
-    from rnnstudio.nn.device import select_device, tune_allocator
+    from rnnstudio.nn.device import tune_allocator
     from rnnstudio.nn.vqa import VQAConfig, save_vqa
+    from rnnstudio.train import accel
     from rnnstudio.train import vqa as tv
 
     tune_allocator()
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = select_device(args.device)
+    device = run.device
     settings = tv.VQATrainSettings(
         batch_size=args.batch, questions_per_image=args.questions_per_image, lr=args.lr, steps=args.steps,
         seed=args.seed, easyvqa_fraction=args.easyvqa_fraction, single_fraction=args.single_fraction,
@@ -563,15 +609,17 @@ def cmd_train_vqa(args) -> int:
 
     valid = load_easyvqa("valid", with_images=True)  # also checks that the package is there
     train = load_easyvqa("train", with_images=True) if args.easyvqa_fraction > 0 else None
-    data = tv.MixedVQAData(args.image_size, settings, train)
+    data = run.shard(tv.MixedVQAData(args.image_size, settings, train))  # each process its own batches
     torch.manual_seed(args.seed)
     config = VQAConfig(vocab_size=len(data.vocab), answers=tuple(data.answers), image_size=args.image_size,
                        channels=args.channels, film=args.film, embed=args.embed, hidden=args.hidden, fused=args.fused)
     trainer = tv.VQATrainer(data, config, settings, device=device)
+    scale = accel.prepare(trainer, run, args.amp, args.compile, trainer.model.encoder, compile_helps=True,
+                          seed=args.seed)
     params = sum(p.numel() for p in trainer.model.parameters())
     mix = ", ".join(f"{w:.0%} {s}" for s, w in zip(tv.SOURCES, settings.source_weights()) if w > 0)
     log(f"pictures: {mix}; {args.questions_per_image} questions each; {len(data.vocab)} words, "
-        f"{len(data.answers)} answers; {params:,} parameters; on {device}")
+        f"{len(data.answers)} answers; {params:,} parameters; on {run.describe()}{accel.describe(scale)}")
     sets = {"valid": tv.easyvqa_eval_set(valid, args.image_size)}
     for source in tv.GENERATED:
         sets[source] = tv.generated_eval_set(source, args.eval_scenes, args.image_size)
@@ -586,17 +634,20 @@ def cmd_train_vqa(args) -> int:
             recent.append(info["loss"])
             right.append(info["accuracy"])
             if trainer.iteration % args.log_every == 0 or trainer.iteration == args.steps:
+                loss, accuracy = run.mean(sum(recent) / len(recent)), run.mean(sum(right) / len(right))
                 rate = trainer.iteration / (time.perf_counter() - t0)
-                log(f"iter {trainer.iteration:6d}  loss {sum(recent) / len(recent):.4f}  "
-                    f"train accuracy {sum(right) / len(right):.4f}  {rate:.2f} it/s")
+                log(f"iter {trainer.iteration:6d}  loss {loss:.4f}  train accuracy {accuracy:.4f}  {rate:.2f} it/s")
                 recent, right = [], []
-            if trainer.iteration % args.eval_every == 0 and trainer.iteration < args.steps:
+            if trainer.iteration % args.eval_every == 0 and trainer.iteration < args.steps and run.is_main:
                 found = {k: tv.evaluate(trainer.model, v, device)["accuracy"] for k, v in quick.items()}
                 log("held out: " + "  ".join(f"{k} {v:.4f}" for k, v in found.items()))
     finally:
         if prefetch:
             prefetch.close()
     train_seconds = time.perf_counter() - t0
+    trainer.images_seen, trainer.questions_seen = run.total(trainer.images_seen), run.total(trainer.questions_seen)
+    if not run.is_main:
+        return 0
     for name, eval_set in sets.items():
         result = tv.evaluate(trainer.model, eval_set, device)
         trainer.metrics[f"accuracy_{name}"] = result["accuracy"]
@@ -606,6 +657,7 @@ def cmd_train_vqa(args) -> int:
     trainer.metrics["eval_scenes"] = args.eval_scenes
     trained = trainer.trained_info()
     trained["seconds"] = round(train_seconds, 1)
+    trained.update(scale)
     trainer.model.eval()
     save_vqa(out, trainer.model, trained)
     log(f"trained in {train_seconds / 60:.1f} min; wrote {out}")
@@ -730,7 +782,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except UserError as e:
-        sys.stderr.write(f"rnnstudio: error: {e}\n")
+        sys.stderr.write(f"rnnstudio: error: {_rank_prefix()}{e}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("rnnstudio: interrupted; nothing was written\n")
@@ -742,8 +794,18 @@ def main(argv: list[str] | None = None) -> int:
 
         if "RNNSTUDIO_DEBUG" in __import__("os").environ:
             traceback.print_exc()
-        sys.stderr.write(f"rnnstudio: internal error: {type(e).__name__}: {e}; please report it (set RNNSTUDIO_DEBUG=1 for details)\n")
+        sys.stderr.write(f"rnnstudio: internal error: {_rank_prefix()}{type(e).__name__}: {e}; please report it "
+                         f"(set RNNSTUDIO_DEBUG=1 for details)\n")
         return 1
+
+
+def _rank_prefix() -> str:
+    """'rank 1 of 4: ' in the error line of a process other than rank 0 under torchrun."""
+    if "RANK" not in __import__("os").environ:
+        return ""
+    from rnnstudio.train.distributed import error_prefix
+
+    return error_prefix()
 
 
 def gui_main() -> int:

@@ -19,9 +19,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from torch import nn
 
 from rnnstudio.nn.captioner import SPECIALS, Captioner, CaptionerConfig, images_to_tensor
+from rnnstudio.train.accel import FLOAT32
 
 TRAIN_STREAM = 11  # first key of the training scenes' seeds
 EVAL_STREAM = 23  # ... and of the evaluation scenes': never the same scenes
@@ -117,6 +117,8 @@ class CaptionTrainer:
             config = CaptionerConfig.from_dict({**config.to_dict(), "vocab_size": len(data.vocab)})
             model = Captioner(config, data.vocab)
         self.model = model.to(self.device)
+        self.train_model = self.model  # what step() runs: the model, or DDP around it (train.accel.prepare)
+        self.precision = FLOAT32  # float32, or mixed precision (train.accel)
         self.config = self.model.config
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.lr)
         self.iteration = int((trained or {}).get("steps", 0))
@@ -146,11 +148,11 @@ class CaptionTrainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.model.train()
-        loss, _logits, _alphas = self.model(x, y)
+        with self.precision.autocast():
+            loss, _logits, _alphas = self.train_model(x, y)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(self.model.parameters(), s.grad_clip)
-        self.optimizer.step()
+        self.precision.backward(loss)
+        self.precision.step(self.optimizer, self.model.parameters(), s.grad_clip)  # clips, then steps
         self.iteration += 1
         self.images_seen += len(images)
         self.last_loss = loss.item()

@@ -18,6 +18,7 @@ from torch import nn
 
 from rnnstudio.data.text import Corpus, Vocab
 from rnnstudio.nn.charrnn import CharRNN, CharRNNConfig
+from rnnstudio.train.accel import FLOAT32
 
 
 BATCH_RNG_KEY = "batch_rng.state"  # saved beside Adam's moments, so that resuming is exact
@@ -82,6 +83,8 @@ class CharRNNTrainer:
             config = CharRNNConfig.from_dict({**config.to_dict(), "vocab_size": len(self.vocab)})
             model = CharRNN(config)
         self.model = model.to(self.device)
+        self.train_model = self.model  # what step() runs: the model, or DDP around it (train.accel.prepare)
+        self.precision = FLOAT32  # float32, or mixed precision (train.accel)
         self.config = self.model.config
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.lr)
         self.iteration = int((trained or {}).get("steps", 0))
@@ -121,12 +124,12 @@ class CharRNNTrainer:
         lr = self.learning_rate()
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        logits, _ = self.model(x)  # (B, T, V)
-        loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        with self.precision.autocast():
+            logits, _ = self.train_model(x)  # (B, T, V)
+            loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(self.model.parameters(), s.grad_clip)
-        self.optimizer.step()
+        self.precision.backward(loss)
+        self.precision.step(self.optimizer, self.model.parameters(), s.grad_clip)  # clips, then steps
         self.iteration += 1
         self.chars_seen += x.numel()
         self.last_train_loss = loss.item()

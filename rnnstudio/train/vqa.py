@@ -34,11 +34,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from rnnstudio.nn.captioner import images_to_tensor
 from rnnstudio.nn.vqa import SPECIALS, VQAConfig, VQAModel
+from rnnstudio.train.accel import FLOAT32
 from rnnstudio.train.caption import CaptionTrainer
 
 TRAIN_STREAM = 31  # first key of the training pictures' seeds
@@ -267,6 +267,8 @@ class VQATrainer:
             config = VQAConfig.from_dict({**config.to_dict(), "vocab_size": len(data.vocab), "answers": data.answers})
             model = VQAModel(config, data.vocab)
         self.model = model.to(self.device)
+        self.train_model = self.model  # what step() runs: the model, or DDP around it (train.accel.prepare)
+        self.precision = FLOAT32  # float32, or mixed precision (train.accel)
         self.config = self.model.config
         self.answer_index = {a: i for i, a in enumerate(self.model.answers)}
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.lr)
@@ -298,14 +300,14 @@ class VQATrainer:
             group["lr"] = lr
         model.train()
         hinted = [n for n, f in enumerate(batch.focus or []) if f] if self.settings.glimpse_weight > 0 else []
-        logits, looks = model(x, ids, lengths, image_of, glimpses=True)  # (N, A), (N, 2, L)
-        loss = F.cross_entropy(logits, y)
-        hint = glimpse_hint_loss(looks, [batch.focus[n] for n in hinted], hinted, self.config.grid) if hinted else None
-        total = loss + self.settings.glimpse_weight * hint if hint is not None else loss
+        with self.precision.autocast():
+            logits, looks = self.train_model(x, ids, lengths, image_of, glimpses=True)  # (N, A), (N, 2, L)
+            loss = F.cross_entropy(logits, y)
+            hint = glimpse_hint_loss(looks, [batch.focus[n] for n in hinted], hinted, self.config.grid) if hinted else None
+            total = loss + self.settings.glimpse_weight * hint if hint is not None else loss
         self.optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), self.settings.grad_clip)
-        self.optimizer.step()
+        self.precision.backward(total)
+        self.precision.step(self.optimizer, model.parameters(), self.settings.grad_clip)  # clips, then steps
         self.iteration += 1
         self.images_seen += len(batch.images)
         self.questions_seen += len(batch.questions)
