@@ -11,7 +11,7 @@ import json
 import sys
 import time
 
-from rnnstudio.errors import UserError
+from rnnstudio.errors import PeerLost, UserError
 
 PANELS = ("charrnn", "gates", "caption", "vqa")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -784,6 +784,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         sys.stderr.write(f"rnnstudio: error: {_rank_prefix()}{e}\n")
         return 2
+    except PeerLost as e:  # under torchrun: the process that failed says why
+        sys.stderr.write(f"rnnstudio: error: {_rank_prefix()}{e}\n")
+        return 1
     except KeyboardInterrupt:
         sys.stderr.write("rnnstudio: interrupted; nothing was written\n")
         return 130

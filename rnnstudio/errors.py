@@ -25,5 +25,9 @@ class ModelFileError(UserError):
     """A model file that is missing, damaged, of another task or of a newer format."""
 
 
+class PeerLost(Exception):
+    """Under torchrun: another training process stopped, and this one cannot go on alone."""
+
+
 class Cancelled(Exception):
     """Raised inside work that noticed its request was cancelled."""

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import torch
 
-from rnnstudio.errors import UserError
+from rnnstudio.errors import PeerLost, UserError
 
 TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 RANK_SEED_STRIDE = 100_003  # rank r trains with seed + r * this: far from any seed a person types
@@ -208,8 +208,7 @@ def start(device_choice: str = "auto", environ=None) -> Run:
         else:
             dist.init_process_group(backend)  # env://: MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE
     except (RuntimeError, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"could not join the other training processes ({first}); start with torchrun") from None
+        raise UserError(f"could not join the other training processes ({_first_line(e)}); start with torchrun") from None
     return Run(device, rank, world_size, local_rank, backend)
 
 
@@ -219,10 +218,28 @@ def session(device_choice: str = "auto"):
     run = start(device_choice)
     try:
         yield run
-    except BaseException:
+    except BaseException as e:
         run.close(failed=True)
+        if run.world_size > 1 and _peer_lost(e):
+            raise PeerLost(f"another training process stopped ({_first_line(e)}); see its own message") from e
         raise
     run.close()
+
+
+def _peer_lost(e: BaseException) -> bool:
+    """Whether `e` is a collective that failed because another process went away."""
+    import torch.distributed as dist
+
+    text = str(e)
+    return isinstance(e, getattr(dist, "DistError", ())) or any(
+        sign in text for sign in ("closed by peer", "Connection reset", "Broken pipe", "collective operation timeout")
+    )
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    line = text.splitlines()[0] if text else type(e).__name__
+    return line.split("] ", 1)[-1].split(". ", 1)[0]  # gloo's "[file:line] Connection closed by peer ...."
 
 
 def error_prefix(environ=None) -> str:
