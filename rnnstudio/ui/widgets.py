@@ -36,10 +36,12 @@ class InlineMessage(QFrame):
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.action_button = QPushButton()
+        self.action_button.setToolTip("A way out of the problem above")
         self.action_button.hide()
         self.action_button.clicked.connect(self._on_action)
         self._action = None
         close = QPushButton("Dismiss")
+        close.setToolTip("Hide this message")
         close.setFlat(True)
         close.clicked.connect(self.dismiss)
         layout.addWidget(self.label, 1)

@@ -146,3 +146,18 @@ def test_presenter_mode_enlarges_plots_and_tucks_advanced_controls_away(window):
     finally:
         window.presenter_action.trigger()
     assert not window.presenter and charrnn.lr_spin.isVisibleTo(window)
+
+
+def test_every_control_explains_itself_in_a_tooltip(window):
+    from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit, QSlider, QTabBar, QTableWidget
+
+    missing = []
+    for name, panel in window.panels.items():
+        for kind in (QAbstractButton, QAbstractSpinBox, QComboBox, QSlider, QLineEdit):
+            for control in panel.findChildren(kind):
+                parent = control.parent()
+                if isinstance(parent, (QAbstractSpinBox, QComboBox, QTabBar, QTableWidget)):
+                    continue  # Qt's own parts of a control: its line edit, arrows, corner button
+                if not control.toolTip():
+                    missing.append(f"{name}: {type(control).__name__} {getattr(control, 'text', lambda: '')()!r}")
+    assert missing == []
