@@ -36,6 +36,9 @@ from rnnstudio.errors import UserError
 PAD, START, END, UNK = "<pad>", "<start>", "<end>", "<unk>"
 SPECIALS = [PAD, START, END, UNK]
 ENCODERS = ("small", "resnet18")
+# The models see 64 to a few hundred pixels a side. A larger size in a config (of a damaged
+# file, say) would make the position and coordinate tensors built from it gigabytes.
+MAX_IMAGE_SIZE = 1024
 TASK = "caption"
 
 
@@ -56,6 +59,8 @@ class CaptionerConfig:
             raise ValueError(f"encoder must be one of {', '.join(ENCODERS)}, not {self.encoder!r}")
         if min(self.vocab_size, self.image_size, self.channels, self.embed, self.hidden, self.attention, self.max_len) < 1:
             raise ValueError("sizes must be positive")
+        if self.image_size > MAX_IMAGE_SIZE:
+            raise ValueError(f"the image size must be at most {MAX_IMAGE_SIZE} pixels")
         if self.encoder == "small" and self.image_size % 8:
             raise ValueError("the small encoder needs an image size that is a multiple of 8")
         if self.encoder == "resnet18" and self.image_size % 32:

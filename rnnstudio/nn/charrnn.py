@@ -173,7 +173,7 @@ def save_charrnn(path, model: CharRNN, vocab: list[str], trained: dict, optimize
 def load_charrnn(path, device: str | torch.device = "cpu") -> LoadedCharRNN:
     """Load a char-RNN model file, refusing any file whose tensors do not fit its config."""
     from rnnstudio.errors import ModelFileError
-    from rnnstudio.nn.modelfile import check_tensors_match, load_model_file
+    from rnnstudio.nn.modelfile import build_for_file, check_tensors_match, load_model_file
 
     mf = load_model_file(path, TASK)
     vocab = mf.vocab
@@ -185,8 +185,12 @@ def load_charrnn(path, device: str | torch.device = "cpu") -> LoadedCharRNN:
         config = CharRNNConfig.from_dict({**mf.config, "vocab_size": len(vocab)})
     except (TypeError, ValueError) as e:
         raise ModelFileError(f"{path} has an invalid config: {e}") from None
-    model = CharRNN(config)
     weights = {k: v for k, v in mf.tensors.items() if not k.startswith(OPTIMIZER_PREFIX)}
+    # Each layer is a few Python objects however small: count them before building a billion.
+    layers = sum(k.startswith("rnn.weight_ih_l") for k in weights)
+    if config.layers > layers:
+        raise ModelFileError(f"{path} does not match its config: it holds {layers} layers, the config says {config.layers}")
+    model = build_for_file(path, lambda: CharRNN(config))
     expected = model.state_dict()
     check_tensors_match(mf.path, expected, weights)
     extra = sorted(set(weights) - set(expected))

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
+from torch.overrides import TorchFunctionMode
 
 from rnnstudio.errors import ModelFileError
 
@@ -136,7 +137,7 @@ def _read_header(path: Path, data: bytes) -> dict:
         )
     try:
         header = json.loads(data[8 : 8 + header_len].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):  # RecursionError: [[[[...]]]] nested deep
         raise ModelFileError(f"{path} is not a safetensors model file (its header is not JSON)") from None
     if not isinstance(header, dict):
         raise ModelFileError(f"{path} is not a safetensors model file (its header is not a JSON object)")
@@ -145,16 +146,20 @@ def _read_header(path: Path, data: bytes) -> dict:
         if name == "__metadata__":
             continue
         offsets = info.get("data_offsets") if isinstance(info, dict) else None
-        if not offsets or len(offsets) != 2 or end + int(offsets[1]) > len(data):
+        if not (isinstance(offsets, list) and len(offsets) == 2
+                and all(isinstance(o, int) and not isinstance(o, bool) and o >= 0 for o in offsets)):
+            raise ModelFileError(f"{path} is damaged: the header's entry for tensor {name} is not valid")
+        if end + offsets[1] > len(data):
             raise ModelFileError(f"{path} is truncated: tensor {name} runs past the end of the file")
-    raw = (header.get("__metadata__") or {}).get(METADATA_KEY)
+    metadata = header.get("__metadata__") or {}
+    raw = metadata.get(METADATA_KEY) if isinstance(metadata, dict) else None
     if raw is None:
         raise ModelFileError(
             f"{path} is a safetensors file but not an RNN Studio model (no '{METADATA_KEY}' metadata)"
         )
     try:
         meta = json.loads(raw)
-    except json.JSONDecodeError:
+    except (TypeError, json.JSONDecodeError, RecursionError):  # TypeError: not a string
         raise ModelFileError(f"{path} has damaged RNN Studio metadata (not JSON)") from None
     if not isinstance(meta, dict):
         raise ModelFileError(f"{path} has damaged RNN Studio metadata (not a JSON object)")
@@ -170,17 +175,47 @@ def _check_meta(path: Path, meta: dict, task: str) -> None:
             f"{path} has model format {fmt}, newer than this RNN Studio reads ({FORMAT_VERSION}); "
             f"update RNN Studio to open it"
         )
-    if meta.get("task") != task:
-        raise ModelFileError(
-            f"{path} is a {meta.get('task') or 'unknown'} model, not a {task} model; "
-            f"open a {task} model here"
-        )
+    found = meta.get("task")
+    if found != task:
+        named = found if isinstance(found, str) and found.isprintable() and found else "unknown"
+        raise ModelFileError(f"{path} is a {named} model, not a {task} model; open a {task} model here")
     if not isinstance(meta.get("config"), dict):
         raise ModelFileError(f"{path} has no model config in its metadata")
+    # What the app reads of `trained` (the panels show the steps; training goes on from them).
+    trained = meta.get("trained", {})
+    steps = trained.get("steps", 0) if isinstance(trained, dict) else None
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+        raise ModelFileError(f"{path} has damaged metadata: 'trained' must say how many steps the model trained")
+
+
+class _WithoutInit(TorchFunctionMode):
+    """Inside it, torch.nn.init's functions leave their tensor as it is."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if getattr(func, "__module__", None) == "torch.nn.init":
+            return args[0] if args else kwargs["tensor"]
+        return func(*args, **(kwargs or {}))
+
+
+def build_for_file(path, build):
+    """`build()`: the model a file's config describes, its weights left uninitialised.
+
+    The file's tensors replace every weight, so initialising them is wasted work; and a
+    config of a few bytes that asks for a model of terabytes then costs address space that
+    is never touched (or a failed allocation, refused here) until check_tensors_match
+    refuses it, where initialising would first fill that memory.
+    """
+    try:
+        with _WithoutInit():
+            return build()
+    except (TypeError, ValueError, RuntimeError, OverflowError, MemoryError) as e:  # sizes torch refuses
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__  # torch appends a C++ stack
+        raise ModelFileError(f"{path} has an invalid config: no model can be built from it ({reason})") from None
 
 
 def check_tensors_match(path: Path | None, expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> None:
-    """Refuse a file whose tensors do not fit the model its config describes."""
+    """Refuse a file whose tensors do not fit the model its config describes, or hold NaN or
+    infinite values (a model that diverged in training: every answer it gave would fail)."""
     where = str(path) if path else "the model file"
     missing = sorted(set(expected) - set(found))
     if missing:
@@ -194,6 +229,11 @@ def check_tensors_match(path: Path | None, expected: dict[str, torch.Tensor], fo
             )
         if not got.is_floating_point():
             raise ModelFileError(f"{where} does not match its config: {name} is not a floating-point tensor")
+        if not bool(torch.isfinite(got).all()):
+            raise ModelFileError(
+                f"{where} is damaged: {name} holds values that are not numbers (NaN or infinity), as a model "
+                f"whose training diverged does; use another model or train again with a lower learning rate"
+            )
 
 
 def load_word_model(path, task: str, specials: list[str], config_cls, model_cls, device="cpu"):
@@ -210,7 +250,7 @@ def load_word_model(path, task: str, specials: list[str], config_cls, model_cls,
         config = config_cls.from_dict({**mf.config, "vocab_size": len(vocab)})
     except (TypeError, ValueError) as e:
         raise ModelFileError(f"{path} has an invalid config: {e}") from None
-    model = model_cls(config, vocab)
+    model = build_for_file(path, lambda: model_cls(config, vocab))
     expected = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
     check_tensors_match(mf.path, expected, mf.tensors)
     extra = sorted(set(mf.tensors) - set(expected))

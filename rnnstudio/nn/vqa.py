@@ -34,7 +34,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from rnnstudio.errors import UserError
-from rnnstudio.nn.captioner import SmallEncoder, images_to_tensor
+from rnnstudio.nn.captioner import MAX_IMAGE_SIZE, SmallEncoder, images_to_tensor
 
 PAD, UNK = "<pad>", "<unk>"
 SPECIALS = [PAD, UNK]
@@ -75,6 +75,8 @@ class VQAConfig:
         if min(self.vocab_size, self.image_size, self.channels, self.film, self.squeeze, self.embed, self.hidden, self.fused,
                self.attention) < 1:
             raise ValueError("sizes must be positive")
+        if self.image_size > MAX_IMAGE_SIZE:
+            raise ValueError(f"the image size must be at most {MAX_IMAGE_SIZE} pixels")
         if self.image_size % 8 or self.channels % 4:
             raise ValueError("the image size must be a multiple of 8 and channels a multiple of 4")
         if not 0.0 <= self.dropout < 1.0:

@@ -113,6 +113,12 @@ def tiny_vqa(seed: int = 0):
 
 
 @pytest.fixture(scope="session")
+def caption_model():
+    """A tiny untrained captioner, shared by the tests that only read it."""
+    return tiny_captioner()
+
+
+@pytest.fixture(scope="session")
 def vqa_model():
     """A tiny untrained VQA model, shared by the tests that only read it."""
     return tiny_vqa()
