@@ -38,7 +38,6 @@ from rnnstudio.worker.requests import (
     StartTrainingRequest,
     TrainingProgress,
     TrainSpec,
-    VQAEvalProgress,
     VQAEvalRequest,
     VQAEvalResult,
     VQAModelInfo,
@@ -70,9 +69,8 @@ def _picture():
 # Each kind of request the worker serves: the models it needs open, the function the fault is
 # injected into (owner, name, on which call), the request, and what its result must be.
 def _cases():
-    import rnnstudio.nn.charrnn as charrnn
-    import rnnstudio.nn.modelfile as modelfile
     import rnnstudio.train.vqa as train_vqa
+    from rnnstudio.nn import charrnn, modelfile
     from rnnstudio.nn.captioner import Captioner
     from rnnstudio.nn.vqa import VQAModel
     from rnnstudio.worker import caption_work, charrnn_work, gates_work, vqa_work
@@ -125,6 +123,8 @@ def test_a_fault_in_a_request_is_reported_and_the_next_one_is_served(kind, clien
     assert isinstance(error, ErrorInfo) and not error.user_error
     assert f"InjectedFault: injected fault in {name}" in error.message
     assert client.recorder.of(rid, "result_ready") == []
+    if kind == "vqa eval":  # it failed part-way, after reporting progress
+        assert [r.payload.pictures_done for r in client.recorder.of(rid, "partial_ready")] == [0, 100, 200, 300]
     assert client.worker.running
 
     again = client.run(make(files))  # the same request, now without a fault
@@ -185,7 +185,7 @@ def test_a_fault_in_a_training_step_stops_that_run_and_the_next_run_trains(exc, 
 
 
 def test_a_fault_in_a_timeline_sample_stops_the_run_not_the_worker(client, tiny_text_file, fail_once):
-    import rnnstudio.nn.charrnn as charrnn
+    from rnnstudio.nn import charrnn
 
     raised = fail_once(charrnn, "sample_index", after=3)  # in the timeline sample at iteration 10
     rid = client.worker.submit(StartTrainingRequest(spec=_spec(tiny_text_file, 30)))

@@ -110,7 +110,7 @@ def test_any_text_file_trains_or_is_refused_clearly(unit, length):
                          steps=2, eval_every=1, sample_at=(1,), sample_length=12)
         ws = CharRNNWorkspace(torch.device("cpu"))
         try:
-            partials, result = drive(ws.start_training(StartTrainingRequest(spec=spec), 1))
+            partials, _ = drive(ws.start_training(StartTrainingRequest(spec=spec), 1))
         except TextFileError as e:
             assert_clear(e)
             return
@@ -129,8 +129,8 @@ def test_any_text_file_trains_or_is_refused_clearly(unit, length):
 
 def test_a_text_with_too_many_different_characters_is_refused(tmp_path):
     from rnnstudio.data.text import MAX_VOCAB, load_corpus
-    from rnnstudio.train.charrnn import CharRNNTrainer, TrainSettings
     from rnnstudio.nn.charrnn import CharRNNConfig
+    from rnnstudio.train.charrnn import CharRNNTrainer, TrainSettings
 
     path = tmp_path / "many.txt"
     path.write_text("".join(chr(0x4E00 + k) for k in range(MAX_VOCAB + 1)), encoding="utf-8")
