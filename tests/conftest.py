@@ -8,6 +8,8 @@ import os
 # X server (tests/e2e) asks for its platform through RNNSTUDIO_TEST_QPA.
 os.environ["QT_QPA_PLATFORM"] = os.environ.get("RNNSTUDIO_TEST_QPA", "offscreen")
 
+import rnnstudio  # noqa: E402, F401  (first, as in the app: it sets OpenCV's picture-size limit)
+
 import faulthandler  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402

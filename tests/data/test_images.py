@@ -1,0 +1,38 @@
+"""Reading pictures: a tiny file that declares an enormous picture is refused, not decoded."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from rnnstudio.data.images import ImageFileError, read_image
+
+
+def picture_bomb(path):
+    """A real 16 x 16 JPEG whose header claims 20000 x 20000 pixels (a few hundred bytes)."""
+    ok, data = cv2.imencode(".jpg", np.full((16, 16, 3), 128, np.uint8))
+    data = bytearray(data.tobytes())
+    sof = data.index(b"\xff\xc0")  # start of frame: length (2), precision (1), height (2), width (2)
+    data[sof + 5 : sof + 9] = (20000).to_bytes(2, "big") * 2
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_picture_bomb_is_refused_before_it_is_decoded(tmp_path):
+    bomb = picture_bomb(tmp_path / "bomb.jpg")
+    assert bomb.stat().st_size < 1000
+    with pytest.raises(ImageFileError, match="bomb.jpg is not a picture"):
+        read_image(bomb)
+
+
+def test_the_limit_is_set_before_opencv_is_imported(tmp_path):
+    # A fresh process, so that the order of imports is the app's own.
+    bomb = picture_bomb(tmp_path / "bomb.jpg")
+    code = ("import sys, rnnstudio.media.sources\nfrom rnnstudio.data.images import read_image\n"
+            f"try:\n    read_image({str(bomb)!r})\nexcept Exception as e:\n    print(type(e).__name__)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "ImageFileError", out.stderr
