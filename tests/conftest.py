@@ -155,3 +155,48 @@ def tiny_vqa_file(tmp_path):
 def tiny_vqa_trainer():
     """The `train_tiny_vqa` helper, for test modules (they cannot import conftest)."""
     return train_tiny_vqa
+
+
+@pytest.fixture
+def worker(qtbot):
+    """The real device worker on the CPU, started and ready; shut down afterwards."""
+    from rnnstudio.worker.device_worker import DeviceWorker
+
+    w = DeviceWorker(device="cpu", torch_threads=1)
+    try:
+        with qtbot.waitSignal(w.ready, timeout=60_000) as ready:
+            w.start()
+        assert ready.args[0].startswith("CPU")
+        yield w
+    finally:
+        assert w.shutdown(timeout=5.0), "the worker thread did not end"
+        assert not w.running
+
+
+@pytest.fixture
+def recorder(worker):
+    from worker_helpers import Recorder
+
+    return Recorder(worker)
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    """The real main window and worker on the CPU. No shipped model is found (the models folder
+    is tmp_path/models, empty unless a test puts a model there), and the settings file is
+    tmp_path's, never the user's own."""
+    from rnnstudio.ui.app import build_window
+
+    monkeypatch.setenv("RNNSTUDIO_MODELS", str(tmp_path / "models"))
+    monkeypatch.setattr("rnnstudio.paths._CHECKOUT_ROOT", tmp_path)
+    monkeypatch.setattr("sys.prefix", str(tmp_path))
+    monkeypatch.setattr("sys.base_prefix", str(tmp_path))
+    monkeypatch.setenv("RNNSTUDIO_SETTINGS", str(tmp_path / "settings.json"))
+    win = build_window(device="cpu", torch_threads=1)
+    qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(win.worker.ready, timeout=60_000):
+        win.worker.start()
+    yield win
+    win.close()
+    assert not win.worker.running

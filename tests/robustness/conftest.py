@@ -4,27 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-WAIT_MS = 30_000  # generous: the machine may be busy; nothing here asserts on speed
-
-
-class Recorder:
-    """Every response the worker delivers, in the order the GUI thread received them."""
-
-    def __init__(self, worker):
-        self.events: list[tuple[str, object]] = []
-        for kind in ("result_ready", "partial_ready", "errored", "cancelled"):
-            getattr(worker, kind).connect(lambda response, kind=kind: self.events.append((kind, response)))
-
-    def of(self, request_id: int, kind: str | None = None) -> list:
-        return [r for k, r in self.events if r.request_id == request_id and (kind is None or k == kind)]
-
-    def final(self, request_id: int):
-        for k, r in self.events:
-            if r.request_id == request_id and k in ("result_ready", "errored", "cancelled"):
-                return k, r
-        return None
-
+from worker_helpers import WAIT_MS, Recorder
 
 class Client:
     """Submit a request to the real worker and wait for how it ended."""
@@ -46,42 +26,8 @@ class Client:
 
 
 @pytest.fixture
-def worker(qtbot):
-    from rnnstudio.worker.device_worker import DeviceWorker
-
-    w = DeviceWorker(device="cpu", torch_threads=1)
-    try:
-        with qtbot.waitSignal(w.ready, timeout=WAIT_MS):
-            w.start()
-        yield w
-    finally:
-        assert w.shutdown(timeout=5.0), "the worker thread did not end"
-
-
-@pytest.fixture
 def client(worker, qtbot):
     return Client(worker, qtbot)
-
-
-@pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    """The real main window and worker on the CPU, as tests/ui/conftest.py makes it, with the
-    shipped models looked for in tmp_path/models (empty unless a test puts a model there)."""
-    from rnnstudio.ui.app import build_window
-
-    monkeypatch.setenv("RNNSTUDIO_MODELS", str(tmp_path / "models"))
-    monkeypatch.setattr("rnnstudio.paths._CHECKOUT_ROOT", tmp_path)
-    monkeypatch.setattr("sys.prefix", str(tmp_path))
-    monkeypatch.setattr("sys.base_prefix", str(tmp_path))
-    monkeypatch.setenv("RNNSTUDIO_SETTINGS", str(tmp_path / "settings.json"))  # never the user's own
-    win = build_window(device="cpu", torch_threads=1)
-    qtbot.addWidget(win)
-    win.show()
-    with qtbot.waitSignal(win.worker.ready, timeout=60_000):
-        win.worker.start()
-    yield win
-    win.close()
-    assert not win.worker.running
 
 
 # --- tiny models of every task (untrained unless said: robustness needs shapes, not skill) ---

@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
+
+from worker_helpers import WAIT_MS, Recorder, wait_final
 
 from rnnstudio.errors import UserError
 from rnnstudio.worker.device_worker import DeviceWorker
@@ -26,55 +27,6 @@ from rnnstudio.worker.requests import (
     TrainingStarted,
     TrainSpec,
 )
-
-WAIT_MS = 20_000  # generous: the machine may be busy; nothing here asserts on speed
-
-
-class Recorder:
-    """Every signal the worker emits, in the order the GUI thread received them."""
-
-    def __init__(self, worker: DeviceWorker):
-        self.events: list[tuple[str, object]] = []
-        for kind in ("result_ready", "partial_ready", "errored", "cancelled"):
-            getattr(worker, kind).connect(lambda response, kind=kind: self.events.append((kind, response)))
-
-    def of(self, request_id: int, kind: str | None = None) -> list:
-        return [r for k, r in self.events if r.request_id == request_id and (kind is None or k == kind)]
-
-    def final(self, request_id: int):
-        """('result' | 'errored' | 'cancelled', response) once the request has ended, else None."""
-        for k, r in self.events:
-            if r.request_id == request_id and k in ("result_ready", "errored", "cancelled"):
-                return k, r
-        return None
-
-
-@pytest.fixture
-def worker(qtbot):
-    w = DeviceWorker(device="cpu", torch_threads=1)
-    try:
-        with qtbot.waitSignal(w.ready, timeout=WAIT_MS) as ready:
-            w.start()
-        assert ready.args[0].startswith("CPU")
-        yield w
-    finally:
-        assert w.shutdown(timeout=5.0), "the worker thread did not end"
-        assert not w.running
-
-
-@pytest.fixture
-def recorder(worker):
-    return Recorder(worker)
-
-
-def wait_final(qtbot, recorder: Recorder, request_id: int, expect: str = "result_ready"):
-    qtbot.waitUntil(lambda: recorder.final(request_id) is not None, timeout=WAIT_MS)
-    kind, response = recorder.final(request_id)
-    if kind != expect and kind == "errored":
-        pytest.fail(f"request {request_id} failed: {response.payload.message}")
-    assert kind == expect, (kind, response)
-    return response
-
 
 def load_tiny(qtbot, worker, recorder, path) -> ModelInfo:
     rid = worker.submit(LoadModelRequest(path=str(path)))

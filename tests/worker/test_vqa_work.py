@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_device_worker import recorder, wait_final, worker  # noqa: F401  (fixtures: the real worker, its signals)
+from worker_helpers import wait_final
 
 from rnnstudio.data.shapes import random_scene, render
 from rnnstudio.worker.requests import (
