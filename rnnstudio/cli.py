@@ -64,6 +64,15 @@ def _add_speed_options(q, compiled: str) -> None:
                    help=f"torch.compile {compiled}")
 
 
+def _add_image_model_run_options(p) -> None:
+    """The run options `train caption` and `train vqa` share: logging, seed, device, speed, output."""
+    p.add_argument("--log-every", type=_positive_int, default=100)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", choices=DEVICES, default="auto")
+    _add_speed_options(p, "the image encoder (default: auto, on for CUDA, off on the CPU and MPS)")
+    p.add_argument("--out", required=True, help="the .safetensors file to write")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="rnnstudio", description="See recurrent neural networks work, live.")
     p.add_argument("--version", action="version", version=_version())
@@ -122,11 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="shapes world: share of camera-look pictures (default 0.5)")
     tp.add_argument("--min-count", type=_positive_int, default=1, help="COCO: keep words seen at least this often")
     tp.add_argument("--eval-scenes", type=_positive_int, default=500, help="shapes world: unseen scenes measured at the end")
-    tp.add_argument("--log-every", type=_positive_int, default=100)
-    tp.add_argument("--seed", type=int, default=0)
-    tp.add_argument("--device", choices=DEVICES, default="auto")
-    _add_speed_options(tp, "the image encoder (default: auto, on for CUDA, off on the CPU and MPS)")
-    tp.add_argument("--out", required=True, help="the .safetensors file to write")
+    _add_image_model_run_options(tp)
 
     cp = sub.add_parser("caption", help="describe pictures with a captioner")
     cp.add_argument("images", nargs="+", metavar="IMAGE", help="picture files (PNG, JPEG, ...)")
@@ -540,11 +545,7 @@ def _add_vqa_parsers(sub, train, evaluate) -> None:
     tv.add_argument("--eval-every", type=_positive_int, default=500, help="measure on held-out data this often")
     tv.add_argument("--eval-scenes", type=_positive_int, default=500,
                     help="unseen generated pictures of each kind measured at the end (default 500)")
-    tv.add_argument("--log-every", type=_positive_int, default=100)
-    tv.add_argument("--seed", type=int, default=0)
-    tv.add_argument("--device", choices=DEVICES, default="auto")
-    _add_speed_options(tv, "the image encoder (default: auto, on for CUDA, off on the CPU and MPS)")
-    tv.add_argument("--out", required=True, help="the .safetensors file to write")
+    _add_image_model_run_options(tv)
 
     q = sub.add_parser("vqa", help="answer a question about a picture")
     q.add_argument("image", nargs="?", metavar="IMAGE", help="a picture file (PNG, JPEG, ...)")
