@@ -49,6 +49,7 @@ from rnnstudio.ui.widgets import (
     when_worker_ready,
 )
 from rnnstudio.worker.requests import (
+    MAX_GATES_CHARS,
     SHIPPED,
     TRAINING,
     GatesRequest,
@@ -68,7 +69,6 @@ DEFAULT_TEXT = (
     "And all the clouds that lour'd upon our house\n"
     "In the deep bosom of the ocean buried.\n"
 )
-MAX_TEXT_CHARS = 20_000  # what the lab reads at most (the worker refuses more)
 GRAPH_STEPS = 6  # steps drawn in the unrolled graph
 ARCH_COLORS = {"rnn": (214, 69, 48), "gru": (60, 160, 80), "lstm": (49, 105, 188)}
 ARCH_NAMES = {"rnn": "vanilla RNN", "gru": "GRU", "lstm": "LSTM"}
@@ -416,7 +416,7 @@ class GatesPanel(QWidget):
     def open_text(self, path: str) -> None:
         try:
             with open(path, "rb") as f:
-                raw = f.read(MAX_TEXT_CHARS * 4)  # enough bytes for MAX_TEXT_CHARS characters
+                raw = f.read(MAX_GATES_CHARS * 4)  # enough bytes for MAX_GATES_CHARS characters
             # Not final: a character cut at the end of what was read is not an error.
             text = codecs.getincrementaldecoder("utf-8")("strict").decode(raw, final=False)
         except UnicodeDecodeError as e:
@@ -428,9 +428,9 @@ class GatesPanel(QWidget):
         if "\x00" in text:
             self.show_error(f"{path} looks like a binary file; choose a plain text file")
             return
-        if len(text) > MAX_TEXT_CHARS:
-            self.message.show_message(f"Only the first {MAX_TEXT_CHARS:,} characters of {path} are read.", "info")
-        self.text_edit.setPlainText(text[:MAX_TEXT_CHARS])
+        if len(text) > MAX_GATES_CHARS:
+            self.message.show_message(f"Only the first {MAX_GATES_CHARS:,} characters of {path} are read.", "info")
+        self.text_edit.setPlainText(text[:MAX_GATES_CHARS])
 
     # --- computing -------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from rnnstudio.nn.hypothesis import find_matches, rank_units
 from rnnstudio.nn.interventions import generate_with_intervention
 from rnnstudio.worker.charrnn_work import CharRNNWorkspace
 from rnnstudio.worker.requests import (
+    MAX_GATES_CHARS,
     GatesRequest,
     GatesResult,
     GradientRequest,
@@ -24,7 +25,6 @@ from rnnstudio.worker.requests import (
     InterventionResult,
 )
 
-MAX_GATES_CHARS = 20_000  # 6 maps x 20,000 x 512 float32 is already 250 MB
 SATURATED_GATES = {"lstm": ("i", "f", "o"), "gru": ("r", "z"), "rnn": ()}
 
 

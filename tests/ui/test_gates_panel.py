@@ -131,3 +131,17 @@ def test_latest_sample_becomes_the_text(window, qtbot, tiny_model_file):
     assert gates.sample_button.isEnabled()
     gates.use_latest_sample()
     assert gates.text_edit.toPlainText() == blocker.args[0].prime + blocker.args[0].text
+
+
+def test_a_text_longer_than_the_lab_reads_is_refused_and_a_long_file_is_cut(lab, qtbot, tmp_path):
+    from rnnstudio.worker.requests import MAX_GATES_CHARS
+
+    lab.text_edit.setPlainText("the cat sat. " * (MAX_GATES_CHARS // 10))
+    lab.compute()
+    qtbot.waitUntil(lambda: lab.message.kind == "error", timeout=10_000)
+    assert f"at most {MAX_GATES_CHARS:,}" in lab.message.label.text()
+    path = tmp_path / "long.txt"
+    path.write_text("the dog sat. " * MAX_GATES_CHARS, encoding="utf-8")
+    lab.open_text(str(path))
+    assert len(lab.text_edit.toPlainText()) == MAX_GATES_CHARS
+    assert f"first {MAX_GATES_CHARS:,} characters" in lab.message.label.text()
