@@ -81,12 +81,15 @@ def tiny_text_file(tmp_path):
 # No test here needs a minute; one that hangs (a deadlock, a crashed Qt binding) would
 # otherwise hold CI until its own limit. This prints every thread's stack and exits.
 HANG_LIMIT_S = int(os.environ.get("RNNSTUDIO_TEST_HANG_S", "240"))
+# Opened now, before pytest's capturing reroutes file descriptor 2 for each test (a dump into
+# the capture would vanish with the exit): the real standard error, or a file if asked for.
+_HANG_REPORT = open(os.environ["RNNSTUDIO_TEST_HANG_FILE"], "w") if os.environ.get("RNNSTUDIO_TEST_HANG_FILE") \
+    else os.fdopen(os.dup(2), "w")
 
 
 @pytest.fixture(autouse=True)
 def fail_fast_on_a_hang():
-    # sys.__stderr__: pytest captures sys.stderr, and a dump there would vanish with the exit.
-    faulthandler.dump_traceback_later(HANG_LIMIT_S, exit=True, file=sys.__stderr__)
+    faulthandler.dump_traceback_later(HANG_LIMIT_S, exit=True, file=_HANG_REPORT)
     yield
     faulthandler.cancel_dump_traceback_later()
 

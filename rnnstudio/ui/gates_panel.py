@@ -74,6 +74,9 @@ ARCH_COLORS = {"rnn": (214, 69, 48), "gru": (60, 160, 80), "lstm": (49, 105, 188
 ARCH_NAMES = {"rnn": "vanilla RNN", "gru": "GRU", "lstm": "LSTM"}
 
 
+GRADIENT_TAB = 3  # the index of the "Gradient flow" tab
+
+
 class GatesPanel(QWidget):
     """Look inside the network: gates and states per step and per unit."""
 
@@ -90,6 +93,7 @@ class GatesPanel(QWidget):
         self.unit = 0
         self.step = 0
         self.latest_sample = ""
+        self._gradients_shown = False
         self._build()
         self._gradient_timer = QTimer(self)
         self._gradient_timer.setSingleShot(True)
@@ -106,6 +110,7 @@ class GatesPanel(QWidget):
         self.tabs.addTab(self._build_units_tab(), "One unit over the text")
         self.tabs.addTab(self._build_step_tab(), "Step through")
         self.tabs.addTab(self._build_gradient_tab(), "Gradient flow")
+        self.tabs.currentChanged.connect(self._on_tab_changed)
         outer.addWidget(self.tabs, 1)
 
     def _build_source(self) -> QWidget:
@@ -371,7 +376,14 @@ class GatesPanel(QWidget):
 
     def _on_worker_ready(self, _device: str) -> None:
         self.read_button.setEnabled(True)
-        self.compute_gradients()
+        if self.tabs.currentIndex() == GRADIENT_TAB:
+            self.compute_gradients()
+
+    def _on_tab_changed(self, index: int) -> None:
+        # The gradient curves are computed when first looked at, not at start-up: the worker
+        # has the shipped models to load then.
+        if index == GRADIENT_TAB and not self._gradients_shown and self.worker.device_name is not None:
+            self.compute_gradients()
 
     def show_error(self, message: str) -> None:
         self.message.show_message(message, "error")
@@ -682,6 +694,7 @@ class GatesPanel(QWidget):
         )
 
     def _on_gradients(self, result: GradientResult) -> None:
+        self._gradients_shown = True
         for arch, curve in self.gradient_curves.items():
             norms = result.curves.get(arch)
             if norms is None:

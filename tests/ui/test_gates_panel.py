@@ -104,7 +104,9 @@ def test_intervention_on_a_missing_unit_is_refused(lab, qtbot):
 def test_gradient_plot_vanishes_and_explodes(window, qtbot):
     panel = window.panels["gates"]
     curve = panel.gradient_curves["rnn"]
-    # The panel computes the curves once when the worker is ready: let that result land first.
+    assert curve.getOriginalDataset()[1] is None  # nothing computed until the tab is looked at
+    window.show_panel("gates")
+    panel.tabs.setCurrentIndex(3)  # "Gradient flow": the curves are computed now
     qtbot.waitUntil(lambda: curve.getOriginalDataset()[1] is not None, timeout=30_000)
 
     def last_over_first(value):
