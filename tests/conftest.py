@@ -168,9 +168,9 @@ def worker(qtbot):
 
     w = DeviceWorker(device="cpu", torch_threads=1)
     try:
-        with qtbot.waitSignal(w.ready, timeout=60_000) as ready:
-            w.start()
-        assert ready.args[0].startswith("CPU")
+        w.start()
+        wait_for_ready(w)
+        assert w.device_name.startswith("CPU")
         yield w
     finally:
         assert w.shutdown(timeout=5.0), "the worker thread did not end"
@@ -182,6 +182,25 @@ def recorder(worker):
     from worker_helpers import Recorder
 
     return Recorder(worker)
+
+
+def wait_for_ready(worker, timeout_s: float = 60.0) -> None:
+    """Process events until the worker has loaded PyTorch.
+
+    A plain loop, not qtbot.waitSignal: in about one run of the whole suite in four, the
+    nested event loop waitSignal runs never returned here (neither the signal nor its timeout
+    arrived while the panels' start-up requests ran on the worker); with this loop the suite
+    passed 4 runs in 4 (the cause in the binding or pytest-qt is not found yet).
+    """
+    import time
+
+    from PySide6.QtWidgets import QApplication
+
+    deadline = time.monotonic() + timeout_s
+    while worker.device_name is None:
+        assert time.monotonic() < deadline, "the worker did not load PyTorch within a minute"
+        QApplication.processEvents()
+        time.sleep(0.005)
 
 
 @pytest.fixture
@@ -199,8 +218,8 @@ def window(qtbot, tmp_path, monkeypatch):
     win = build_window(device="cpu", torch_threads=1)
     qtbot.addWidget(win)
     win.show()
-    with qtbot.waitSignal(win.worker.ready, timeout=60_000):
-        win.worker.start()
+    win.worker.start()
+    wait_for_ready(win.worker)
     yield win
     win.close()
     assert not win.worker.running
