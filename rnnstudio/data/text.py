@@ -146,6 +146,12 @@ VALIDATION_PLAY = "the-tempest"
 _SPEAKER = re.compile(r"^\*\*(?P<name>[^*]+)\*\*\s*$")
 _INLINE_DIRECTION = re.compile(r"_+\\?\[[^\]]*\]_*|_*\\?\[[^\]]*\]_+|\*\\?\[[^\]]*\]\*")
 _ESCAPE = re.compile(r"\\(.)")
+
+
+def _escaped_char(match: re.Match) -> str:
+    return match.group(1)
+
+
 _MISPLACED_HEADING = re.compile(r"^\s*(act|scene)\s+[ivxlc]+\b([.:].*)?\s*$", re.IGNORECASE)
 
 
@@ -197,7 +203,10 @@ def play_as_plain_text(markdown: str) -> str:
             closed = len(line) > 1 and (line.endswith("_") or line.endswith("*"))
             in_direction = not closed
             continue
-        text = _ESCAPE.sub(r"\1", _INLINE_DIRECTION.sub("", line)).rstrip()
+        # A function, not the template r"\1": a template makes `re` import itself on every call,
+        # and on the worker thread each import goes through PySide6's import hook (measured:
+        # reading the plays crawled, and the GUI thread's event loop with it).
+        text = _ESCAPE.sub(_escaped_char, _INLINE_DIRECTION.sub("", line)).rstrip()
         if text.strip() and current is not None:
             current.append(text)
     return "\n\n".join("\n".join(s) for s in speeches if len(s) > 1) + "\n"
