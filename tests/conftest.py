@@ -223,3 +223,26 @@ def window(qtbot, tmp_path, monkeypatch):
     yield win
     win.close()
     assert not win.worker.running
+
+
+@pytest.fixture(autouse=True)
+def polling_qtbot_wait(monkeypatch):
+    """qtbot.wait (and waitUntil, which calls it) as a plain processEvents loop.
+
+    pytest-qt runs a nested QEventLoop for it; in about one full run in four such a nested
+    loop never returned while the worker thread was busy (see wait_for_ready). Same meaning,
+    no nested loop."""
+    import time
+
+    from PySide6.QtWidgets import QApplication
+    from pytestqt.qtbot import QtBot
+
+    def wait(self, ms: int) -> None:
+        deadline = time.monotonic() + ms / 1000
+        while True:
+            QApplication.processEvents()
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.002)
+
+    monkeypatch.setattr(QtBot, "wait", wait)
