@@ -252,7 +252,14 @@ class VQAPanel(QWidget):
 
     def _on_worker_ready(self, _device: str) -> None:
         self.open_model(None)
-        if self.image is None:
+        if self.isVisible() and self.image is None:
+            self.new_picture()
+
+    def showEvent(self, event) -> None:
+        # The first picture is read when the panel is first shown, not at start-up: easy-VQA's
+        # question list and a picture file are read on the GUI thread.
+        super().showEvent(event)
+        if self.image is None and self.worker.device_name is not None:
             self.new_picture()
 
     def open_model(self, path: str | None) -> None:
@@ -351,7 +358,8 @@ class VQAPanel(QWidget):
                          f"camera snapshot {self._snapshots}")
 
     def set_picture(self, image: np.ndarray, key: str, truths: dict[str, str], name: str) -> None:
-        self.message.dismiss()
+        if self.model is not None:  # a missing model's message stays until a model opens
+            self.message.dismiss()
         self.image, self.image_key, self.known_questions = image, key, truths
         self.result = None
         self.view.set_frame(image)  # the glimpse overlay covers the centre square the model sees
