@@ -94,6 +94,23 @@ def fail_fast_on_a_hang():
     faulthandler.cancel_dump_traceback_later()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def garbage_collected_on_the_gui_thread(qapp):
+    """As in the app (see rnnstudio/ui/garbage.py): a collection on a worker thread would
+    delete the Qt objects in garbage cycles there."""
+    from rnnstudio.ui.garbage import collect_garbage_on_gui_thread, stop_collecting_on_gui_thread
+
+    yield collect_garbage_on_gui_thread(qapp)
+    stop_collecting_on_gui_thread()
+
+
+@pytest.fixture(autouse=True)
+def collect_after_each_test(garbage_collected_on_the_gui_thread):
+    """Tests that never process events would otherwise never collect a cycle."""
+    yield
+    garbage_collected_on_the_gui_thread.collect_due()
+
+
 @pytest.fixture(autouse=True)
 def no_leftover_threads():
     """Fail a test that leaves a device worker or any other non-daemon thread running."""

@@ -13,6 +13,9 @@ def make_application(argv=None):
     app.setApplicationName("RNN Studio")
     app.setOrganizationName("RNN Studio")
     app.setDesktopFileName("rnnstudio")
+    from rnnstudio.ui.garbage import collect_garbage_on_gui_thread
+
+    collect_garbage_on_gui_thread(app)  # never on the worker thread: see garbage.py
     return app
 
 

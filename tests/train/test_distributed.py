@@ -221,3 +221,21 @@ def test_mixed_precision_step_with_loss_scaling_learns(tiny_trainer):
     assert np.mean(losses[-5:]) < 0.6 * np.mean(losses[:5])
     assert all(p.dtype == torch.float32 for p in trainer.model.parameters())  # the weights stay float32
     assert trainer.precision.scaler.get_scale() > 0
+
+
+def test_caption_training_compiled_and_in_mixed_precision_when_asked(tmp_path):
+    """--compile --amp on the CPU: the encoder goes through torch.compile (inductor) for real and
+    the steps run under autocast; the file keeps the plain parameter names, so the app opens it."""
+    from cli_helpers import run_cli
+
+    from rnnstudio.nn.captioner import load_captioner
+
+    out = tmp_path / "cap.safetensors"
+    proc = run_cli("train", "caption", "--steps", "3", "--batch", "4", "--channels", "8", "--hidden", "16",
+                   "--eval-scenes", "2", "--log-every", "3", "--device", "cpu", "--compile", "--amp", "--out", out,
+                   timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "mixed precision (bfloat16), compiled SmallEncoder" in proc.stdout + proc.stderr
+    loaded = load_captioner(out)
+    assert loaded.trained["precision"] == "bfloat16" and loaded.trained["compiled"] == "SmallEncoder"
+    assert not any("_orig_mod" in name for name in load_file(out))
