@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import threading
+from typing import ClassVar
 
 from PySide6.QtCore import QObject
 
@@ -12,7 +13,7 @@ from rnnstudio.ui.app import make_application
 
 
 class Probe(QObject):
-    finalised_in: list[str] = []
+    finalised_in: ClassVar[list[str]] = []
 
     def __del__(self):
         Probe.finalised_in.append(threading.current_thread().name)
