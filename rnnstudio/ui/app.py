@@ -39,10 +39,13 @@ def build_window(device: str = "auto", presenter: bool = False, panel: str | Non
 
 
 def run_app(panel: str | None = None, presenter: bool = False, device: str = "auto") -> int:
+    from rnnstudio.ui.garbage import freeze_what_is_loaded
+
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app = make_application()
     window = build_window(device=device, presenter=presenter, panel=panel)
     window.show()
+    window.worker.ready.connect(lambda _device: freeze_what_is_loaded())
     # PyTorch is imported on the worker thread only once the window is up.
     window.worker.start()
     app.aboutToQuit.connect(lambda: window.worker.shutdown(timeout=2.0))

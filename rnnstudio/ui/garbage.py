@@ -56,6 +56,15 @@ def collect_garbage_on_gui_thread(app: QObject) -> GuiThreadCollector:
     return _collector
 
 
+def freeze_what_is_loaded() -> None:
+    """Move every object alive now (PyTorch, Qt, the models: some 400,000) out of the
+    collector's sight for good: a full collection then scans only what came later, in well
+    under a millisecond instead of 100-200 ms on the GUI thread. For the app once its
+    worker is ready; the few cycles among these objects that may die later stay in memory."""
+    gc.collect()
+    gc.freeze()
+
+
 def stop_collecting_on_gui_thread() -> None:
     global _collector
     if _collector is not None:
