@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """RNN Studio's model code on an accelerator, against bare PyTorch loops on the same device.
 
-    python benchmarks/gpu.py [--device cuda] [--json FILE]
+    python benchmarks/gpu.py [--device cuda] [--cases train,sample,gates,caption,accel] [--json FILE]
 
 No Qt: this runs where only PyTorch is installed (a GPU server). It measures what the
 worker thread runs (CharRNNTrainer.step, CharRNN.generate, trace_gates, Captioner.caption),
@@ -185,29 +185,91 @@ def case_caption(device, repeats: int) -> Row:
     return row
 
 
+ACCEL_WARM_STEPS = 5  # compiling (and cuDNN's autotuning) happens in these; timed apart
+
+
+def case_accel(device, steps: int, repeats: int) -> list[Row]:
+    """`train caption`'s step with --amp, --compile and both (what the command does on CUDA by
+    default), each against plain float32 steps in the same process, alternating."""
+    import torch
+
+    from rnnstudio.nn.captioner import Captioner, CaptionerConfig
+    from rnnstudio.train import accel
+    from rnnstudio.train.caption import CaptionTrainer, CaptionTrainSettings, ShapesData
+    from rnnstudio.train.distributed import Run
+
+    def trainer_for(amp: bool, compiled: bool):
+        torch.manual_seed(0)
+        settings = CaptionTrainSettings(steps=ACCEL_WARM_STEPS + 2 * repeats * steps)
+        data = ShapesData(64, settings)
+        config = CaptionerConfig(vocab_size=len(data.vocab))
+        model = Captioner(config, data.vocab)
+        trainer = CaptionTrainer(data, config, settings, device=device, model=model)
+        accel.prepare(trainer, Run(device), amp, compiled, model.encoder, compile_helps=True)
+        t0 = time.perf_counter()
+        for _ in range(ACCEL_WARM_STEPS):
+            trainer.step()
+        sync(device)
+        return trainer, time.perf_counter() - t0
+
+    def rate(trainer) -> float:
+        sync(device)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            trainer.step()
+        sync(device)
+        return steps / (time.perf_counter() - t0)
+
+    plain, plain_warm = trainer_for(False, False)
+    rows = []
+    for name, amp, compiled in (("amp", True, False), ("compile", False, True), ("amp_compile", True, True)):
+        trainer, warm = trainer_for(amp, compiled)
+        ours, base = [], []
+        for _ in range(repeats):
+            base.append(rate(plain))
+            ours.append(rate(trainer))
+        row = Row(f"train_caption_{name}", median(ours), median(base), "steps/s", "info", None)
+        row.notes.append(f"{trainer.precision.name}; batch 64 at 64x64, {steps} steps a run; rnnstudio "
+                         f"{spread(ours, '{:.1f}')}, float32 {spread(base, '{:.1f}')}; first {ACCEL_WARM_STEPS} "
+                         f"steps {warm:.1f} s against {plain_warm:.1f} s in float32 (compiling happens there)")
+        rows.append(row)
+    return rows
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json")
+    parser.add_argument("--cases", default="train,sample,gates,caption,accel",
+                        help="which, comma-separated (default all): train, sample, gates, caption, accel")
+    parser.add_argument("--accel-steps", type=int, default=50, help="timed steps a run in the accel case")
     args = parser.parse_args(argv)
+    cases = set(args.cases.split(","))
     import torch
 
     from rnnstudio.nn.device import describe_device, select_device
 
     device = select_device(args.device)
     rows = []
-    with tempfile.TemporaryDirectory(prefix="rnnstudio-gpu-") as tmp:
-        corpus = corpus_file(Path(tmp))
-        for name, cfg, steps in (("train_throughput", TRAIN, 100), ("train_throughput_big", BIG_TRAIN, 50)):
-            log(f"{name} ...")
-            rows.append(case_train(name, cfg, corpus, device, steps, args.repeats))
-    log("sample_throughput ...")
-    rows.append(case_sample(device, 1500, args.repeats))
-    log("gates_cost ...")
-    rows += case_gates_cost(DEFAULT, 1, device, Path("."))
-    log("caption_latency ...")
-    rows.append(case_caption(device, args.repeats))
+    if "train" in cases:
+        with tempfile.TemporaryDirectory(prefix="rnnstudio-gpu-") as tmp:
+            corpus = corpus_file(Path(tmp))
+            for name, cfg, steps in (("train_throughput", TRAIN, 100), ("train_throughput_big", BIG_TRAIN, 50)):
+                log(f"{name} ...")
+                rows.append(case_train(name, cfg, corpus, device, steps, args.repeats))
+    if "sample" in cases:
+        log("sample_throughput ...")
+        rows.append(case_sample(device, 1500, args.repeats))
+    if "gates" in cases:
+        log("gates_cost ...")
+        rows += case_gates_cost(DEFAULT, 1, device, Path("."))
+    if "caption" in cases:
+        log("caption_latency ...")
+        rows.append(case_caption(device, args.repeats))
+    if "accel" in cases:
+        log("train_caption with --amp / --compile ...")
+        rows += case_accel(device, args.accel_steps, args.repeats)
     print(f"device: {describe_device(device)}; python {platform.python_version()}, torch {torch.__version__}")
     print(table(rows))
     for r in rows:
