@@ -11,6 +11,9 @@ on the GUI thread, carrying plain Python / numpy data.
 - Any exception in a request is caught, logged and sent as `errored`; the thread goes on.
 - `shutdown()` stops the work between two steps (a training step is well under a second)
   and joins the thread.
+- Python's cyclic garbage collector does not run on this thread: the app switches the
+  automatic one off and collects on the GUI thread (rnnstudio/ui/garbage.py), so Qt objects
+  caught in garbage cycles are never deleted here.
 """
 
 from __future__ import annotations
