@@ -11,7 +11,6 @@ os.environ["QT_QPA_PLATFORM"] = os.environ.get("RNNSTUDIO_TEST_QPA", "offscreen"
 import rnnstudio  # noqa: E402, F401  (first, as in the app: it sets OpenCV's picture-size limit)
 
 import faulthandler  # noqa: E402
-import sys  # noqa: E402
 import threading  # noqa: E402
 
 import pytest  # noqa: E402
