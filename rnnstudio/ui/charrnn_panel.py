@@ -63,6 +63,7 @@ CORPORA = [("Shakespeare (all plays but The Tempest)", "shakespeare"), ("Python 
 ARCHS = [("LSTM", "lstm"), ("GRU", "gru"), ("Vanilla RNN", "rnn")]
 REDRAW_MS = 250  # the loss plot redraws at most 4 times a second: each redraw takes the GIL from training
 
+LOSS_AXIS_LABEL = "loss (nats per character)"
 TRAIN_COLOR = (70, 130, 200)
 VALID_COLOR = (230, 120, 20)
 
@@ -78,7 +79,8 @@ class TimelineCard(QFrame):
         self.setMinimumWidth(250)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
-        loss = f" · validation {sample.valid_loss:.2f} nats/char" if sample.valid_loss is not None else ""
+        # Two lines: a card is too narrow for both on one (the loss ran off its edge).
+        loss = f"<br>validation {sample.valid_loss:.2f} nats/char" if sample.valid_loss is not None else ""
         title = QLabel(f"<b>iteration {sample.iteration:,}</b>{loss}")
         self.text = QPlainTextEdit(sample.text)
         self.text.setReadOnly(True)
@@ -225,7 +227,7 @@ class CharRNNPanel(QWidget):
         v.setContentsMargins(0, 0, 0, 0)
         self.plot = pg.PlotWidget(background="w")
         self.plot.setLabel("bottom", "iteration")
-        self.plot.setLabel("left", "loss (nats per character)")
+        self.plot.setLabel("left", LOSS_AXIS_LABEL)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.addLegend(offset=(-10, 10))
         self.train_curve = self.plot.plot(name="training batch", pen=pg.mkPen(TRAIN_COLOR, width=1))
@@ -641,6 +643,8 @@ class CharRNNPanel(QWidget):
         self.sample_view.setFont(font)
         for card in self.timeline_cards:
             card.text.setFont(font)
+        # In large type the long label is taller than the plot and gets cut off.
+        self.plot.setLabel("left", "nats/char" if on else LOSS_AXIS_LABEL)
         for axis in ("bottom", "left"):
             self.plot.getAxis(axis).setStyle(tickFont=self.font())
             self.plot.getAxis(axis).label.setFont(self.font())
