@@ -51,12 +51,10 @@ def _gates_work(app, window) -> None:
     """Read the default text through the shipped model; follow its most saturated unit."""
     _wait_for_shipped_model(app, window)
     panel = window.panels["gates"]
-    got, gradients = [], []
+    got = []
     panel.gates_ready.connect(got.append)
-    panel.gradients_ready.connect(gradients.append)
     panel.compute()
     wait_until(app, lambda: bool(got), 120, "the gates")
-    wait_until(app, lambda: bool(gradients) or panel.gradient_curves["lstm"].xData is not None, 120, "the gradient plot")
     panel.set_step(len(got[0].text) // 2)
     left, right = got[0].saturation[0]["f"]
     panel.set_unit(int((right - left).argmax()))
