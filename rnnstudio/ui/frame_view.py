@@ -7,17 +7,19 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-_HEAT = np.array([[0, 0, 0, 0], [255, 200, 0, 120], [255, 60, 0, 190], [255, 255, 255, 230]], dtype=float)
+SPOTLIGHT_DIM = 190  # alpha of the black laid over what the model did not look at (of 255)
 
 
-def heat_rgba(weights: np.ndarray) -> np.ndarray:
-    """Attention weights (g, g) -> an RGBA overlay (g, g, 4): transparent where nothing is looked at."""
+def spotlight_rgba(weights: np.ndarray) -> np.ndarray:
+    """Attention weights (g, g) -> an RGBA overlay (g, g, 4): black, transparent where the
+    model looked most and darker where it looked less. Dimming the rest, rather than tinting
+    the looked-at part, keeps it visible whatever its colour (a red tint vanishes on a red
+    circle) and reads from the back of a lecture hall."""
     w = np.asarray(weights, dtype=float)
     w = w / w.max() if w.max() > 0 else w
-    pos = w * (len(_HEAT) - 1)
-    lo = np.floor(pos).astype(int).clip(0, len(_HEAT) - 2)
-    t = (pos - lo)[..., None]
-    return (_HEAT[lo] * (1 - t) + _HEAT[lo + 1] * t).astype(np.uint8)
+    rgba = np.zeros((*w.shape, 4), dtype=np.uint8)
+    rgba[..., 3] = np.round((1.0 - w) * SPOTLIGHT_DIM).astype(np.uint8)
+    return rgba
 
 
 def qimage_from_rgb(image: np.ndarray) -> QImage:
@@ -44,7 +46,7 @@ class FrameView(QWidget):
         self.update()
 
     def set_attention(self, weights: np.ndarray | None) -> None:
-        self._overlay = None if weights is None else qimage_from_rgb(heat_rgba(weights))
+        self._overlay = None if weights is None else qimage_from_rgb(spotlight_rgba(weights))
         self.update()
 
     def frame_rect(self) -> QRectF:
