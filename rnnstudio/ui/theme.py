@@ -36,7 +36,10 @@ def apply_presenter_to(root, on: bool) -> None:
             widget.setVisible(not on)
     size = PRESENTER_PLOT_POINT_SIZE if on else PLOT_POINT_SIZE
     colour = "#000000" if on else "#666666"
-    for view in root.findChildren(pg.GraphicsView):
+    views = root.findChildren(pg.GraphicsView)
+    if isinstance(root, pg.GraphicsView):
+        views.insert(0, root)  # a plot widget restyled on its own, after it rebuilt its plots
+    for view in views:
         for item in view.scene().items():
             if isinstance(item, pg.AxisItem):
                 if _is_cramped(item, pg):
@@ -48,6 +51,8 @@ def apply_presenter_to(root, on: bool) -> None:
                 item.setTextPen(colour)
                 if item.labelText:
                     item.setLabel(item.labelText, units=item.labelUnits or None, **{"font-size": f"{size}pt", "color": colour})
+            elif isinstance(item, pg.LabelItem) and item.text and isinstance(item.parentItem(), pg.PlotItem):
+                item.setText(item.text, color=colour)  # a plot's title: dark, its size kept (strips are thin)
             elif isinstance(item, pg.LegendItem):
                 for _sample, label in item.items:
                     label.setText(label.text, size=f"{size}pt", color=colour)

@@ -147,3 +147,20 @@ def test_a_text_longer_than_the_lab_reads_is_refused_and_a_long_file_is_cut(lab,
     lab.open_text(str(path))
     assert len(lab.text_edit.toPlainText()) == MAX_GATES_CHARS
     assert f"first {MAX_GATES_CHARS:,} characters" in lab.message.label.text()
+
+
+def test_heatmaps_drawn_in_presenter_mode_get_its_large_dark_axes(window, qtbot, tiny_model_file):
+    """The heatmap plots are built when the first gates arrive: after presenter mode was set."""
+    window.set_presenter(True)
+    window.panels["charrnn"].open_model(str(tiny_model_file))
+    qtbot.waitUntil(lambda: "tiny-lstm" in window.panels["charrnn"].source_combo.itemText(0), timeout=10_000)
+    panel = window.panels["gates"]
+    window.show_panel("gates")
+    panel.text_edit.setPlainText(READ)
+    with qtbot.waitSignal(panel.gates_ready, timeout=30_000):
+        panel.compute()
+    last_plot = panel.heatmaps._plots["h"][0]
+    axis = last_plot.getAxis("bottom")
+    assert axis.textPen().color().name() == "#000000"
+    assert axis.style["tickFont"].pointSize() > 12
+    assert panel.heatmaps._plots["i"][0].titleLabel.opts.get("color") == "#000000"
