@@ -89,10 +89,10 @@ def _vqa_work(app, window) -> None:
     if panel.model is None:
         raise UserError(f"the question-answering model could not be opened: {panel.message.label.text()}")
     panel.source_combo.setCurrentIndex(panel.source_combo.findData("generated-plain"))
-    seed = next(s for s in range(1000) if _has_three_shapes(s))
+    seed = next(s for s in range(1000) if _three_shapes_and_a_left_right_question(s))
     panel.show_generated(seed)
     questions = list(panel.known_questions)
-    question = next((q for q in questions if "left of" in q or "right of" in q), questions[0])
+    question = next((q for q in questions if _left_or_right(q)), questions[0])
     answers = []
     panel.answered.connect(answers.append)
     panel.ask(question)
@@ -100,12 +100,18 @@ def _vqa_work(app, window) -> None:
     panel.glimpse_check.setChecked(True)
 
 
-def _has_three_shapes(seed: int) -> bool:
+def _three_shapes_and_a_left_right_question(seed: int) -> bool:
     import numpy as np
 
     from rnnstudio.data import shapes
+    from rnnstudio.data.scene_questions import all_questions
 
-    return len(shapes.random_scene(np.random.default_rng(seed)).shapes) == 3
+    scene = shapes.random_scene(np.random.default_rng(seed))
+    return len(scene.shapes) == 3 and any(_left_or_right(q.question) for q in all_questions(scene))
+
+
+def _left_or_right(question: str) -> bool:
+    return "left of" in question or "right of" in question
 
 
 PANEL_WORK = {"charrnn": _charrnn_work, "gates": _gates_work, "caption": _caption_work, "vqa": _vqa_work}
