@@ -40,7 +40,6 @@ from PySide6.QtWidgets import (
 )
 
 from rnnstudio.nn.explain import step_equations
-from rnnstudio.ui import theme
 from rnnstudio.ui.char_strip import CharStrip
 from rnnstudio.ui.gates_views import MAP_INFO, HeatmapStack, UnrolledGraph
 from rnnstudio.ui.widgets import (
@@ -95,7 +94,6 @@ class GatesPanel(QWidget):
         self.step = 0
         self.latest_sample = ""
         self._gradients_shown = False
-        self._presenter = False
         self._build()
         self._gradient_timer = QTimer(self)
         self._gradient_timer.setSingleShot(True)
@@ -497,8 +495,6 @@ class GatesPanel(QWidget):
         self.unit_spin.setValue(self.unit)
         self.unit_spin.blockSignals(False)
         self.heatmaps.set_maps(maps)
-        if self._presenter:
-            theme.apply_presenter_to(self.heatmaps, True)  # set_maps may have rebuilt its plots
         self._draw_saturation()
         self._draw_unit()
 
@@ -718,7 +714,6 @@ class GatesPanel(QWidget):
             self.tabs.setCurrentIndex(saved["tab"])
 
     def set_presenter(self, on: bool) -> None:
-        self._presenter = on
         scale = 2 if on else 1
         for arch, curve in self.gradient_curves.items():
             curve.setPen(pg.mkPen(ARCH_COLORS[arch], width=3 * scale))

@@ -8,7 +8,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QWidget
 
-from rnnstudio.ui.theme import small_axis_font
+from rnnstudio.ui.theme import apply_presenter_to, presenter_on, small_axis_font
 
 # What each gate and state is, for titles, and its fixed colour scale.
 MAP_INFO = {
@@ -83,6 +83,8 @@ class HeatmapStack(pg.GraphicsLayoutWidget):
             self._plots[name][0].hideAxis("bottom")  # the time axes are linked: one is enough
         if names:
             self._plots[names[-1]][0].setLabel("bottom", "step (character read)")
+        if presenter_on():  # these plots are new: presenter mode was applied to their predecessors
+            apply_presenter_to(self, True)
 
     def set_step(self, step: int | None) -> None:
         for line in self._cursor_lines:

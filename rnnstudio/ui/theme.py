@@ -6,18 +6,25 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QApplication
 
 _base_point_size: float | None = None
+_presenter_on = False
 
 PRESENTER_POINT_SIZE = 17
 
 
 def apply_presenter(app: QApplication, on: bool) -> None:
     """Large fonts everywhere, for the back of a lecture hall; off restores the default."""
-    global _base_point_size
+    global _base_point_size, _presenter_on
+    _presenter_on = on
     font = QFont(app.font())
     if _base_point_size is None:
         _base_point_size = font.pointSizeF()
     font.setPointSizeF(PRESENTER_POINT_SIZE if on else _base_point_size)
     app.setFont(font)
+
+
+def presenter_on() -> bool:
+    """Whether presenter mode is on: for plots built after it was switched on."""
+    return _presenter_on
 
 
 PLOT_POINT_SIZE = 10
