@@ -8,10 +8,9 @@ import pytest
 READ = "the cat sat on the mat.\nthe dog sat on the log.\n"
 
 
-@pytest.fixture
-def lab(window, qtbot, tiny_model_file):
-    """The gates panel with the tiny model opened and READ read through it."""
-    window.panels["charrnn"].open_model(str(tiny_model_file))
+def read_through_tiny_model(window, qtbot, model_file):
+    """Open the tiny model, show the gates panel and read READ through it; the panel."""
+    window.panels["charrnn"].open_model(str(model_file))
     qtbot.waitUntil(lambda: "tiny-lstm" in window.panels["charrnn"].source_combo.itemText(0), timeout=10_000)
     panel = window.panels["gates"]
     window.show_panel("gates")
@@ -19,6 +18,12 @@ def lab(window, qtbot, tiny_model_file):
     with qtbot.waitSignal(panel.gates_ready, timeout=30_000):
         panel.compute()
     return panel
+
+
+@pytest.fixture
+def lab(window, qtbot, tiny_model_file):
+    """The gates panel with the tiny model opened and READ read through it."""
+    return read_through_tiny_model(window, qtbot, tiny_model_file)
 
 
 def test_heatmaps_show_every_gate_and_state(lab):
@@ -152,15 +157,12 @@ def test_a_text_longer_than_the_lab_reads_is_refused_and_a_long_file_is_cut(lab,
 def test_heatmaps_drawn_in_presenter_mode_get_its_large_dark_axes(window, qtbot, tiny_model_file):
     """The heatmap plots are built when the first gates arrive: after presenter mode was set."""
     window.set_presenter(True)
-    window.panels["charrnn"].open_model(str(tiny_model_file))
-    qtbot.waitUntil(lambda: "tiny-lstm" in window.panels["charrnn"].source_combo.itemText(0), timeout=10_000)
-    panel = window.panels["gates"]
-    window.show_panel("gates")
-    panel.text_edit.setPlainText(READ)
-    with qtbot.waitSignal(panel.gates_ready, timeout=30_000):
-        panel.compute()
-    last_plot = panel.heatmaps._plots["h"][0]
-    axis = last_plot.getAxis("bottom")
-    assert axis.textPen().color().name() == "#000000"
-    assert axis.style["tickFont"].pointSize() > 12
-    assert panel.heatmaps._plots["i"][0].titleLabel.opts.get("color") == "#000000"
+    try:
+        panel = read_through_tiny_model(window, qtbot, tiny_model_file)
+        last_plot = panel.heatmaps._plots["h"][0]
+        axis = last_plot.getAxis("bottom")
+        assert axis.textPen().color().name() == "#000000"
+        assert axis.style["tickFont"].pointSize() > 12
+        assert panel.heatmaps._plots["i"][0].titleLabel.opts.get("color") == "#000000"
+    finally:
+        window.set_presenter(False)  # the application's font and the theme's state outlive the window
