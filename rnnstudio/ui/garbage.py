@@ -4,8 +4,9 @@ Left automatic, the collector runs in whichever thread happens to allocate when 
 generation fills up: often the device worker, which allocates all the time. A collection
 there finalises every unreachable cycle, Qt objects included (a closed window, plot items
 a panel replaced, a slot's lambda that holds its widget), so Qt objects of the GUI thread
-get deleted on the worker thread, which Qt does not allow: the test suite hung about one
-full run in four that way, the worker stopped at a random line while the GUI waited.
+get deleted on the worker thread, which Qt does not allow. (The likely cause of a rare hang
+of the test suite, the worker stopped at a random line while the GUI waited; no native stack
+of it was caught, so that is not proven.)
 
 So while the app runs the automatic collector is off, and a timer on the GUI thread
 collects what the automatic one would have collected, by the same per-generation
