@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from rnnstudio.cli import main
 
@@ -42,3 +43,26 @@ def call_main(capsys, *args) -> tuple[int, str, str]:
         code = e.code
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def write_test_pictures(folder: Path, rgb) -> dict[str, Path]:
+    """The picture files a picture command must read or refuse, in `folder`: `plain` (the 8-bit
+    RGB array `rgb` as a PNG), `grey` (the same in grey), `alpha` (an opaque red square on a
+    transparent 32 x 32 picture), `16bit`, `huge` (9000 pixels wide), `text` (a text file named
+    .png) and `empty` (an empty .jpg)."""
+    import cv2
+    import numpy as np
+
+    paths = {name: folder / file for name, file in (
+        ("plain", "plain.png"), ("grey", "grey.png"), ("alpha", "alpha.png"), ("16bit", "deep.png"),
+        ("huge", "huge.png"), ("text", "notes.png"), ("empty", "empty.jpg"))}
+    cv2.imwrite(str(paths["plain"]), rgb[..., ::-1])
+    cv2.imwrite(str(paths["grey"]), cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+    bgra = np.zeros((32, 32, 4), np.uint8)
+    bgra[8:24, 8:24] = (0, 0, 255, 255)
+    cv2.imwrite(str(paths["alpha"]), bgra)
+    cv2.imwrite(str(paths["16bit"]), (np.ones((20, 30, 3)) * np.array([0, 32768, 65535])).astype(np.uint16))
+    cv2.imwrite(str(paths["huge"]), np.full((60, 9000, 3), 200, np.uint8))
+    paths["text"].write_text("this is not a picture")
+    paths["empty"].write_bytes(b"")
+    return paths

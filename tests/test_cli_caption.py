@@ -7,7 +7,7 @@ import json
 import cv2
 import numpy as np
 import pytest
-from cli_helpers import assert_one_line_error, call_main, run_cli
+from cli_helpers import assert_one_line_error, call_main, run_cli, write_test_pictures
 
 from rnnstudio.data.images import fit_square, read_image
 from rnnstudio.data.shapes import random_scene, render
@@ -31,28 +31,9 @@ def model(tmp_path_factory):
 def pictures(tmp_path_factory):
     folder = tmp_path_factory.mktemp("pictures")
     scene = random_scene(np.random.default_rng(0))
-    paths = {}
-    paths["plain"] = folder / "plain.png"
-    cv2.imwrite(str(paths["plain"]), render(scene, 64)[..., ::-1])
+    paths = write_test_pictures(folder, render(scene, 64))
     paths["camera"] = folder / "camera.jpg"
     cv2.imwrite(str(paths["camera"]), render(scene, 240, camera=True, rng=np.random.default_rng(1))[..., ::-1])
-    grey = cv2.cvtColor(render(scene, 64), cv2.COLOR_RGB2GRAY)
-    paths["grey"] = folder / "grey.png"
-    cv2.imwrite(str(paths["grey"]), grey)
-    bgra = np.zeros((32, 32, 4), np.uint8)
-    bgra[8:24, 8:24] = (0, 0, 255, 255)  # an opaque red square on a transparent picture
-    paths["alpha"] = folder / "alpha.png"
-    cv2.imwrite(str(paths["alpha"]), bgra)
-    deep = (np.ones((20, 30, 3)) * np.array([0, 32768, 65535])).astype(np.uint16)
-    paths["16bit"] = folder / "deep.png"
-    cv2.imwrite(str(paths["16bit"]), deep)
-    huge = np.full((60, 9000, 3), 200, np.uint8)
-    paths["huge"] = folder / "huge.png"
-    cv2.imwrite(str(paths["huge"]), huge)
-    paths["text"] = folder / "notes.png"
-    paths["text"].write_text("this is not a picture")
-    paths["empty"] = folder / "empty.jpg"
-    paths["empty"].write_bytes(b"")
     return paths
 
 

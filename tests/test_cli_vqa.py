@@ -7,7 +7,7 @@ import json
 import cv2
 import numpy as np
 import pytest
-from cli_helpers import assert_one_line_error, call_main
+from cli_helpers import assert_one_line_error, call_main, write_test_pictures
 
 from rnnstudio.cli import main
 from rnnstudio.data.scene_questions import one_per_type
@@ -39,22 +39,7 @@ RED_CIRCLE_LEFT = Scene((Shape("circle", "red", "large", 0.25, 0.5, 0.0, 0.17),
 
 @pytest.fixture(scope="module")
 def pictures(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("pictures")
-    paths = {"plain": folder / "plain.png"}
-    cv2.imwrite(str(paths["plain"]), render(RED_CIRCLE_LEFT, 64)[..., ::-1])
-    paths["grey"] = folder / "grey.png"
-    cv2.imwrite(str(paths["grey"]), cv2.cvtColor(render(RED_CIRCLE_LEFT, 64), cv2.COLOR_RGB2GRAY))
-    bgra = np.zeros((48, 48, 4), np.uint8)
-    bgra[10:30, 10:30] = (255, 0, 0, 255)  # an opaque blue square on a transparent picture
-    paths["alpha"] = folder / "alpha.png"
-    cv2.imwrite(str(paths["alpha"]), bgra)
-    paths["huge"] = folder / "huge.png"
-    cv2.imwrite(str(paths["huge"]), np.full((40, 9000, 3), 230, np.uint8))
-    paths["text"] = folder / "notes.png"
-    paths["text"].write_text("this is not a picture")
-    paths["empty"] = folder / "empty.jpg"
-    paths["empty"].write_bytes(b"")
-    return paths
+    return write_test_pictures(tmp_path_factory.mktemp("pictures"), render(RED_CIRCLE_LEFT, 64))
 
 
 def test_train_vqa_writes_a_model_with_metrics(model):
