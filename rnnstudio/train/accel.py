@@ -15,6 +15,10 @@ runs an LSTM as one call, and a decoder's loop over the words would be unrolled 
 compiled again for every caption length.
 
 On the CPU and Apple MPS both are off unless asked for: they are seldom faster there.
+torch.compile needs a toolchain to build its kernels (a C++ compiler for the CPU, Triton
+for CUDA); before compiling, a tiny function is compiled and run to check that it works
+here. If not, an explicit `--compile` is refused with the reason, and the CUDA default
+quietly trains uncompiled (the log line says why).
 The default, `Precision()`, is plain float32, and is what the app's own training uses.
 """
 
@@ -96,6 +100,23 @@ def resolve_compile(choice: bool | None, device: torch.device, helps: bool) -> b
     return bool(choice)
 
 
+def compile_problem(device: torch.device) -> str | None:
+    """Why torch.compile cannot build kernels for `device` on this machine (its error's first
+    line), or None when it can: compiles and runs a tiny function (about 2 s the first time)."""
+
+    def probe(x):
+        return x * 2 + 1
+
+    try:
+        out = torch.compile(probe, dynamic=False)(torch.ones(4, device=device))
+        if not bool((out == 3).all()):
+            return "a compiled test function gave a wrong result"
+    except Exception as e:  # InductorError, BackendCompilerFailed, ...: the toolchain, not our code
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        return lines[0] if lines else type(e).__name__
+    return None
+
+
 def prepare(trainer, run, amp: bool | None = None, compile: bool | None = None, compile_part=None,
             compile_helps: bool = False, seed: int | None = None) -> dict:
     """Set `trainer` up for this run: mixed precision, torch.compile of `compile_part`
@@ -108,6 +129,12 @@ def prepare(trainer, run, amp: bool | None = None, compile: bool | None = None, 
     """
     trainer.precision = resolve_amp(amp, run.device)
     compiled = resolve_compile(compile, run.device, compile_helps)
+    problem = compile_problem(run.device) if compiled else None
+    if problem is not None:
+        if compile:  # asked for by name
+            raise UserError(f"--compile: torch.compile cannot build kernels on this machine ({problem}); "
+                            f"train without --compile")
+        compiled = False  # the CUDA default: train as it is, and say why
     part = compile_part if compile_part is not None else trainer.model
     if compiled:
         part.compile()  # in place: parameter names stay as they are
@@ -119,6 +146,8 @@ def prepare(trainer, run, amp: bool | None = None, compile: bool | None = None, 
         info["precision"] = trainer.precision.name
     if compiled:
         info["compiled"] = "model" if part is trainer.model else type(part).__name__
+    if problem is not None:
+        info["not_compiled"] = problem
     return info
 
 
@@ -129,4 +158,6 @@ def describe(info: dict) -> str:
         out += f", mixed precision ({info['precision']})"
     if "compiled" in info:
         out += f", compiled {info['compiled']}"
+    if "not_compiled" in info:
+        out += f", not compiled (torch.compile cannot build kernels here: {info['not_compiled']})"
     return out

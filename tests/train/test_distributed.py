@@ -239,3 +239,38 @@ def test_caption_training_compiled_and_in_mixed_precision_when_asked(tmp_path):
     loaded = load_captioner(out)
     assert loaded.trained["precision"] == "bfloat16" and loaded.trained["compiled"] == "SmallEncoder"
     assert not any("_orig_mod" in name for name in load_file(out))
+
+
+def test_compile_without_a_working_toolchain_is_refused_with_the_reason(tmp_path, verse):
+    """A machine without a C++ compiler (a student's laptop): --compile says so before training,
+    in one line, and writes nothing; a fresh inductor cache so nothing compiled earlier is reused."""
+    from cli_helpers import assert_one_line_error, run_cli
+
+    out = tmp_path / "m.safetensors"
+    proc = run_cli("train", "charrnn", "--corpus", verse, *CHARRNN, "--compile", "--out", out, timeout=300,
+                   env_extra={"CXX": str(tmp_path / "no-such-compiler"),
+                              "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "inductor")})
+    assert proc.returncode == 2, proc.stderr
+    assert_one_line_error(proc.stderr, "--compile", "cannot build kernels", "no-such-compiler", "without --compile",
+                          after_progress=True)
+    assert not out.exists() and only_model_files(tmp_path) == []
+
+
+@pytest.mark.filterwarnings("ignore:dynamo_pgo force disabled")
+def test_the_default_trains_uncompiled_where_compiling_cannot_work(tiny_trainer, monkeypatch, tmp_path):
+    """The CUDA default (compile where it helps) meets a machine that cannot compile: the run goes
+    on uncompiled and the log line says why. Shown on the CPU with its compiler taken away."""
+    import torch._inductor.config as inductor
+
+    monkeypatch.setattr(inductor.cpp, "cxx", (None, str(tmp_path / "no-such-compiler")))
+    monkeypatch.setattr(inductor, "force_disable_caches", True)
+    monkeypatch.setattr(accel, "resolve_compile", lambda choice, device, helps: True)  # as on CUDA
+    trainer = tiny_trainer(steps=0)
+    info = accel.prepare(trainer, Run(torch.device("cpu")), amp=False, compile=None)
+    assert "compiled" not in info and "no-such-compiler" in info["not_compiled"]
+    assert "not compiled (torch.compile cannot build kernels here" in accel.describe(info)
+    assert trainer.train_model is trainer.model and getattr(trainer.model, "_compiled_call_impl", None) is None
+    assert np.isfinite(trainer.step()["loss"])
+    assert accel.compile_problem(torch.device("cpu")) is not None
+    monkeypatch.undo()
+    assert accel.compile_problem(torch.device("cpu")) is None  # with the compiler back, it works
