@@ -12,6 +12,7 @@ from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
+    QFrame,
     QLabel,
     QMainWindow,
     QMenu,
@@ -57,6 +58,9 @@ class MainWindow(QMainWindow):
         self.device_label = QLabel("Device: loading PyTorch…")
         self.activity_label = QLabel("starting")
         self.statusBar().addPermanentWidget(self.activity_label)
+        separator = QFrame()
+        separator.setFrameShape(QFrame.Shape.VLine)  # keeps "idle" and "Device: ..." apart
+        self.statusBar().addPermanentWidget(separator)
         self.statusBar().addPermanentWidget(self.device_label)
         worker.ready.connect(self._on_worker_ready)
         worker.activity_changed.connect(self._on_worker_activity)
