@@ -63,6 +63,8 @@ CORPORA = [("Shakespeare (all plays but The Tempest)", "shakespeare"), ("Python 
 ARCHS = [("LSTM", "lstm"), ("GRU", "gru"), ("Vanilla RNN", "rnn")]
 REDRAW_MS = 250  # the loss plot redraws at most 4 times a second: each redraw takes the GIL from training
 
+CONTROLS_WIDTH = 380  # the left column of settings, in pixels
+PRESENTER_CONTROLS_WIDTH = 520  # the same in presenter mode's large type
 LOSS_AXIS_LABEL = "loss (nats per character)"
 TRAIN_COLOR = (70, 130, 200)
 VALID_COLOR = (230, 120, 20)
@@ -124,7 +126,7 @@ class CharRNNPanel(QWidget):
 
     def _build(self) -> None:
         outer, self.message = panel_layout(self)
-        split = QSplitter(Qt.Orientation.Horizontal)
+        split = self.columns = QSplitter(Qt.Orientation.Horizontal)
         outer.addWidget(split, 1)
         split.addWidget(self._build_controls())
         right = QSplitter(Qt.Orientation.Vertical)
@@ -138,7 +140,7 @@ class CharRNNPanel(QWidget):
         split.addWidget(right)
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
-        split.setSizes([380, 900])
+        split.setSizes([CONTROLS_WIDTH, 900])
 
     def _build_controls(self) -> QWidget:
         box = QWidget()
@@ -636,6 +638,9 @@ class CharRNNPanel(QWidget):
 
     def set_presenter(self, on: bool) -> None:
         scale = 2.0 if on else 1.0
+        controls, rest = self.columns.sizes()  # in large type the controls need a wider column
+        width = PRESENTER_CONTROLS_WIDTH if on else CONTROLS_WIDTH
+        self.columns.setSizes([width, max(controls + rest - width, 0)])
         self.train_curve.setPen(pg.mkPen(TRAIN_COLOR, width=1 * scale))
         self.valid_curve.setPen(pg.mkPen(VALID_COLOR, width=2.5 * scale))
         self.valid_curve.setSymbolSize(6 * scale)

@@ -9,6 +9,10 @@ _base_point_size: float | None = None
 _presenter_on = False
 
 PRESENTER_POINT_SIZE = 17
+# Check boxes and radio buttons keep their pixel size when the font grows: scale them with it.
+# Per widget, since an application-wide style sheet would stop QApplication.setFont from
+# reaching any widget, and with the font size, since a widget's own style sheet stops it there.
+PRESENTER_INDICATOR = "{kind} {{ font-size: {size}pt; }} {kind}::indicator {{ width: 1em; height: 1em; }}"
 
 
 def apply_presenter(app: QApplication, on: bool) -> None:
@@ -36,11 +40,14 @@ def apply_presenter_to(root, on: bool) -> None:
     `advanced` are tucked away, every plot's axis numbers and titles grow, and the text is
     drawn dark on light for contrast on a projector."""
     import pyqtgraph as pg
-    from PySide6.QtWidgets import QWidget
+    from PySide6.QtWidgets import QCheckBox, QRadioButton, QWidget
 
     for widget in root.findChildren(QWidget):
         if widget.property("hint") or widget.property("advanced"):
             widget.setVisible(not on)
+        if isinstance(widget, (QCheckBox, QRadioButton)):
+            kind = type(widget).__name__
+            widget.setStyleSheet(PRESENTER_INDICATOR.format(kind=kind, size=PRESENTER_POINT_SIZE) if on else "")
     size = PRESENTER_PLOT_POINT_SIZE if on else PLOT_POINT_SIZE
     colour = "#000000" if on else "#666666"
     views = root.findChildren(pg.GraphicsView)

@@ -121,14 +121,21 @@ def test_bad_sample_iterations_are_refused(window, qtbot):
     assert panel._training_state == "none"
 
 
-def test_presenter_mode_enlarges_fonts(window, qtbot):
-    from PySide6.QtWidgets import QApplication
+def test_presenter_mode_enlarges_fonts_and_check_boxes(window, qtbot):
+    from PySide6.QtWidgets import QApplication, QStyle, QStyleOptionButton
 
-    before = QApplication.instance().font().pointSizeF()
+    def box_width():  # the drawn square of the check box, not its text
+        check = window.panels["vqa"].glimpse_check
+        option = QStyleOptionButton()
+        option.initFrom(check)
+        return check.style().subElementRect(QStyle.SubElement.SE_CheckBoxIndicator, option, check).width()
+
+    before, box_before = QApplication.instance().font().pointSizeF(), box_width()
     window.set_presenter(True)
     assert QApplication.instance().font().pointSizeF() > before
+    assert box_width() > 1.5 * box_before
     window.set_presenter(False)
-    assert QApplication.instance().font().pointSizeF() == before
+    assert QApplication.instance().font().pointSizeF() == before and box_width() == box_before
 
 
 def test_status_bar_and_about_name_the_device(window):

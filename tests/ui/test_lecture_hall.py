@@ -135,9 +135,12 @@ def test_presenter_mode_enlarges_plots_and_tucks_advanced_controls_away(window):
     axis = charrnn.plot.getAxis("bottom")
     normal = axis.style["tickFont"].pointSize() if axis.style.get("tickFont") else 0
     assert charrnn.lr_spin.isVisibleTo(window)
+    window.resize(1600, 900)
+    controls_width = charrnn.columns.sizes()[0]
     window.presenter_action.trigger()  # the F5 key's action
     try:
         assert window.presenter
+        assert charrnn.columns.sizes()[0] > controls_width + 100  # room for the settings in large type
         assert not charrnn.lr_spin.isVisibleTo(window) and not charrnn.continue_check.isVisibleTo(window)
         assert charrnn.layers_spin.isVisibleTo(window)  # the basic controls stay
         hints = [w for w in window.findChildren(pg.QtWidgets.QLabel) if w.property("hint")]
@@ -146,6 +149,7 @@ def test_presenter_mode_enlarges_plots_and_tucks_advanced_controls_away(window):
     finally:
         window.presenter_action.trigger()
     assert not window.presenter and charrnn.lr_spin.isVisibleTo(window)
+    assert charrnn.columns.sizes()[0] == controls_width
 
 
 def test_every_control_explains_itself_in_a_tooltip(window):
