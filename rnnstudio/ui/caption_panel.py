@@ -58,7 +58,9 @@ GRADE_COLORS = {
     "somewhat related": "#b05a00",
     "unrelated": "#b00020",
 }
-LOSS_FORMULA = "Trained by minimising  L(I, Y*) = − Σ<sub>t</sub> log P(Y*<sub>t</sub> | Y*<sub>1</sub> … Y*<sub>t−1</sub>, I)"
+# The formula on a line of its own: wrapped mid-formula, its "…" read as text cut off.
+LOSS_FORMULA = ("Trained by minimising<br><span style='white-space:nowrap'>L(I, Y*) = − Σ<sub>t</sub> "
+                "log P(Y*<sub>t</sub> | Y*<sub>1</sub> … Y*<sub>t−1</sub>, I)</span>")
 
 
 def probability_color(p: float) -> QColor:
