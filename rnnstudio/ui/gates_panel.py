@@ -72,8 +72,9 @@ DEFAULT_TEXT = (
 GRAPH_STEPS = 6  # steps drawn in the unrolled graph
 ARCH_COLORS = {"rnn": (214, 69, 48), "gru": (60, 160, 80), "lstm": (49, 105, 188)}
 ARCH_NAMES = {"rnn": "vanilla RNN", "gru": "GRU", "lstm": "LSTM"}
-
-
+# A gradient below this is not drawn: float64 goes on to 1e-308, and the plot would squash the
+# other curves to fit it. (A curve drawn at a clamped floor would look like a plateau.)
+GRADIENT_FLOOR = 1e-30
 GRADIENT_TAB = 3  # the index of the "Gradient flow" tab
 
 
@@ -700,7 +701,8 @@ class GatesPanel(QWidget):
             if norms is None:
                 curve.setData([], [])
             else:
-                curve.setData(np.arange(1, len(norms) + 1), np.maximum(norms, 1e-30))
+                shown = np.where(norms >= GRADIENT_FLOOR, norms, np.nan)  # ends there, not flat along it
+                curve.setData(np.arange(1, len(norms) + 1), shown, connect="finite")
         self.gradient_explanation.setText(result.explanation)
         self.gradients_ready.emit(result)
 

@@ -101,9 +101,12 @@ LESSONS = [
            "Press Next: the same weights at every step, h_t computed from h_(t-1) and x_t.", _step_through),
     Lesson("Inside the LSTM: gates and the memory cell", "8",
            "Gates between 0 and 1 decide what c_t keeps; click a unit to follow it over the text.", _gates_and_cell),
+    # Forget bias 2 (f near 0.88): the LSTM's curve levels off near 1e-2 while the RNN's falls
+    # to 1e-9 at 200 steps. At 1 (f near 0.73) the LSTM's gradient vanishes as fast as the RNN's.
     Lesson("Vanishing gradients: RNN against LSTM", "7, 9",
-           "Largest singular value 0.9: the RNN's gradient dies within a few dozen steps; the LSTM's lives on.",
-           _gradients(0.9, forget_bias=1.0)),
+           "Largest singular value 0.9: the RNN's gradient shrinks tenfold every 20 steps back; "
+           "the LSTM's, its forget gate near 1, levels off.",
+           _gradients(0.9, forget_bias=2.0)),
     Lesson("Exploding gradients", "7",
            "Largest singular value 1.3: the vanilla RNN's gradient grows with every step back.", _gradients(1.3)),
     Lesson("Caption the cards", "10, 13",

@@ -120,4 +120,4 @@ def gradient_flow(ws: CharRNNWorkspace, request: GradientRequest):
                 arch, request.hidden, request.steps, request.singular_value, request.forget_bias, request.seed
             )
             yield None
-    return GradientResult(curves=curves, explanation=GRADIENT_EXPLANATION)
+    return GradientResult(curves=curves, explanation=GRADIENT_EXPLANATION, request=request)

@@ -278,6 +278,7 @@ class GradientRequest(Request):
 class GradientResult:
     curves: dict  # arch -> (steps,) array of norms at distance 1..steps
     explanation: str
+    request: GradientRequest | None = None  # what was asked: a later change of the controls may be on its way
 
 
 # --- captioning -------------------------------------------------------------------------

@@ -75,6 +75,26 @@ def test_every_lesson_sets_its_panel_up(window, qtbot):
     charrnn.reset_training()
 
 
+def test_the_gradient_lessons_show_what_they_say(window, qtbot):
+    """The status line's promise is on the plot: the RNN's gradient vanishes (or explodes) over
+    200 steps back, and in the vanishing lesson the LSTM's levels off far above it."""
+    gates = window.panels["gates"]
+
+    def lesson_curves(title, singular_value):
+        lesson = next(ls for ls in LESSONS if ls.title == title)
+        with qtbot.waitSignal(gates.gradients_ready, timeout=30_000,  # not the curves of the controls before
+                              check_params_cb=lambda r: r.request.singular_value == singular_value) as blocker:
+            window.start_lesson(lesson)
+        return blocker.args[0].curves
+
+    curves = lesson_curves("Vanishing gradients: RNN against LSTM", 0.9)
+    rnn, lstm = curves["rnn"], curves["lstm"]
+    assert rnn[-1] < 1e-6 * rnn[0] and rnn[49] < 1e-2 * rnn[0]
+    assert lstm[-1] > 1e-2 * lstm[0] and lstm[-1] > 1e4 * rnn[-1]
+    curves = lesson_curves("Exploding gradients", 1.3)
+    assert curves["rnn"][-1] > 1e6 * curves["rnn"][0]
+
+
 def test_the_caption_lesson_without_a_camera_offers_another_source(window, qtbot):
     lesson = next(ls for ls in LESSONS if ls.title == "Caption the cards")
     window.start_lesson(lesson)
