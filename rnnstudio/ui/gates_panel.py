@@ -178,6 +178,9 @@ class GatesPanel(QWidget):
         self.saturation_combo.currentIndexChanged.connect(self._draw_saturation)
         row.addWidget(self.saturation_combo, 1)
         v.addLayout(row)
+        self.saturation_view = QWidget()  # the plot and its hint; a vanilla RNN gets a note instead
+        plot_and_hint = QVBoxLayout(self.saturation_view)
+        plot_and_hint.setContentsMargins(0, 0, 0, 0)
         self.saturation_plot = pg.PlotWidget(background="w")
         self.saturation_plot.setLabel("bottom", "share of steps closed (below 0.1)")
         self.saturation_plot.setLabel("left", "share of steps open (above 0.9)")
@@ -188,11 +191,20 @@ class GatesPanel(QWidget):
         self.saturation_plot.addItem(self.saturation_points)
         self.saturation_selected = pg.ScatterPlotItem(size=16, brush=None, pen=pg.mkPen((214, 69, 48), width=3))
         self.saturation_plot.addItem(self.saturation_selected)
-        v.addWidget(self.saturation_plot, 1)
-        v.addWidget(hint_label(
-            "Each dot is one unit. Units near the top right are switches, always open or closed; "
-            "units near the bottom left work in between. Click one to follow it."
+        plot_and_hint.addWidget(self.saturation_plot, 1)
+        plot_and_hint.addWidget(hint_label(
+            "Each dot is one unit. Units on the dashed line are switches, always either open or closed; "
+            "top left: mostly open; bottom right: mostly closed; bottom left: in between. Click one to follow it."
         ))
+        v.addWidget(self.saturation_view, 1)
+        self.no_gates_label = QLabel(
+            "A vanilla RNN has no gates to open or close: its state is simply "
+            "h_t = tanh(W_hh h_(t-1) + W_xh x_t). Read the text through an LSTM or a GRU to see them."
+        )
+        self.no_gates_label.setWordWrap(True)
+        self.no_gates_label.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.no_gates_label.hide()
+        v.addWidget(self.no_gates_label, 1)
         split.addWidget(side)
         split.setSizes([900, 340])
         return split
@@ -473,9 +485,13 @@ class GatesPanel(QWidget):
             combo.clear()
             for name in choices:
                 combo.addItem(MAP_INFO[name][0], name)
-            index = combo.findData(current)
-            combo.setCurrentIndex(index if index >= 0 else combo.findData("h" if combo is self.strip_state_combo else "f"))
+            preferred = [current] + (["h"] if combo is self.strip_state_combo else ["f", "z"])  # z: the GRU's keep gate
+            combo.setCurrentIndex(max(0, next((combo.findData(n) for n in preferred if combo.findData(n) >= 0), 0)))
             combo.blockSignals(False)
+        has_gates = bool(result.saturation[0])
+        self.saturation_combo.setEnabled(has_gates)
+        self.saturation_view.setVisible(has_gates)
+        self.no_gates_label.setVisible(not has_gates)
         self.clamp_state_combo.model().item(1).setEnabled(result.arch == "lstm")
         self.strip.set_text(result.text)
         self.step_slider.setRange(0, len(result.text) - 1)

@@ -11,7 +11,7 @@ READ = "the cat sat on the mat.\nthe dog sat on the log.\n"
 def read_through_tiny_model(window, qtbot, model_file):
     """Open the tiny model, show the gates panel and read READ through it; the panel."""
     window.panels["charrnn"].open_model(str(model_file))
-    qtbot.waitUntil(lambda: "tiny-lstm" in window.panels["charrnn"].source_combo.itemText(0), timeout=10_000)
+    qtbot.waitUntil(lambda: model_file.stem in window.panels["charrnn"].source_combo.itemText(0), timeout=10_000)
     panel = window.panels["gates"]
     window.show_panel("gates")
     panel.text_edit.setPlainText(READ)
@@ -166,3 +166,23 @@ def test_heatmaps_drawn_in_presenter_mode_get_its_large_dark_axes(window, qtbot,
         assert panel.heatmaps._plots["i"][0].titleLabel.opts.get("color") == "#000000"
     finally:
         window.set_presenter(False)  # the application's font and the theme's state outlive the window
+
+
+@pytest.mark.parametrize("arch", ["gru", "rnn"])
+def test_saturation_of_a_gru_and_a_vanilla_rnn(window, qtbot, tmp_path, tiny_trainer, arch):
+    """A GRU's saturation plot starts on its update gate z (it has no forget gate); a vanilla
+    RNN, which has no gates, gets a sentence saying so instead of an empty plot."""
+    from rnnstudio.nn.charrnn import save_charrnn
+
+    trainer = tiny_trainer(arch=arch, steps=5)
+    path = tmp_path / f"tiny-{arch}.safetensors"
+    save_charrnn(path, trainer.model, trainer.vocab.chars, trainer.trained_info())
+    panel = read_through_tiny_model(window, qtbot, path)
+    if arch == "gru":
+        assert panel.saturation_combo.currentData() == "z"
+        assert panel.saturation_view.isVisibleTo(window) and not panel.no_gates_label.isVisibleTo(window)
+        assert len(panel.saturation_points.data) == 16  # a dot for each unit
+    else:
+        assert panel.saturation_combo.count() == 0 and not panel.saturation_combo.isEnabled()
+        assert not panel.saturation_view.isVisibleTo(window) and panel.no_gates_label.isVisibleTo(window)
+        assert "no gates" in panel.no_gates_label.text()
