@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from rnnstudio.ui.frame_view import FrameView, qimage_from_rgb
 from rnnstudio.ui.settings import choose, set_number
 from rnnstudio.ui.widgets import (
+    give_shortcut,
     hint_label,
     panel_layout,
     when_worker_ready,
@@ -164,6 +165,8 @@ class CaptionPanel(QWidget):
         self.stop_button.setToolTip('Stop the source; the last frame and caption stay')
         self.stop_button.clicked.connect(self.stop_source)
         self.stop_button.setEnabled(False)
+        give_shortcut(self.start_button, "Ctrl+Return", "Start the source and caption it")
+        give_shortcut(self.stop_button, "Esc", "Stop the source")
         row.addWidget(self.start_button)
         row.addWidget(self.stop_button)
         form.addRow(row)
@@ -179,6 +182,7 @@ class CaptionPanel(QWidget):
         self.freeze_check = QCheckBox("Freeze frame")
         self.freeze_check.setToolTip("Hold the current frame and caption, to study them")
         self.freeze_check.toggled.connect(self.set_frozen)
+        give_shortcut(self.freeze_check, "Ctrl+F", "Freeze or unfreeze the frame")
         form.addRow(self.freeze_check)
         self.save_button = QPushButton("Save frame with caption…")
         self.save_button.setToolTip('Write the frame with its caption under it as a PNG')

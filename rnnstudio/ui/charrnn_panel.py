@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from rnnstudio.ui.settings import choose, set_number
 from rnnstudio.ui.widgets import (
     add_explained_row,
+    give_shortcut,
     hint_label,
     monospace_font,
     panel_layout,
@@ -206,6 +207,9 @@ class CharRNNPanel(QWidget):
         self.pause_button.setToolTip("Pause or resume; nothing is lost while paused")
         self.stop_button.setToolTip("End the run; the model stays for sampling and saving")
         self.reset_button.setToolTip("Forget the trained model and clear the plots")
+        give_shortcut(self.train_button, "Ctrl+T", "Train a new model")
+        give_shortcut(self.pause_button, "Ctrl+P", "Pause or resume training")
+        give_shortcut(self.stop_button, "Ctrl+Shift+T", "Stop training")
         for b in (self.train_button, self.pause_button, self.stop_button, self.reset_button):
             buttons.addWidget(b)
         self.train_button.clicked.connect(self.start_training)
@@ -324,6 +328,8 @@ class CharRNNPanel(QWidget):
         self.stop_sample_button.setToolTip('Stop writing; the text so far stays')
         self.stop_sample_button.clicked.connect(self.stop_sampling)
         self.stop_sample_button.setEnabled(False)
+        give_shortcut(self.sample_button, "Ctrl+Return", "Sample text")
+        give_shortcut(self.stop_sample_button, "Esc", "Stop sampling")
         row.addWidget(self.sample_button)
         row.addWidget(self.stop_sample_button)
         v.addLayout(row)

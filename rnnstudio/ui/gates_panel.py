@@ -43,6 +43,7 @@ from rnnstudio.nn.explain import step_equations
 from rnnstudio.ui.char_strip import CharStrip
 from rnnstudio.ui.gates_views import MAP_INFO, HeatmapStack, UnrolledGraph
 from rnnstudio.ui.widgets import (
+    give_shortcut,
     hint_label,
     monospace_font,
     panel_layout,
@@ -158,6 +159,7 @@ class GatesPanel(QWidget):
         self.read_button.setToolTip("Run the model over the text and record every gate and state")
         self.read_button.clicked.connect(self.compute)
         self.read_button.setEnabled(False)
+        give_shortcut(self.read_button, "Ctrl+Return", "Read the text through the model")
         row.addWidget(self.read_button)
         grid.addLayout(row, 1, 1)
         grid.setColumnStretch(0, 1)
@@ -311,8 +313,8 @@ class GatesPanel(QWidget):
         self.next_button.setToolTip('Read one more character and show the equations with its numbers')
         self.prev_button.clicked.connect(lambda: self.set_step(self.step - 1))
         self.next_button.clicked.connect(lambda: self.set_step(self.step + 1))
-        self.prev_button.setShortcut("Alt+Left")
-        self.next_button.setShortcut("Alt+Right")
+        give_shortcut(self.prev_button, "Alt+Left", "Step through: one character back")
+        give_shortcut(self.next_button, "Alt+Right", "Step through: one character on")
         self.step_slider = QSlider(Qt.Orientation.Horizontal)
         self.step_slider.setToolTip('The character being read; drag to jump')
         self.step_slider.setRange(0, 0)

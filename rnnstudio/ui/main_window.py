@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 import platform
 import sys
@@ -29,6 +30,7 @@ from rnnstudio.ui.gates_panel import GatesPanel
 from rnnstudio.ui.lessons import LESSONS
 from rnnstudio.ui.settings import load_settings, save_settings
 from rnnstudio.ui.vqa_panel import VQAPanel
+from rnnstudio.ui.widgets import panel_shortcuts
 
 
 class MainWindow(QMainWindow):
@@ -168,12 +170,20 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{lesson.title}: {lesson.says}", 15000)
 
     def shortcuts_text(self) -> str:
-        rows = []
+        """Every shortcut: the menus' anywhere, then each panel's (they work while it is shown)."""
+
+        def row(keys: str, what: str) -> str:
+            return f"<tr><td><b>{html.escape(keys)}</b>&nbsp;&nbsp;</td><td>{html.escape(what)}</td></tr>"
+
+        rows = ["<tr><td colspan=2><i>Anywhere</i></td></tr>"]
         for menu in self.menuBar().findChildren(QMenu):
             for action in menu.actions():
                 keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
                 if keys:
-                    rows.append(f"<tr><td><b>{keys}</b></td><td>{action.text().replace('&', '')}</td></tr>")
+                    rows.append(row(keys, action.text().replace("&", "")))
+        for panel in self.panels.values():
+            rows.append(f"<tr><td colspan=2><br><i>In {html.escape(panel.title)}</i></td></tr>")
+            rows.extend(row(keys, what) for keys, what in panel_shortcuts(panel))
         return "<table>" + "".join(rows) + "</table>"
 
     def show_shortcuts(self) -> None:

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 
 from rnnstudio.ui.frame_view import FrameView, qimage_from_rgb
 from rnnstudio.ui.settings import choose, set_number
-from rnnstudio.ui.widgets import hint_label, panel_layout, when_worker_ready
+from rnnstudio.ui.widgets import give_shortcut, hint_label, panel_layout, when_worker_ready
 from rnnstudio.worker.requests import (
     LoadVQAModelRequest,
     VQAEvalProgress,
@@ -123,6 +123,7 @@ class VQAPanel(QWidget):
         self.new_button = QPushButton("New picture")
         self.new_button.setToolTip("A random picture from the chosen source (a file dialog for files)")
         self.new_button.clicked.connect(lambda: self.new_picture(random=True))
+        give_shortcut(self.new_button, "Ctrl+N", "A new picture")
         row.addWidget(self.index_spin)
         row.addWidget(self.new_button)
         bv.addLayout(row)
@@ -156,6 +157,7 @@ class VQAPanel(QWidget):
         self.ask_button = QPushButton("Ask")
         self.ask_button.setToolTip('Send the question to the model (or press Enter)')
         self.ask_button.clicked.connect(self.ask)
+        give_shortcut(self.ask_button, "Ctrl+Return", "Ask the question")
         qrow.addWidget(self.question_box, 1)
         qrow.addWidget(self.ask_button)
         rv.addLayout(qrow)
@@ -215,6 +217,8 @@ class VQAPanel(QWidget):
         self.eval_cancel.setEnabled(False)
         self.eval_cancel.setToolTip("Stop the evaluation; nothing is shown for a part of the test split")
         self.eval_cancel.clicked.connect(self.cancel_evaluation)
+        give_shortcut(self.eval_button, "Ctrl+Return", "Evaluate on the test split (on its tab)")
+        give_shortcut(self.eval_cancel, "Esc", "Cancel the evaluation (on its tab)")
         self.eval_progress = QProgressBar()
         self.eval_progress.setFormat("%v of %m pictures")
         row.addWidget(self.eval_button)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont, QFontDatabase
+from PySide6.QtGui import QFont, QFontDatabase, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QFormLayout,
     QFrame,
     QHBoxLayout,
@@ -107,6 +108,22 @@ def add_explained_row(form: QFormLayout, label: str, control: QWidget, explanati
     for widget in (name, box):
         widget.setProperty("advanced", advanced)
     form.addRow(name, box)
+
+
+def give_shortcut(button: QAbstractButton, keys: str, what: str) -> None:
+    """A keyboard shortcut for a panel's button: it presses the button while the button can be
+    seen and used (Qt ignores the keys while its tab is hidden), its tooltip names the keys,
+    and Help lists it as `what`."""
+    button.setShortcut(QKeySequence(keys))
+    button.setProperty("shortcut_help", what)
+    shown = button.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+    button.setToolTip(f"{button.toolTip()} ({shown})" if button.toolTip() else shown)
+
+
+def panel_shortcuts(panel: QWidget) -> list[tuple[str, str]]:
+    """(keys, what) of each shortcut given to a button of `panel`, in the order of the panel."""
+    return [(b.shortcut().toString(QKeySequence.SequenceFormat.NativeText), b.property("shortcut_help"))
+            for b in panel.findChildren(QAbstractButton) if b.property("shortcut_help")]
 
 
 def when_worker_ready(worker, on_ready) -> None:

@@ -133,9 +133,33 @@ def test_the_sample_timeline_exports_to_html(window, qtbot, tmp_path, tiny_text_
 
 def test_shortcuts_are_listed_in_help(window):
     text = window.shortcuts_text()
-    for keys in ("F5", "Ctrl+E", "F1", "Ctrl+1"):
+    for keys in ("F5", "Ctrl+E", "F1", "Ctrl+1", "Ctrl+Return", "Ctrl+T", "Alt+Right", "Esc"):
         assert keys in text
     assert "Presenter mode" in text
+    for panel in window.panels.values():
+        assert f"In {panel.title}" in text
+    assert "Ctrl+Return" in window.panels["gates"].read_button.toolTip()  # and in the button's tooltip
+
+
+def test_a_panels_shortcuts_work_while_it_is_shown_and_only_then(window, qtbot, tiny_model_file):
+    from PySide6.QtCore import Qt
+
+    charrnn, gates = window.panels["charrnn"], window.panels["gates"]
+    charrnn.open_model(str(tiny_model_file))
+    qtbot.waitUntil(lambda: "tiny-lstm" in charrnn.source_combo.itemText(0), timeout=10_000)
+    window.show_panel("gates")
+    gates.text_edit.setPlainText("the cat sat on the mat.")
+    gates.text_edit.setFocus()
+    with qtbot.waitSignal(gates.gates_ready, timeout=30_000):  # typed into the text, then Ctrl+Return
+        qtbot.keyClick(gates.text_edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    gates.tabs.setCurrentIndex(2)  # step through
+    step = gates.step
+    qtbot.keyClick(gates.text_edit, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: gates.step == step + 1, timeout=2000)  # a shortcut presses its button in 0.1 s
+    qtbot.keyClick(gates.text_edit, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)  # the char-RNN's: hidden
+    qtbot.wait(200)
+    assert charrnn._training_state == "none"
+    assert gates.text_edit.toPlainText() == "the cat sat on the mat."  # no key went into the text
 
 
 def test_unwritable_export_is_reported_not_raised(window, tmp_path):
