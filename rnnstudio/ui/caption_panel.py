@@ -33,7 +33,9 @@ from PySide6.QtWidgets import (
 from rnnstudio.ui.frame_view import FrameView, qimage_from_rgb
 from rnnstudio.ui.settings import choose, set_number
 from rnnstudio.ui.widgets import (
+    FlowLayout,
     give_shortcut,
+    wrapping_label,
     hint_label,
     panel_layout,
     when_worker_ready,
@@ -206,21 +208,20 @@ class CaptionPanel(QWidget):
         rv.setContentsMargins(0, 0, 0, 0)
         self.view = FrameView()
         rv.addWidget(self.view, 1)
-        self.words_row = QHBoxLayout()
-        self.words_row.setSpacing(6)
-        words_holder = QWidget()
-        words_holder.setLayout(self.words_row)
-        words_holder.setMinimumHeight(64)
-        rv.addWidget(words_holder)
+        self.words_row = FlowLayout()  # a long caption wraps instead of widening the window
+        self.words_holder = QWidget()
+        self.words_holder.setLayout(self.words_row)
+        self.words_holder.setMinimumHeight(64)
+        rv.addWidget(self.words_holder)
         row = QHBoxLayout()
-        self.grade_label = QLabel()
+        self.grade_label = wrapping_label()
         self.grade_label.setTextFormat(Qt.TextFormat.RichText)
         row.addWidget(self.grade_label, 1)
         rv.addLayout(row)
         self.nbest_list = QListWidget()
         self.nbest_list.setMaximumHeight(110)
         self.nbest_list.setToolTip("The beam's best captions with their total log-probabilities")
-        rv.addWidget(QLabel("<b>Best captions of the beam</b> (log-probability)"))
+        rv.addWidget(wrapping_label("<b>Best captions of the beam</b> (log-probability)"))
         rv.addWidget(self.nbest_list)
         split.addWidget(right)
         split.setSizes([330, 950])
@@ -394,7 +395,11 @@ class CaptionPanel(QWidget):
             label = WordLabel(k, word, p)
             label.hovered.connect(self.show_attention)
             self.words_row.addWidget(label)
-        self.words_row.addStretch(1)
+        # Keep the tallest height needed so far, so the picture above does not jump at each caption.
+        width = self.words_holder.width()
+        if self.words_holder.isVisible() and width >= self.words_row.minimumSize().width():  # laid out
+            needed = self.words_row.heightForWidth(width)
+            self.words_holder.setMinimumHeight(max(self.words_holder.minimumHeight(), needed))
         if self._attention_word is not None and self._attention_word < len(result.words):
             self.show_attention(self._attention_word)
         else:

@@ -36,10 +36,13 @@ from PySide6.QtWidgets import (
 
 from rnnstudio.ui.settings import choose, set_number
 from rnnstudio.ui.widgets import (
+    FlowLayout,
     add_explained_row,
     give_shortcut,
+    wrapping_label,
     hint_label,
     monospace_font,
+    side_by_side,
     panel_layout,
     when_worker_ready,
 )
@@ -247,7 +250,7 @@ class CharRNNPanel(QWidget):
         # A wide antialiased pen over every point costs ~86 ms a redraw at 20,000 iterations
         # (measured); one peak sample per pixel and a 1 px pen keep it under 5 ms.
         self.train_curve.opts["autoDownsampleFactor"] = 1.0
-        self.progress_label = QLabel("Not trained yet. Choose a corpus and a network, then press Train.")
+        self.progress_label = wrapping_label("Not trained yet. Choose a corpus and a network, then press Train.")
         v.addWidget(self.progress_label)
         v.addWidget(self.plot, 1)
         return box
@@ -256,7 +259,7 @@ class CharRNNPanel(QWidget):
         box = QWidget()
         v = QVBoxLayout(box)
         v.setContentsMargins(0, 0, 0, 0)
-        v.addWidget(QLabel("<b>Timeline</b> — samples taken while the model trains, oldest on the left"))
+        v.addWidget(wrapping_label("<b>Timeline</b> — samples taken while the model trains, oldest on the left"))
         self.timeline_row = QHBoxLayout()
         self.timeline_row.setContentsMargins(0, 0, 0, 0)
         self.timeline_row.addStretch(1)
@@ -289,28 +292,20 @@ class CharRNNPanel(QWidget):
         row.addWidget(self.prime_edit, 1)
         v.addLayout(row)
 
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Temperature"))
         self.temperature_slider = QSlider(Qt.Orientation.Horizontal)
         self.temperature_slider.setRange(0, 200)
         self.temperature_slider.setValue(80)
         self.temperature_slider.setToolTip("Divides the scores before the softmax: low is safe and repetitive, high is wild; 0 always takes the likeliest")
         self.temperature_label = QLabel()
         self.temperature_label.setMinimumWidth(40)
+        self.temperature_slider.setMinimumWidth(160)  # a flow layout gives no stretch
         self.temperature_slider.valueChanged.connect(self._on_temperature_changed)
         self._on_temperature_changed(self.temperature_slider.value())
-        row.addWidget(self.temperature_slider, 1)
-        row.addWidget(self.temperature_label)
-        row.addWidget(QLabel("Top-k"))
         self.topk_spin = _spin(0, 1000, 0)
         self.topk_spin.setSpecialValueText("all")
         self.topk_spin.setToolTip("Sample only among the k likeliest characters; 'all' for no limit")
-        row.addWidget(self.topk_spin)
-        row.addWidget(QLabel("Length"))
         self.length_spin = _spin(1, 100_000, 600, step=100)
         self.length_spin.setToolTip("Characters to write")
-        row.addWidget(self.length_spin)
-        row.addWidget(QLabel("Seed"))
         self.seed_spin = _spin(0, 2**31 - 1, 42)
         self.seed_spin.setToolTip("The same seed, model and settings give the same sample")
         self.random_seed_check = QCheckBox("random")
@@ -318,8 +313,6 @@ class CharRNNPanel(QWidget):
         self.random_seed_check.setChecked(True)
         self.random_seed_check.toggled.connect(lambda on: self.seed_spin.setEnabled(not on))
         self.seed_spin.setEnabled(False)
-        row.addWidget(self.seed_spin)
-        row.addWidget(self.random_seed_check)
         self.sample_button = QPushButton("Sample")
         self.sample_button.setToolTip('Write text from the chosen model, character by character')
         self.sample_button.setDefault(True)
@@ -330,16 +323,20 @@ class CharRNNPanel(QWidget):
         self.stop_sample_button.setEnabled(False)
         give_shortcut(self.sample_button, "Ctrl+Return", "Sample text")
         give_shortcut(self.stop_sample_button, "Esc", "Stop sampling")
-        row.addWidget(self.sample_button)
-        row.addWidget(self.stop_sample_button)
-        v.addLayout(row)
+        flow = FlowLayout()  # not one long row: in presenter mode's large type it wraps to fit a projector
+        flow.addWidget(side_by_side(QLabel("Temperature"), self.temperature_slider, self.temperature_label))
+        flow.addWidget(side_by_side(QLabel("Top-k"), self.topk_spin))
+        flow.addWidget(side_by_side(QLabel("Length"), self.length_spin))
+        flow.addWidget(side_by_side(QLabel("Seed"), self.seed_spin, self.random_seed_check))
+        flow.addWidget(side_by_side(self.sample_button, self.stop_sample_button))
+        v.addLayout(flow)
 
         self.sample_view = QPlainTextEdit()
         self.sample_view.setReadOnly(True)
         self.sample_view.setFont(monospace_font())
         self.sample_view.setPlaceholderText("Loading PyTorch and the shipped model…")
         v.addWidget(self.sample_view, 1)
-        self.sample_status = QLabel("")
+        self.sample_status = wrapping_label()
         v.addWidget(self.sample_status)
         return box
 

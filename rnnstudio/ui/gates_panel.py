@@ -44,6 +44,7 @@ from rnnstudio.ui.char_strip import CharStrip
 from rnnstudio.ui.gates_views import MAP_INFO, HeatmapStack, UnrolledGraph
 from rnnstudio.ui.widgets import (
     give_shortcut,
+    wrapping_label,
     hint_label,
     monospace_font,
     panel_layout,
@@ -222,7 +223,7 @@ class GatesPanel(QWidget):
         self.strip_state_combo.setToolTip('Which gate or state colours the text')
         self.strip_state_combo.currentIndexChanged.connect(self._draw_strip)
         row.addWidget(self.strip_state_combo)
-        self.unit_caption = QLabel()
+        self.unit_caption = wrapping_label()
         row.addWidget(self.unit_caption, 1)
         v.addLayout(row)
         self.strip = CharStrip()
@@ -360,7 +361,7 @@ class GatesPanel(QWidget):
         self.radius_slider.setToolTip('Rescale W_hh to this largest singular value: below 1 gradients vanish, above 1 they explode')
         self.radius_slider.setRange(50, 150)
         self.radius_slider.setValue(100)
-        self.radius_label = QLabel()
+        self.radius_label = wrapping_label()
         self.radius_slider.valueChanged.connect(self._on_gradient_control)
         form.addRow("Largest singular\nvalue of W_hh", self.radius_slider)
         form.addRow("", self.radius_label)
@@ -368,7 +369,7 @@ class GatesPanel(QWidget):
         self.forget_slider.setToolTip("The LSTM's forget-gate bias: higher keeps f_t near 1 and the gradient alive")
         self.forget_slider.setRange(-50, 50)
         self.forget_slider.setValue(0)
-        self.forget_label = QLabel()
+        self.forget_label = wrapping_label()
         self.forget_slider.valueChanged.connect(self._on_gradient_control)
         form.addRow("LSTM forget-gate\nbias b_f", self.forget_slider)
         form.addRow("", self.forget_label)

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 
 from rnnstudio.ui.frame_view import FrameView, qimage_from_rgb
 from rnnstudio.ui.settings import choose, set_number
-from rnnstudio.ui.widgets import give_shortcut, hint_label, panel_layout, when_worker_ready
+from rnnstudio.ui.widgets import give_shortcut, hint_label, panel_layout, when_worker_ready, wrapping_label
 from rnnstudio.worker.requests import (
     LoadVQAModelRequest,
     VQAEvalProgress,
@@ -161,7 +161,7 @@ class VQAPanel(QWidget):
         qrow.addWidget(self.question_box, 1)
         qrow.addWidget(self.ask_button)
         rv.addLayout(qrow)
-        rv.addWidget(QLabel("<b>Suggested questions</b> (click one to ask it)"))
+        rv.addWidget(wrapping_label("<b>Suggested questions</b> (click one to ask it)"))
         self.suggestions = QListWidget()
         self.suggestions.setMaximumHeight(110)
         self.suggestions.itemClicked.connect(lambda item: self.ask(item.data(Qt.ItemDataRole.UserRole)))
@@ -186,9 +186,9 @@ class VQAPanel(QWidget):
         self.answer_plot.setXRange(0, 1, padding=0.02)
         self.answer_plot.getViewBox().invertY(True)
         rv.addWidget(self.answer_plot, 2)
-        self.truth_label = QLabel("")
+        self.truth_label = wrapping_label()
         rv.addWidget(self.truth_label)
-        rv.addWidget(QLabel("<b>The question encoder's state h after each word</b> (LSTM hidden units, -1 to 1)"))
+        rv.addWidget(wrapping_label("<b>The question encoder's state h after each word</b> (LSTM hidden units, -1 to 1)"))
         self.hidden_plot = pg.PlotWidget(background="w")
         self.hidden_plot.setMenuEnabled(False)
         self.hidden_plot.hideButtons()
@@ -232,7 +232,7 @@ class VQAPanel(QWidget):
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
-        lv.addWidget(QLabel("<b>Confusion matrix</b>: rows are the true answers, columns the model's; "
+        lv.addWidget(wrapping_label("<b>Confusion matrix</b>: rows are the true answers, columns the model's; "
                             "click a cell to see its questions"))
         self.confusion = QTableWidget()
         self.confusion.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QFont, QFontDatabase, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QPushButton,
     QSizePolicy,
     QVBoxLayout,
@@ -108,6 +109,100 @@ def add_explained_row(form: QFormLayout, label: str, control: QWidget, explanati
     for widget in (name, box):
         widget.setProperty("advanced", advanced)
     form.addRow(name, box)
+
+
+class FlowLayout(QLayout):
+    """Items left to right at their preferred sizes, wrapping onto a new line where the width
+    runs out: a row of controls or of caption words that must not make the window wider than
+    the screen (a projector's 1280 pixels, in presenter mode's large type)."""
+
+    def __init__(self, parent: QWidget | None = None, spacing: int = 6):
+        super().__init__(parent)
+        self._items = []
+        self._gap = spacing
+        self._height = 0  # what the items took at the width last laid out
+
+    def addItem(self, item) -> None:
+        self._items.append(item)
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def itemAt(self, index: int):
+        return self._items[index] if 0 <= index < len(self._items) else None
+
+    def takeAt(self, index: int):
+        return self._items.pop(index) if 0 <= index < len(self._items) else None
+
+    def expandingDirections(self) -> Qt.Orientation:
+        return Qt.Orientation(0)
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        return self._lay_out(QRect(0, 0, width, 0), move=False)
+
+    def setGeometry(self, rect: QRect) -> None:
+        super().setGeometry(rect)
+        height = self._lay_out(rect, move=True)
+        if height != self._height:  # wrapped onto more (or fewer) lines: ask the parents for that height
+            self._height = height
+            self.invalidate()
+
+    def sizeHint(self) -> QSize:  # everything on one line
+        shown = [item.sizeHint() for item in self._items if not item.isEmpty()]
+        width = sum(h.width() for h in shown) + self._gap * max(len(shown) - 1, 0)
+        return self._with_margins(QSize(width, max((h.height() for h in shown), default=0)))
+
+    def minimumSize(self) -> QSize:
+        """As wide as the widest item; as tall as the lines the items take at the current width
+        (box layouts and splitters size by minimum sizes, not by heightForWidth)."""
+        size = QSize(0, 0)
+        for item in self._items:
+            if not item.isEmpty():
+                size = size.expandedTo(item.minimumSize())
+        size = self._with_margins(size)
+        return QSize(size.width(), max(size.height(), self._height))
+
+    def _with_margins(self, size: QSize) -> QSize:
+        m = self.contentsMargins()
+        return size + QSize(m.left() + m.right(), m.top() + m.bottom())
+
+    def _lay_out(self, rect: QRect, move: bool) -> int:
+        """Place the items inside rect (when `move`); the height they take."""
+        m = self.contentsMargins()
+        area = rect.adjusted(m.left(), m.top(), -m.right(), -m.bottom())
+        x, y, line_height = area.x(), area.y(), 0
+        for item in self._items:
+            if item.isEmpty():  # a hidden widget
+                continue
+            hint = item.sizeHint()
+            if x > area.x() and x + hint.width() > area.right() + 1:  # no room left on this line
+                x, y, line_height = area.x(), y + line_height + self._gap, 0
+            if move:
+                item.setGeometry(QRect(QPoint(x, y), hint))
+            x += hint.width() + self._gap
+            line_height = max(line_height, hint.height())
+        return y + line_height - rect.y() + m.bottom()
+
+
+def side_by_side(*widgets: QWidget) -> QWidget:
+    """Widgets in a row that stays together: a label and its control, as one item of a FlowLayout."""
+    box = QWidget()
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        row.addWidget(widget)
+    return box
+
+
+def wrapping_label(text: str = "") -> QLabel:
+    """A line of text that wraps rather than widening its panel. In presenter mode's large
+    type one unwrapped status line could make the window wider than a projector's screen."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    return label
 
 
 def give_shortcut(button: QAbstractButton, keys: str, what: str) -> None:

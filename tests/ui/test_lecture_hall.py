@@ -196,6 +196,25 @@ def test_presenter_mode_enlarges_plots_and_tucks_advanced_controls_away(window):
     assert charrnn.columns.sizes()[0] == controls_width
 
 
+def test_presenter_mode_fits_a_1280_pixel_projector(window, qtbot):
+    """Large type must not push the window past a classroom projector's 1280 pixels: long
+    status lines wrap, and rows of controls and caption words flow onto further lines."""
+    from PySide6.QtWidgets import QApplication
+
+    charrnn = window.panels["charrnn"]
+    charrnn.progress_label.setText("<b>finished</b>: iteration 2,000 of 2,000 · batch loss 1.534 · validation "
+                                   "1.611 nats/char · 104,000 characters/s · learning rate 0.0002")
+    window.set_presenter(True)
+    try:
+        for name in window.panels:
+            window.show_panel(name)
+            QApplication.processEvents()
+            assert window.minimumSizeHint().width() <= 1280, name
+    finally:
+        window.set_presenter(False)
+    assert window.minimumSizeHint().width() <= 1024  # and a small laptop's screen in normal type
+
+
 def test_every_control_explains_itself_in_a_tooltip(window):
     from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit, QSlider, QTabBar, QTableWidget
 
