@@ -56,6 +56,9 @@ def apply_presenter_to(root, on: bool) -> None:
     for view in views:
         for item in view.scene().items():
             if isinstance(item, pg.AxisItem):
+                if getattr(item, "rows_fitted", False):
+                    item.setTextPen(colour)  # its size is set to fit its rows by widgets.RowLabels
+                    continue
                 if _is_cramped(item, pg):
                     small_axis_font(item)  # a colour bar or a thin heatmap strip: large numbers would overlap
                     continue

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 
 from rnnstudio.ui.frame_view import FrameView, qimage_from_rgb
 from rnnstudio.ui.settings import choose, set_number
-from rnnstudio.ui.widgets import give_shortcut, hint_label, panel_layout, when_worker_ready, wrapping_label
+from rnnstudio.ui.widgets import RowLabels, give_shortcut, hint_label, panel_layout, when_worker_ready, wrapping_label
 from rnnstudio.worker.requests import (
     LoadVQAModelRequest,
     VQAEvalProgress,
@@ -64,6 +64,8 @@ GENERAL_QUESTIONS = [
 TOPK = 5
 BAR_COLOR = (40, 110, 200)
 TRUE_COLOR = (30, 150, 60)
+ROW_LABEL_PX = 13  # the largest answer and word labels, in pixels (smaller where rows are short)
+PRESENTER_ROW_LABEL_PX = 24
 HIDDEN_MAP = pg.colormap.get("CET-D1")
 MAX_EXAMPLES = 60  # examples listed for a clicked cell of the confusion matrix
 
@@ -185,6 +187,7 @@ class VQAPanel(QWidget):
         self.answer_plot.setLabel("bottom", "probability")
         self.answer_plot.setXRange(0, 1, padding=0.02)
         self.answer_plot.getViewBox().invertY(True)
+        self.answer_labels = RowLabels(self.answer_plot, ROW_LABEL_PX)
         rv.addWidget(self.answer_plot, 2)
         self.truth_label = wrapping_label()
         rv.addWidget(self.truth_label)
@@ -195,6 +198,7 @@ class VQAPanel(QWidget):
         self.hidden_plot.setMouseEnabled(False, False)
         self.hidden_plot.setLabel("bottom", "hidden unit")
         self.hidden_plot.getViewBox().invertY(True)
+        self.word_labels = RowLabels(self.hidden_plot, ROW_LABEL_PX)
         self.hidden_image = pg.ImageItem(axisOrder="row-major")
         self.hidden_plot.addItem(self.hidden_image)
         bar = pg.ColorBarItem(values=(-1, 1), colorMap=HIDDEN_MAP, interactive=False, width=12)
@@ -440,11 +444,14 @@ class VQAPanel(QWidget):
         probs = [p for _, p in rows]
         brushes = [pg.mkBrush(TRUE_COLOR if a == truth else BAR_COLOR) for a, _ in rows]
         plot.addItem(pg.BarGraphItem(x0=0, y=np.arange(len(rows)), height=0.7, width=probs, brushes=brushes))
+        percentages = []
         for k, (answer, p) in enumerate(rows):
             label = pg.TextItem(f"{p:.1%}", color=(20, 20, 20), anchor=(0, 0.5))
             label.setPos(min(p, 0.86) + 0.01, k)
             plot.addItem(label)
+            percentages.append(label)
         plot.getAxis("left").setTicks([[(k, a) for k, (a, _) in enumerate(rows)]])
+        self.answer_labels.set_rows(len(rows), percentages)
         plot.setXRange(0, 1, padding=0.02)
         plot.setYRange(-0.6, len(rows) - 0.4, padding=0)
 
@@ -453,6 +460,7 @@ class VQAPanel(QWidget):
         h = np.asarray(r.hidden, dtype=np.float32)  # (words, hidden)
         self.hidden_image.setImage(h, autoLevels=False, levels=(-1, 1))
         self.hidden_plot.getAxis("left").setTicks([[(k + 0.5, w) for k, w in enumerate(r.words)]])
+        self.word_labels.set_rows(len(r.words))
         self.hidden_plot.setLimits(xMin=0, xMax=h.shape[1], yMin=0, yMax=max(1, h.shape[0]))
         self.hidden_plot.setRange(xRange=(0, h.shape[1]), yRange=(0, max(1, h.shape[0])), padding=0)
 
@@ -582,8 +590,9 @@ class VQAPanel(QWidget):
         for plot in (self.answer_plot, self.hidden_plot):
             font = plot.getAxis("left").label.font()
             font.setPointSize(size)
-            plot.getAxis("left").setTickFont(font)
             plot.getAxis("bottom").setTickFont(font)
+        for labels in (self.answer_labels, self.word_labels):
+            labels.set_largest(PRESENTER_ROW_LABEL_PX if on else ROW_LABEL_PX)
         self.examples.setIconSize(QSize(96, 96) if on else QSize(64, 64))
 
 

@@ -187,6 +187,37 @@ class FlowLayout(QLayout):
         return y + line_height - rect.y() + m.bottom()
 
 
+class RowLabels:
+    """The labels of a plot's rows (answers, words) sized to the rows' height on screen, up to
+    `largest` pixels: large type in presenter mode, yet never overlapping on a short plot.
+    Refits whenever the plot is resized; presenter styling leaves this axis alone."""
+
+    def __init__(self, plot, largest: int):
+        self.plot = plot
+        self.largest = largest
+        self.rows = 1
+        self.texts = []  # text items drawn in the rows (percentages), sized with the labels
+        plot.getAxis("left").rows_fitted = True  # read by theme.apply_presenter_to
+        plot.getViewBox().sigResized.connect(self.refit)
+
+    def set_rows(self, rows: int, texts=()) -> None:
+        self.rows = max(rows, 1)
+        self.texts = list(texts)
+        self.refit()
+
+    def set_largest(self, largest: int) -> None:
+        self.largest = largest
+        self.refit()
+
+    def refit(self, *_args) -> None:
+        row_height = self.plot.getViewBox().size().height() / self.rows
+        font = QFont(self.plot.font())
+        font.setPixelSize(int(max(7, min(self.largest, 0.8 * row_height))))
+        self.plot.getAxis("left").setTickFont(font)
+        for text in self.texts:
+            text.setFont(font)
+
+
 def side_by_side(*widgets: QWidget) -> QWidget:
     """Widgets in a row that stays together: a label and its control, as one item of a FlowLayout."""
     box = QWidget()

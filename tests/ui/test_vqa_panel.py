@@ -134,3 +134,28 @@ def test_missing_model_is_reported_inline(window, qtbot):
     window.show_panel("vqa")
     qtbot.waitUntil(lambda: p.message.kind == "error", timeout=30_000)
     assert "easyvqa.safetensors" in p.message.text()
+
+
+def test_answer_and_word_labels_fit_their_rows_at_any_height(panel, window, qtbot):
+    """Presenter mode's large labels on a short plot would overlap: each label's height follows
+    its row's height on screen, up to the largest size."""
+    from PySide6.QtWidgets import QApplication
+
+    from rnnstudio.ui.vqa_panel import PRESENTER_ROW_LABEL_PX
+
+    r = ask(panel, qtbot, "what shape is in the image?")
+    axis = panel.hidden_plot.getAxis("left")
+
+    def label_and_row_height():
+        QApplication.processEvents()
+        return axis.style["tickFont"].pixelSize(), panel.hidden_plot.getViewBox().size().height() / len(r.words)
+
+    window.set_presenter(True)
+    try:
+        for height in (120, 900):
+            panel.hidden_plot.setFixedHeight(height)
+            label, row = label_and_row_height()
+            assert label <= max(7, 0.8 * row) and label <= PRESENTER_ROW_LABEL_PX
+        assert label == PRESENTER_ROW_LABEL_PX  # tall enough: the full presenter size
+    finally:
+        window.set_presenter(False)
