@@ -350,6 +350,7 @@ class CharRNNPanel(QWidget):
     def _on_worker_ready(self, device: str) -> None:
         self._set_ready(True)
         self.sample_view.setPlaceholderText("Press Sample to let the model write.")
+        self.sample_view.viewport().update()  # Qt does not repaint an empty editor for a new placeholder
         self.open_model(None)
 
     def _on_continue_toggled(self, on: bool) -> None:

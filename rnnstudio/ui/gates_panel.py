@@ -43,6 +43,7 @@ from rnnstudio.nn.explain import step_equations
 from rnnstudio.ui.char_strip import CharStrip
 from rnnstudio.ui.gates_views import MAP_INFO, HeatmapStack, UnrolledGraph
 from rnnstudio.ui.widgets import (
+    give_panel_shortcut,
     give_shortcut,
     wrapping_label,
     hint_label,
@@ -314,8 +315,11 @@ class GatesPanel(QWidget):
         self.next_button.setToolTip('Read one more character and show the equations with its numbers')
         self.prev_button.clicked.connect(lambda: self.set_step(self.step - 1))
         self.next_button.clicked.connect(lambda: self.set_step(self.step + 1))
-        give_shortcut(self.prev_button, "Alt+Left", "Step through: one character back")
-        give_shortcut(self.next_button, "Alt+Right", "Step through: one character on")
+        # On every inner tab: the step is also the cursor on the heatmaps and in the text.
+        give_panel_shortcut(self, "Alt+Left", "One character back", lambda: self.set_step(self.step - 1),
+                            buttons=[self.prev_button])
+        give_panel_shortcut(self, "Alt+Right", "One character on", lambda: self.set_step(self.step + 1),
+                            buttons=[self.next_button])
         self.step_slider = QSlider(Qt.Orientation.Horizontal)
         self.step_slider.setToolTip('The character being read; drag to jump')
         self.step_slider.setRange(0, 0)

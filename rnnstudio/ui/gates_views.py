@@ -36,6 +36,8 @@ class HeatmapStack(pg.GraphicsLayoutWidget):
         self.setBackground("w")
         self._plots: dict[str, tuple[pg.PlotItem, pg.ImageItem]] = {}
         self._cursor_lines: list[pg.InfiniteLine] = []
+        self._steps = 0  # the text's length: the time axis shows all of it until someone zooms
+        self._whole_text = True
         self.scene().sigMouseClicked.connect(self._on_click)
 
     def set_maps(self, maps: dict[str, np.ndarray]) -> None:
@@ -49,6 +51,18 @@ class HeatmapStack(pg.GraphicsLayoutWidget):
             image.setImage(np.ascontiguousarray(values.T), autoLevels=False, levels=(lo, hi))
             plot.setLimits(xMin=0, xMax=values.shape[0], yMin=0, yMax=values.shape[1])
             plot.setRange(xRange=(0, values.shape[0]), yRange=(0, values.shape[1]), padding=0)
+        self._steps = next(iter(maps.values())).shape[0] if maps else 0
+        self._whole_text = True
+
+    def _show_whole_text(self, *_args) -> None:
+        """After a resize (the first layout included): the linked time axes drift while the
+        plots are laid out one by one, and would hide the text's first and last characters."""
+        if self._whole_text and self._steps and self._plots:
+            first = next(iter(self._plots.values()))[0]
+            first.setXRange(0, self._steps, padding=0)
+
+    def _on_zoomed(self, *_args) -> None:
+        self._whole_text = False  # a person zoomed or panned: leave their view alone
 
     def _rebuild(self, names: list[str]) -> None:
         self.clear()
@@ -70,6 +84,8 @@ class HeatmapStack(pg.GraphicsLayoutWidget):
             bar.setImageItem(image, insert_in=plot)
             for axis in (plot.getAxis("left"), bar.getAxis("right")):
                 small_axis_font(axis)  # thin strips: the numbers stay small, even in presenter mode
+            plot.getViewBox().sigResized.connect(self._show_whole_text)
+            plot.getViewBox().sigRangeChangedManually.connect(self._on_zoomed)
             if first is None:
                 first = plot
             else:

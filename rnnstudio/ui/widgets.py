@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QFont, QFontDatabase, QKeySequence
+from PySide6.QtGui import QAction, QFont, QFontDatabase, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractButton,
     QFormLayout,
@@ -246,10 +246,24 @@ def give_shortcut(button: QAbstractButton, keys: str, what: str) -> None:
     button.setToolTip(f"{button.toolTip()} ({shown})" if button.toolTip() else shown)
 
 
+def give_panel_shortcut(panel: QWidget, keys: str, what: str, slot, buttons=()) -> None:
+    """A keyboard shortcut that works wherever in `panel` one is (while the panel is shown), for
+    an action whose buttons sit on one of its inner tabs; their tooltips name the keys."""
+    action = QAction(what, panel)
+    action.setShortcut(QKeySequence(keys))
+    action.setProperty("shortcut_help", what)
+    action.triggered.connect(slot)
+    panel.addAction(action)
+    shown = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+    for button in buttons:
+        button.setToolTip(f"{button.toolTip()} ({shown})")
+
+
 def panel_shortcuts(panel: QWidget) -> list[tuple[str, str]]:
-    """(keys, what) of each shortcut given to a button of `panel`, in the order of the panel."""
-    return [(b.shortcut().toString(QKeySequence.SequenceFormat.NativeText), b.property("shortcut_help"))
-            for b in panel.findChildren(QAbstractButton) if b.property("shortcut_help")]
+    """(keys, what) of each shortcut given to `panel` or one of its buttons."""
+    keyed = [*panel.actions(), *panel.findChildren(QAbstractButton)]
+    return [(k.shortcut().toString(QKeySequence.SequenceFormat.NativeText), k.property("shortcut_help"))
+            for k in keyed if k.property("shortcut_help")]
 
 
 def when_worker_ready(worker, on_ready) -> None:

@@ -186,3 +186,17 @@ def test_saturation_of_a_gru_and_a_vanilla_rnn(window, qtbot, tmp_path, tiny_tra
         assert panel.saturation_combo.count() == 0 and not panel.saturation_combo.isEnabled()
         assert not panel.saturation_view.isVisibleTo(window) and panel.no_gates_label.isVisibleTo(window)
         assert "no gates" in panel.no_gates_label.text()
+
+
+def test_heatmaps_show_the_whole_text_from_its_first_character(lab, window, qtbot):
+    """The linked time axes drifted while the plots were first laid out, hiding the first and last
+    characters; every heatmap must span the whole text, also after the window is resized."""
+    from PySide6.QtWidgets import QApplication
+
+    steps = len(lab.result.text)
+    for size in ((1280, 800), (1000, 700)):
+        window.resize(*size)
+        QApplication.processEvents()
+        for plot, _image in lab.heatmaps._plots.values():
+            left, right = plot.viewRange()[0]
+            assert abs(left) < 1e-6 and abs(right - steps) < 1e-6, (left, right, steps)
