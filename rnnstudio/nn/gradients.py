@@ -15,12 +15,11 @@ from rnnstudio.nn.charrnn import ARCHS, _onednn_off
 from rnnstudio.nn.gates import arch_of
 
 GRADIENT_EXPLANATION = (
-    "Each step back multiplies the gradient by W_hh^T and by the slope of tanh, "
-    "dE/dh_{t-1} = W_hh^T diag(1 - h_t^2) dE/dh_t, so over many steps it shrinks geometrically "
-    "(vanishes) when the largest singular value of W_hh is below 1 and can grow geometrically "
-    "(explodes) when it is above 1, while the LSTM's cell passes its gradient back scaled by the "
-    "forget gate instead, "
-    "dE/dc_{t-1} = f_t * dE/dc_t along the cell, so a forget gate near 1 keeps it alive."
+    "Each step back multiplies the gradient by W_hh^T and the slope of tanh: "
+    "dE/dh_{t-1} = W_hh^T diag(1 - h_t^2) dE/dh_t. "
+    "Below a largest singular value of 1 it vanishes; above 1 it can explode. "
+    "Along the LSTM's cell it is scaled by the forget gate instead, dE/dc_{t-1} = f_t * dE/dc_t: "
+    "f_t near 1 keeps it alive."
 )
 
 INPUT_SIZE = 32  # inputs of a fresh layer; the curves do not depend on it

@@ -79,6 +79,7 @@ ARCH_NAMES = {"rnn": "vanilla RNN", "gru": "GRU", "lstm": "LSTM"}
 # other curves to fit it. (A curve drawn at a clamped floor would look like a plateau.)
 GRADIENT_FLOOR = 1e-30
 GRADIENT_TAB = 3  # the index of the "Gradient flow" tab
+GRADIENT_SIDE_WIDTH = 460  # the controls and the explanation beside the gradient plot, in pixels
 
 
 class GatesPanel(QWidget):
@@ -354,10 +355,8 @@ class GatesPanel(QWidget):
             for arch, color in ARCH_COLORS.items()
         }
         left.addWidget(self.gradient_plot, 1)
-        self.gradient_explanation = QLabel()
-        self.gradient_explanation.setWordWrap(True)
-        left.addWidget(self.gradient_explanation)
         h.addLayout(left, 1)
+        right = QVBoxLayout()  # the controls, and under them why the curves look as they do
 
         controls = QGroupBox("Controls")
         form = QFormLayout(controls)
@@ -388,7 +387,13 @@ class GatesPanel(QWidget):
         self.gradient_loaded_check.toggled.connect(self._on_gradient_control)
         form.addRow(self.gradient_loaded_check)
         form.addRow(hint_label("Fresh networks of each kind, with W_hh rescaled to the chosen largest singular value."))
-        h.addWidget(controls)
+        controls.setMaximumWidth(GRADIENT_SIDE_WIDTH)
+        right.addWidget(controls)
+        self.gradient_explanation = wrapping_label()
+        self.gradient_explanation.setMaximumWidth(GRADIENT_SIDE_WIDTH)
+        self.gradient_explanation.setAlignment(Qt.AlignmentFlag.AlignTop)
+        right.addWidget(self.gradient_explanation, 1)
+        h.addLayout(right)
         self._on_gradient_control(schedule=False)
         return box
 
