@@ -15,6 +15,7 @@ from rnnstudio.errors import PeerLost, UserError
 
 PANELS = ("charrnn", "gates", "caption", "vqa")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+DEVICE_HELP = "where the model runs: auto (a CUDA GPU, else Apple MPS, else the CPU), or one of them"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -66,9 +67,9 @@ def _add_speed_options(q, compiled: str) -> None:
 
 def _add_image_model_run_options(p) -> None:
     """The run options `train caption` and `train vqa` share: logging, seed, device, speed, output."""
-    p.add_argument("--log-every", type=_positive_int, default=100)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument("--log-every", type=_positive_int, default=100, help="print the loss this often (default 100)")
+    p.add_argument("--seed", type=int, default=0, help="for the same model from the same settings (default 0)")
+    p.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
     _add_speed_options(p, "the image encoder (default: auto, on for CUDA, off on the CPU and MPS)")
     p.add_argument("--out", required=True, help="the .safetensors file to write")
 
@@ -91,25 +92,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("screenshot", help="render panels to PNG after real work, without a display")
     s.add_argument("--out", required=True, help="folder for <panel>.png")
-    s.add_argument("--panel", default="all", choices=PANELS + ("all",))
+    s.add_argument("--panel", default="all", choices=PANELS + ("all",), help="one panel, or all of them (default)")
     s.add_argument("--size", type=_size, default=(1280, 800), help="window size, default 1280x800")
-    s.add_argument("--presenter", action="store_true")
+    s.add_argument("--presenter", action="store_true", help="in presenter mode's large type")
 
     t = sub.add_parser("train", help="train a model").add_subparsers(dest="task", parser_class=_Parser)
     tc = t.add_parser("charrnn", help="train a character-level language model")
     tc.add_argument("--corpus", default="shakespeare", help="shakespeare, python, or a UTF-8 text file")
-    tc.add_argument("--arch", choices=("lstm", "gru", "rnn"), default="lstm")
-    tc.add_argument("--layers", type=_positive_int, default=2)
-    tc.add_argument("--hidden", type=_positive_int, default=128)
+    tc.add_argument("--arch", choices=("lstm", "gru", "rnn"), default="lstm", help="the recurrent cell (default lstm)")
+    tc.add_argument("--layers", type=_positive_int, default=2, help="stacked recurrent layers (default 2)")
+    tc.add_argument("--hidden", type=_positive_int, default=128, help="units in each layer's state (default 128)")
     tc.add_argument("--embed", type=int, default=64, help="embedding size; 0 for one-hot input")
-    tc.add_argument("--steps", type=_positive_int, default=2000)
+    tc.add_argument("--steps", type=_positive_int, default=2000, help="training iterations, one batch each (default 2000)")
     tc.add_argument("--seq-len", type=_positive_int, default=64, help="BPTT window in characters")
-    tc.add_argument("--batch", type=_positive_int, default=32)
-    tc.add_argument("--lr", type=_non_negative_float, default=2e-3)
-    tc.add_argument("--dropout", type=_non_negative_float, default=0.0)
-    tc.add_argument("--seed", type=int, default=0)
-    tc.add_argument("--eval-every", type=_positive_int, default=500)
-    tc.add_argument("--device", choices=DEVICES, default="auto")
+    tc.add_argument("--batch", type=_positive_int, default=32, help="text windows per iteration (default 32)")
+    tc.add_argument("--lr", type=_non_negative_float, default=2e-3, help="Adam's learning rate, decayed to a tenth by the end (default 0.002)")
+    tc.add_argument("--dropout", type=_non_negative_float, default=0.0, help="dropout between layers (default 0)")
+    tc.add_argument("--seed", type=int, default=0, help="for the same model from the same settings (default 0)")
+    tc.add_argument("--eval-every", type=_positive_int, default=500, help="measure on held-out text this often (default 500)")
+    tc.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
     _add_speed_options(tc, "the model (default: auto, which is off: cuDNN already runs the recurrent "
                            "layers as one call, and there is little else to fuse)")
     tc.add_argument("--out", required=True, help="the .safetensors file to write")
@@ -118,15 +119,15 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument("--data", default="shapes",
                     help="shapes (the generated shapes world), or a COCO-format annotations JSON or a folder holding one")
     tp.add_argument("--images", help="the image folder of a COCO-format set (default: beside the JSON)")
-    tp.add_argument("--steps", type=_positive_int, default=3000)
-    tp.add_argument("--encoder", choices=("small", "resnet18"), default="small")
+    tp.add_argument("--steps", type=_positive_int, default=3000, help="training iterations (default 3000)")
+    tp.add_argument("--encoder", choices=("small", "resnet18"), default="small", help="the image encoder (default small)")
     tp.add_argument("--encoder-weights", help="resnet18 only: a local .pth or .safetensors weights file "
                     "(default: torch's cache; none: from scratch); nothing is ever downloaded")
     tp.add_argument("--image-size", type=_positive_int, help="input size in pixels (default 64 small, 224 resnet18)")
     tp.add_argument("--hidden", type=_positive_int, default=256, help="LSTM units")
     tp.add_argument("--channels", type=_positive_int, default=128, help="small encoder: features per grid cell")
-    tp.add_argument("--batch", type=_positive_int, default=64)
-    tp.add_argument("--lr", type=_non_negative_float, default=2e-3)
+    tp.add_argument("--batch", type=_positive_int, default=64, help="pictures per iteration (default 64)")
+    tp.add_argument("--lr", type=_non_negative_float, default=2e-3, help="Adam's learning rate (default 0.002)")
     tp.add_argument("--camera-fraction", type=_non_negative_float, default=0.5,
                     help="shapes world: share of camera-look pictures (default 0.5)")
     tp.add_argument("--min-count", type=_positive_int, default=1, help="COCO: keep words seen at least this often")
@@ -138,28 +139,28 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--model", help="a caption model file (default: the shipped shapes captioner)")
     cp.add_argument("--beam", type=_positive_int, default=3, help="beam width; 1 is greedy (default 3)")
     cp.add_argument("--json", action="store_true", help="print captions and word probabilities as JSON")
-    cp.add_argument("--device", choices=DEVICES, default="auto")
+    cp.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
 
     sm = sub.add_parser("sample", help="generate text from a char-RNN")
     sm.add_argument("--model", help="a char-RNN model file (default: the shipped Shakespeare LSTM)")
-    sm.add_argument("--chars", type=_positive_int, default=500)
+    sm.add_argument("--chars", type=_positive_int, default=500, help="how many characters to write (default 500)")
     sm.add_argument("--temperature", type=_non_negative_float, default=0.8, help="0 is greedy")
     sm.add_argument("--top-k", type=int, default=0, help="sample from the k likeliest only; 0 for all")
     sm.add_argument("--prime", default="", help="text the model reads before it writes")
-    sm.add_argument("--seed", type=int, default=None)
-    sm.add_argument("--device", choices=DEVICES, default="auto")
+    sm.add_argument("--seed", type=int, default=None, help="the same seed gives the same text (default: a new one each time)")
+    sm.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
 
     e = sub.add_parser("eval", help="measure a model").add_subparsers(dest="task", parser_class=_Parser)
     ec = e.add_parser("charrnn", help="nats and bits per character on a text")
-    ec.add_argument("--model")
+    ec.add_argument("--model", help="a char-RNN model file (default: the shipped Shakespeare LSTM)")
     ec.add_argument("--text", required=True, help="a UTF-8 text file")
-    ec.add_argument("--device", choices=DEVICES, default="auto")
+    ec.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
 
     g = sub.add_parser("gates", help="every gate and state of a char-RNN after each character of a text")
     g.add_argument("--model", help="a char-RNN model file (default: the shipped Shakespeare LSTM)")
     g.add_argument("--text", required=True, help="the text the model reads, from a zero state")
     g.add_argument("--json", action="store_true", help="print every value as JSON (CONTRACTS.md section 3)")
-    g.add_argument("--device", choices=DEVICES, default="auto")
+    g.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
     _add_vqa_parsers(sub, t, e)
     return p
 
@@ -518,10 +519,10 @@ def _fraction(text: str) -> float:
 
 def _add_vqa_parsers(sub, train, evaluate) -> None:
     tv = train.add_parser("vqa", help="train a visual question answering model (CNN + LSTM)")
-    tv.add_argument("--steps", type=_positive_int, default=3000)
+    tv.add_argument("--steps", type=_positive_int, default=3000, help="training iterations (default 3000)")
     tv.add_argument("--batch", type=_positive_int, default=64, help="pictures per iteration (default 64)")
-    tv.add_argument("--questions-per-image", type=_positive_int, default=4)
-    tv.add_argument("--lr", type=_non_negative_float, default=2e-3)
+    tv.add_argument("--questions-per-image", type=_positive_int, default=4, help="questions asked about each picture (default 4)")
+    tv.add_argument("--lr", type=_non_negative_float, default=2e-3, help="Adam's learning rate (default 0.002)")
     tv.add_argument("--easyvqa-fraction", type=_fraction, default=0.25, help="share of easy-VQA pictures (default 0.25)")
     tv.add_argument("--single-fraction", type=_fraction, default=0.15,
                     help="share of single shapes at other sizes, positions, rotations (default 0.15)")
@@ -554,16 +555,16 @@ def _add_vqa_parsers(sub, train, evaluate) -> None:
     q.add_argument("--topk", type=_positive_int, default=3, help="how many answers to show (default 3)")
     q.add_argument("--json", action="store_true", help="print the answers as JSON (CONTRACTS.md section 1)")
     q.add_argument("--batch", metavar="FILE.jsonl", help='one {"image": PATH, "question": TEXT} a line')
-    q.add_argument("--device", choices=DEVICES, default="auto")
+    q.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
 
     ev = evaluate.add_parser("vqa", help="accuracy of a VQA model, by question type, and the confusion matrix")
-    ev.add_argument("--model")
+    ev.add_argument("--model", help="a VQA model file (default: the shipped easy-VQA model)")
     ev.add_argument("--split", choices=VQA_SPLITS, default="test",
                     help="easy-VQA's test or held-out validation split, or unseen generated pictures: "
                          "scenes (plain), camera (camera look), single (single shapes); default test")
     ev.add_argument("--scenes", type=_positive_int, default=1000, help="generated pictures to measure (default 1000)")
     ev.add_argument("--seed", type=int, default=0, help="which unseen generated pictures (default 0)")
-    ev.add_argument("--device", choices=DEVICES, default="auto")
+    ev.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
 
 
 def cmd_train_vqa(args, run) -> int:

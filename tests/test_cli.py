@@ -64,6 +64,26 @@ def test_nonsense_arguments_in_process(capsys):
     assert_one_line_error(err, "--chars", "'many' is not a whole number")
 
 
+def test_every_option_of_every_command_says_what_it_does():
+    """`rnnstudio ... --help` is where a student learns the command line: no bare option."""
+    import argparse
+
+    from rnnstudio.cli import build_parser
+
+    bare = []
+
+    def walk(parser, command):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, [*command, name])
+            elif action.option_strings and not action.help:
+                bare.append(f"{' '.join(command)} {action.option_strings[0]}")
+
+    walk(build_parser(), ["rnnstudio"])
+    assert bare == []
+
+
 def test_version(capsys):
     proc = run_cli("--version")
     assert proc.returncode == 0 and proc.stdout.strip().startswith("rnnstudio ")
