@@ -15,6 +15,14 @@ from rnnstudio.errors import PeerLost, UserError
 
 PANELS = ("charrnn", "gates", "caption", "vqa")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+EXAMPLES = """examples:
+  rnnstudio                                   open the app
+  rnnstudio train charrnn --corpus shakespeare --steps 2000 --out my-lstm.safetensors
+  rnnstudio sample --model my-lstm.safetensors --prime "ROMEO:" --chars 300
+  rnnstudio gates --text "To be, or not to be"   how the gates and states behave (--json: every value)
+  rnnstudio caption photo.png                 describe a picture
+  rnnstudio vqa photo.png "what color is the circle?"
+each command has its own --help."""
 DEVICE_HELP = "where the model runs: auto (a CUDA GPU, else Apple MPS, else the CPU), or one of them"
 
 
@@ -75,7 +83,8 @@ def _add_image_model_run_options(p) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="rnnstudio", description="See recurrent neural networks work, live.")
+    p = _Parser(prog="rnnstudio", description="See recurrent neural networks work, live.", epilog=EXAMPLES,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=_version())
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
 
