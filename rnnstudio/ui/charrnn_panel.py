@@ -612,7 +612,8 @@ class CharRNNPanel(QWidget):
         from rnnstudio.ui.export import timeline_html, write_page
 
         write_page(Path(path), "A char-RNN learns to write",
-                   timeline_html([card.sample for card in self.timeline_cards], self.corpus_combo.currentText()))
+                   timeline_html([card.sample for card in self.timeline_cards], self.corpus_combo.currentText(),
+                                 loss_curve=self.plot.grab().toImage()))
 
     # --- settings kept between runs ---------------------------------------------------------------
 

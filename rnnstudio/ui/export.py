@@ -8,11 +8,10 @@ import html
 import re
 from pathlib import Path
 
-import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401  (pg.exporters is not loaded by `import pyqtgraph`)
 from PySide6.QtCore import QBuffer, QIODevice, QRectF
-from PySide6.QtGui import QPainter
+from PySide6.QtGui import QImage, QPainter
 from PySide6.QtSvg import QSvgGenerator
 
 from rnnstudio.ui.frame_view import qimage_from_rgb
@@ -85,22 +84,27 @@ def write_page(path: Path, title: str, body: str) -> None:
     tmp.replace(path)
 
 
-def png_data_uri(image: np.ndarray) -> str:
+def png_data_uri(image) -> str:
+    """An (H, W, 3) uint8 RGB array, or a QImage, as a data: URI to inline in a page."""
     buffer = QBuffer()
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    qimage_from_rgb(image).save(buffer, "PNG")
+    (image if isinstance(image, QImage) else qimage_from_rgb(image)).save(buffer, "PNG")
     return "data:image/png;base64," + base64.b64encode(bytes(buffer.data())).decode("ascii")
 
 
-def timeline_html(samples, corpus: str) -> str:
-    """The body of the sample-timeline page: one card per sample, oldest first."""
+def timeline_html(samples, corpus: str, loss_curve: QImage | None = None) -> str:
+    """The body of the sample-timeline page: the loss curve, then one card per sample, oldest first."""
     cards = []
     for s in samples:
         loss = f" · validation {s.valid_loss:.2f} nats/char" if s.valid_loss is not None else ""
         cards.append(f"<div class='card'><b>iteration {s.iteration:,}</b>{loss}<pre>{html.escape(s.text)}</pre></div>")
     intro = (f"<p>Samples taken while a char-RNN trained on {html.escape(corpus)}: the same network, "
              f"further along in training from left to right.</p>")
-    return intro + "<div class='cards'>" + "".join(cards) + "</div>"
+    curve = ""
+    if loss_curve is not None and not loss_curve.isNull():
+        curve = (f"<p><img src='{png_data_uri(loss_curve)}' style='max-width:100%' "
+                 f"alt='the training and validation loss against the iteration'></p>")
+    return intro + curve + "<div class='cards'>" + "".join(cards) + "</div>"
 
 
 def vqa_session_html(entries) -> str:

@@ -128,6 +128,7 @@ def test_the_sample_timeline_exports_to_html(window, qtbot, tmp_path, tiny_text_
     page = path.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and "iteration 10" in page and "iteration 30" in page
     assert panel.timeline_cards[1].sample.text[:20].replace("&", "&amp;").replace("<", "&lt;") in page
+    assert page.count("src='data:image/png;base64,") == 1  # the loss curve, inlined
     assert not list(tmp_path.glob("*.tmp"))
 
 
