@@ -8,12 +8,13 @@ up behind the video (LECTURE.md rows 10, 11 and 13).
 from __future__ import annotations
 
 import collections
+import os
 import time
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QPainter
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -62,6 +63,7 @@ GRADE_COLORS = {
     "unrelated": "#b00020",
 }
 # The formula on a line of its own: wrapped mid-formula, its "…" read as text cut off.
+SAVED_FRAME_HEIGHT = 480  # a saved frame is scaled up by whole pixels to at least this height
 LOSS_FORMULA = ("Trained by minimising<br><span style='white-space:nowrap'>L(I, Y*) = − Σ<sub>t</sub> "
                 "log P(Y*<sub>t</sub> | Y*<sub>1</sub> … Y*<sub>t−1</sub>, I)</span>")
 
@@ -448,20 +450,31 @@ class CaptionPanel(QWidget):
         if r is None:
             return False
         frame = qimage_from_rgb(r.image)
-        scale = max(1, 480 // max(1, frame.height()))
+        scale = max(1, -(-SAVED_FRAME_HEIGHT // max(1, frame.height())))  # whole pixels, at least this tall
         frame = frame.scaled(frame.width() * scale, frame.height() * scale)
-        bar = max(40, frame.height() // 8)
-        out = QImage(frame.width(), frame.height() + bar, QImage.Format.Format_RGB888)
+        font = QFont(self.font())
+        font.setPixelSize(max(14, frame.height() // 18))
+        margin = font.pixelSize() // 2
+        flags = Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap
+        text_width = frame.width() - 2 * margin
+        text_height = QFontMetrics(font).boundingRect(0, 0, text_width, 10_000, flags, r.caption).height()
+        out = QImage(frame.width(), frame.height() + text_height + 2 * margin, QImage.Format.Format_RGB888)
         out.fill(QColor("white"))
         painter = QPainter(out)
         painter.drawImage(0, 0, frame)
-        font = QFont(self.font())
-        font.setPixelSize(int(bar * 0.45))
         painter.setFont(font)
         painter.setPen(QColor("black"))
-        painter.drawText(QRectF(8, frame.height(), frame.width() - 16, bar), Qt.AlignmentFlag.AlignVCenter, r.caption)
+        painter.drawText(QRectF(margin, frame.height() + margin, text_width, text_height), flags, r.caption)
         painter.end()
-        ok = out.save(path)
+        tmp = f"{path}.tmp.png"  # written whole, then renamed: never a half-written picture
+        ok = out.save(tmp, "PNG")
+        if ok:
+            try:
+                os.replace(tmp, path)
+            except OSError:
+                ok = False
+        if not ok and os.path.exists(tmp):
+            os.remove(tmp)
         if ok:
             self.message.show_message(f"Saved {path}.", "info")
         else:

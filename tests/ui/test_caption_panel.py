@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -111,6 +112,19 @@ def test_freeze_hover_and_save(panel, qtbot, tmp_path):
 
     saved = QImage(str(out))
     assert saved.height() > frozen.image.shape[0]  # the frame plus the caption bar
+
+    # A caption longer than the frame is wide wraps onto more lines instead of being cut off.
+    long_words = ("a large yellow triangle left of a small teal circle and " * 3).split()
+    panel.result = dataclasses.replace(frozen, words=long_words, probabilities=[1.0] * len(long_words))
+    assert panel.save_frame(str(out))
+    saved = QImage(str(out)).convertToFormat(QImage.Format.Format_Grayscale8)
+    pixels = np.frombuffer(saved.constBits(), np.uint8).reshape(saved.height(), saved.bytesPerLine())
+    frame_height = -(-480 // frozen.image.shape[0]) * frozen.image.shape[0]
+    ink = (pixels[frame_height:, : saved.width()] < 128).any(axis=1)
+    lines = np.count_nonzero(ink[1:] & ~ink[:-1]) + int(ink[0])
+    assert lines >= 3
+    assert not (pixels[frame_height:, saved.width() - 3 : saved.width()] < 128).any()  # nothing runs off the edge
+    assert [p.name for p in tmp_path.glob("frame*")] == ["frame.png"]  # no temporary file left
     panel.stop_source()
 
 
