@@ -8,7 +8,6 @@ up behind the video (LECTURE.md rows 10, 11 and 13).
 from __future__ import annotations
 
 import collections
-import os
 import time
 from pathlib import Path
 
@@ -466,15 +465,17 @@ class CaptionPanel(QWidget):
         painter.setPen(QColor("black"))
         painter.drawText(QRectF(margin, frame.height() + margin, text_width, text_height), flags, r.caption)
         painter.end()
-        tmp = f"{path}.tmp.png"  # written whole, then renamed: never a half-written picture
-        ok = out.save(tmp, "PNG")
-        if ok:
-            try:
-                os.replace(tmp, path)
-            except OSError:
-                ok = False
-        if not ok and os.path.exists(tmp):
-            os.remove(tmp)
+        from rnnstudio.ui.export import write_whole
+
+        def save(tmp: Path) -> None:
+            if not out.save(str(tmp), "PNG"):
+                raise OSError(f"{path} could not be written")
+
+        try:
+            write_whole(Path(path), save)
+            ok = True
+        except OSError:
+            ok = False
         if ok:
             self.message.show_message(f"Saved {path}.", "info")
         else:

@@ -50,10 +50,23 @@ def export_plots(widget, folder: Path, stem: str) -> list[Path]:
         base = folder / f"{_slug(stem)}-{n}"
         png = pg.exporters.ImageExporter(view.scene())
         png.parameters()["width"] = max(1200, int(view.width() * 2))  # sharp on a slide
-        png.export(str(base.with_suffix(".png")))
-        _write_svg(view, base.with_suffix(".svg"))
+        write_whole(base.with_suffix(".png"), lambda tmp: png.export(str(tmp)))
+        write_whole(base.with_suffix(".svg"), lambda tmp, view=view: _write_svg(view, tmp))
         written += [base.with_suffix(".png"), base.with_suffix(".svg")]
     return written
+
+
+def write_whole(path: Path, write) -> None:
+    """`write(tmp)` to a temporary file beside `path`, renamed to `path` only once it is all
+    there: a full disk leaves the earlier file (or none), never half a picture."""
+    tmp = path.with_name(f"{path.stem}.tmp{path.suffix}")  # the suffix tells the writer the format
+    try:
+        write(tmp)
+        if not tmp.is_file() or tmp.stat().st_size == 0:
+            raise OSError(f"{path} could not be written")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _write_svg(view: pg.GraphicsView, path: Path) -> None:
@@ -78,10 +91,9 @@ def _write_svg(view: pg.GraphicsView, path: Path) -> None:
 
 
 def write_page(path: Path, title: str, body: str) -> None:
-    """A self-contained HTML page (pictures inlined), written atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(_PAGE.format(title=html.escape(title), body=body), encoding="utf-8")
-    tmp.replace(path)
+    """A self-contained HTML page (pictures inlined), written whole or not at all."""
+    page = _PAGE.format(title=html.escape(title), body=body)
+    write_whole(path, lambda tmp: tmp.write_text(page, encoding="utf-8"))
 
 
 def png_data_uri(image) -> str:

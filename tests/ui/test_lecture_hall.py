@@ -129,7 +129,7 @@ def test_the_sample_timeline_exports_to_html(window, qtbot, tmp_path, tiny_text_
     assert page.startswith("<!DOCTYPE html>") and "iteration 10" in page and "iteration 30" in page
     assert panel.timeline_cards[1].sample.text[:20].replace("&", "&amp;").replace("<", "&lt;") in page
     assert page.count("src='data:image/png;base64,") == 1  # the loss curve, inlined
-    assert not list(tmp_path.glob("*.tmp"))
+    assert not list(tmp_path.glob("*.tmp*"))
 
 
 def test_shortcuts_are_listed_in_help(window):
@@ -167,6 +167,26 @@ def test_a_panels_shortcuts_work_while_it_is_shown_and_only_then(window, qtbot, 
     window.show_panel("charrnn")
     qtbot.keyClick(charrnn.prime_edit, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
     assert gates.step == step  # the lab's keys rest while it is hidden
+
+
+def test_a_write_that_fails_halfway_leaves_the_earlier_file(tmp_path):
+    """Exports (plots, pages, saved frames) go through write_whole: a full disk part-way through
+    leaves the file that was there before, and no temporary file."""
+    from rnnstudio.ui.export import write_whole
+
+    path = tmp_path / "plot.svg"
+    path.write_text("<svg>the earlier export</svg>", encoding="utf-8")
+
+    def half_then_disk_full(tmp):
+        tmp.write_text("<svg>half", encoding="utf-8")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        write_whole(path, half_then_disk_full)
+    assert path.read_text(encoding="utf-8") == "<svg>the earlier export</svg>"
+    assert [p.name for p in tmp_path.iterdir()] == ["plot.svg"]
+    write_whole(path, lambda tmp: tmp.write_text("<svg>new</svg>", encoding="utf-8"))
+    assert path.read_text(encoding="utf-8") == "<svg>new</svg>"
 
 
 def test_unwritable_export_is_reported_not_raised(window, tmp_path):
