@@ -168,6 +168,11 @@ class MainWindow(QMainWindow):
     def start_lesson(self, lesson) -> None:
         lesson.apply(self)
         self.statusBar().showMessage(f"{lesson.title}: {lesson.says}", 15000)
+        # What to watch stays in the panel until dismissed: the status line is soon overwritten
+        # by the work the lesson starts. A problem the lesson ran into keeps its place.
+        message = self.tabs.currentWidget().message
+        if message.kind not in ("error", "warning"):
+            message.show_message(f"<b>Lesson: {html.escape(lesson.title)}.</b> {html.escape(lesson.says)}", "info")
 
     def shortcuts_text(self) -> str:
         """Every shortcut: the menus' anywhere, then each panel's (they work while it is shown)."""

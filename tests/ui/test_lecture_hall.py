@@ -3,6 +3,7 @@ exports of every plot and of the sample timeline and a VQA session, shortcuts in
 
 from __future__ import annotations
 
+import html
 import json
 import os
 
@@ -68,11 +69,24 @@ def test_every_lesson_sets_its_panel_up(window, qtbot):
             continue  # they need the shipped captioner and VQA model: tested below
         window.start_lesson(lesson)
         assert lesson.title in window.statusBar().currentMessage()
+        assert html.escape(lesson.says) in window.tabs.currentWidget().message.text()  # stays in the panel
     assert gates.tabs.currentIndex() == 3 and gates.radius_slider.value() == 130  # the last: exploding gradients
     charrnn = window.panels["charrnn"]
     assert charrnn.arch_combo.currentData() == "rnn" and charrnn.seq_spin.value() == 16
     qtbot.waitUntil(lambda: charrnn._training_state in ("running", "finished"), timeout=60_000)
     charrnn.reset_training()
+
+
+def test_a_lessons_sentence_stays_while_its_work_finishes(window, qtbot, tiny_model_file):
+    charrnn, gates = window.panels["charrnn"], window.panels["gates"]
+    charrnn.open_model(str(tiny_model_file))
+    qtbot.waitUntil(lambda: "tiny-lstm" in charrnn.source_combo.itemText(0), timeout=10_000)
+    gates.text_edit.setPlainText("the cat sat on the mat.")  # characters the tiny model knows
+    lesson = next(ls for ls in LESSONS if ls.title.startswith("Inside the LSTM"))
+    with qtbot.waitSignal(gates.gates_ready, timeout=30_000):
+        window.start_lesson(lesson)
+    assert "read" in window.statusBar().currentMessage()  # the status line has moved on...
+    assert html.escape(lesson.says) in gates.message.text()  # ...the panel still says what to watch
 
 
 def test_the_gradient_lessons_show_what_they_say(window, qtbot):
