@@ -38,12 +38,27 @@ def build_window(device: str = "auto", presenter: bool = False, panel: str | Non
     return window
 
 
+def fit_to_screen(window) -> None:
+    """The default size where the screen has room for it, else most of the screen (a 1366 x 768
+    laptop), and centred on the screen."""
+    from PySide6.QtGui import QGuiApplication
+
+    screen = window.screen() or QGuiApplication.primaryScreen()
+    room = screen.availableGeometry()
+    window.resize(min(window.width(), int(room.width() * 0.95)), min(window.height(), int(room.height() * 0.92)))
+    frame = window.frameGeometry()
+    frame.moveCenter(room.center())
+    window.move(frame.topLeft())
+
+
 def run_app(panel: str | None = None, presenter: bool = False, device: str = "auto") -> int:
     from rnnstudio.ui.garbage import freeze_what_is_loaded
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app = make_application()
     window = build_window(device=device, presenter=presenter, panel=panel)
+    if not window.geometry_restored:
+        fit_to_screen(window)
     window.show()
     window.worker.ready.connect(lambda _device: freeze_what_is_loaded())
     # PyTorch is imported on the worker thread only once the window is up.

@@ -199,9 +199,10 @@ class MainWindow(QMainWindow):
     def _apply_saved_settings(self, presenter: bool) -> None:
         saved, problem = load_settings() if self.remember else ({}, None)
         geometry = saved.get("geometry")
+        self.geometry_restored = False  # run_app fits a first run's window to the screen
         if isinstance(geometry, str):
             try:
-                self.restoreGeometry(QByteArray.fromBase64(geometry.encode("ascii")))
+                self.geometry_restored = self.restoreGeometry(QByteArray.fromBase64(geometry.encode("ascii")))
             except (UnicodeEncodeError, ValueError):
                 pass
         panels = saved.get("panels") if isinstance(saved.get("panels"), dict) else {}

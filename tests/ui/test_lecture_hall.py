@@ -40,6 +40,7 @@ def test_settings_persist_between_runs(window, qtbot, tmp_path):
         assert again.panels["caption"].source_combo.currentData() == "generated-plain"
         assert again.panels["caption"].beam_spin.value() == 5
         assert again.current_panel_name() == "gates" and again.presenter
+        assert again.geometry_restored  # the window where it was left: not refitted to the screen
     finally:
         again.set_presenter(False)
         again.remember = False
@@ -254,6 +255,19 @@ def test_presenter_mode_fits_a_1280_pixel_projector(window, qtbot):
     finally:
         window.set_presenter(False)
     assert window.minimumSizeHint().width() <= 1024  # and a small laptop's screen in normal type
+
+
+def test_a_first_run_fits_the_screen_it_opens_on(window):
+    """The default 1280 x 800 would run off a 1366 x 768 laptop's screen (here: the offscreen
+    platform's 800 x 800 screen); a first run's window fits the room there and is centred."""
+    from rnnstudio.ui.app import fit_to_screen
+
+    assert not window.geometry_restored  # the fixture's settings file is new
+    room = window.screen().availableGeometry()
+    assert window.width() > room.width()  # the default size, too wide here
+    fit_to_screen(window)
+    assert room.contains(window.frameGeometry())
+    assert abs(window.frameGeometry().center().x() - room.center().x()) <= 1
 
 
 def test_every_control_explains_itself_in_a_tooltip(window):
