@@ -126,6 +126,11 @@ def test_gradient_plot_vanishes_and_explodes(window, qtbot):
     assert "W_hh" in panel.gradient_explanation.text()
     for arch in ("gru", "lstm"):
         assert len(panel.gradient_curves[arch].getOriginalDataset()[1]) == 200
+    styles = {arch: curve.opts["pen"].style() for arch, curve in panel.gradient_curves.items()}
+    assert styles["gru"] != styles["rnn"]  # red and green curves told apart by more than colour
+    window.set_presenter(True)
+    assert panel.gradient_curves["gru"].opts["pen"].style() == styles["gru"]
+    window.set_presenter(False)
 
 
 def test_latest_sample_becomes_the_text(window, qtbot, tiny_model_file):
