@@ -110,7 +110,8 @@ LESSONS = [
     Lesson("Exploding gradients", "7",
            "Largest singular value 1.3: the vanilla RNN's gradient grows with every step back.", _gradients(1.3)),
     Lesson("Caption the cards", "10, 13",
-           "Hold the printed shape cards up to the camera; hover a word to see where the model looked.",
+           "Hold the printed shape cards (Help → Printable shape cards) up to the camera; "
+           "hover a word to see where the model looked.",
            _caption("camera")),
     Lesson("Captions graded on generated scenes", "10, 11, 13",
            "Each caption is graded against the scene's truth: without errors ... unrelated.",

@@ -6,10 +6,11 @@ import html
 import logging
 import platform
 import sys
+from pathlib import Path
 
 from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import QByteArray, qVersion
-from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtCore import QByteArray, QUrl, qVersion
+from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -103,6 +104,9 @@ class MainWindow(QMainWindow):
             lessons.addAction(action)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(_action(self, "&Keyboard shortcuts", "F1", self.show_shortcuts))
+        for paper in ("A4", "Letter"):  # the cards the captioning lesson holds up to the camera
+            help_menu.addAction(_action(self, f"Printable shape &cards ({paper} PDF)", None,
+                                        lambda _checked=False, p=paper: self.open_cards(p)))
         help_menu.addAction(_action(self, "&About RNN Studio", None, self.show_about))
 
     # --- menus ------------------------------------------------------------------------------
@@ -234,6 +238,15 @@ class MainWindow(QMainWindow):
             f"<p>Python {platform.python_version()}<br>Qt {qVersion()} (PySide6 {pyside_version})<br>"
             f"PyTorch {torch_version}<br>Device: {device}</p>"
         )
+
+    def cards_pdf(self, paper: str) -> Path:
+        return resources_dir() / f"shape-cards-{paper.lower()}.pdf"
+
+    def open_cards(self, paper: str) -> None:
+        """The printable shape cards, in the desktop's PDF viewer."""
+        path = self.cards_pdf(paper)
+        if not path.is_file() or not QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))):
+            self.statusBar().showMessage(f"Could not open {path}; open it with a PDF viewer to print the cards.", 15000)
 
     def show_about(self) -> None:
         QMessageBox.about(self, "About RNN Studio", self.about_text())

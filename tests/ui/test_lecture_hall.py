@@ -6,8 +6,10 @@ from __future__ import annotations
 import html
 import json
 import os
+from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QMenu
 
 from rnnstudio.ui.app import build_window
 from rnnstudio.ui.lessons import LESSONS
@@ -268,6 +270,18 @@ def test_a_first_run_fits_the_screen_it_opens_on(window):
     fit_to_screen(window)
     assert room.contains(window.frameGeometry())
     assert abs(window.frameGeometry().center().x() - room.center().x()) <= 1
+
+
+def test_the_printable_cards_are_in_the_help_menu(window, monkeypatch):
+    """The captioning lesson's cards: Help opens the PDF that ships in resources/."""
+    import rnnstudio
+
+    monkeypatch.setattr("rnnstudio.paths._CHECKOUT_ROOT", Path(rnnstudio.__file__).resolve().parent.parent)
+    titles = [a.text() for m in window.menuBar().findChildren(QMenu) for a in m.actions()]
+    for paper in ("A4", "Letter"):
+        assert f"Printable shape &cards ({paper} PDF)" in titles
+        pdf = window.cards_pdf(paper)
+        assert pdf.is_file() and pdf.read_bytes().startswith(b"%PDF")
 
 
 def test_every_control_explains_itself_in_a_tooltip(window):
