@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import json
 import os
-from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QMenu
@@ -272,15 +271,22 @@ def test_a_first_run_fits_the_screen_it_opens_on(window):
     assert abs(window.frameGeometry().center().x() - room.center().x()) <= 1
 
 
-def test_the_printable_cards_are_in_the_help_menu(window, monkeypatch):
-    """The captioning lesson's cards: Help opens the PDF that ships in resources/."""
-    import rnnstudio
+def test_the_printable_cards_are_in_the_help_menu(window):
+    """The captioning lesson's cards: Help opens the PDFs among the app's resources."""
+    from rnnstudio.paths import resources_dir
 
-    monkeypatch.setattr("rnnstudio.paths._CHECKOUT_ROOT", Path(rnnstudio.__file__).resolve().parent.parent)
     titles = [a.text() for m in window.menuBar().findChildren(QMenu) for a in m.actions()]
     for paper in ("A4", "Letter"):
         assert f"Printable shape &cards ({paper} PDF)" in titles
-        pdf = window.cards_pdf(paper)
+        assert window.cards_pdf(paper) == resources_dir() / f"shape-cards-{paper.lower()}.pdf"
+
+
+def test_the_printable_cards_ship_with_the_app():
+    """Found where the app looks, in a checkout and in a regular install alike."""
+    from rnnstudio.paths import resources_dir
+
+    for paper in ("a4", "letter"):
+        pdf = resources_dir() / f"shape-cards-{paper}.pdf"
         assert pdf.is_file() and pdf.read_bytes().startswith(b"%PDF")
 
 
