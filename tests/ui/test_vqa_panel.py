@@ -112,7 +112,9 @@ def test_a_snapshot_comes_from_the_captioning_camera(panel, window, qtbot, tmp_p
     caption.stop_source()
 
 
-def test_evaluation_fills_the_confusion_matrix_and_shows_examples(panel, qtbot):
+def test_evaluation_fills_the_confusion_matrix_and_shows_examples(panel, window, qtbot):
+    from PySide6.QtWidgets import QApplication
+
     with qtbot.waitSignal(panel.evaluated, timeout=120_000) as got:
         panel.evaluate()
     result = got.args[0]
@@ -127,6 +129,12 @@ def test_evaluation_fills_the_confusion_matrix_and_shows_examples(panel, qtbot):
     assert panel.examples.count() == min(60, int(panel.confusion.item(r, c).text()))
     assert not panel.examples.item(0).icon().isNull()
     assert panel.eval_button.isEnabled()
+    window.set_presenter(True)  # the long summary and examples lines wrap: still fits a projector
+    try:
+        QApplication.processEvents()
+        assert window.minimumSizeHint().width() <= 1280
+    finally:
+        window.set_presenter(False)
 
 
 def test_missing_model_is_reported_inline(window, qtbot):
