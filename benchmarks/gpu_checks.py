@@ -13,6 +13,7 @@ With the figures for docs/PERFORMANCE.md, on a GPU machine that has only PyTorch
 - torch.compile builds kernels for CUDA here (Triton works).
 - `train caption` and `train vqa` on CUDA with their defaults (mixed precision, the image
   encoder compiled) learn, and write files that open and answer on the CPU.
+- `train charrnn` under torchrun over NCCL, one process per GPU of the machine.
 Exits 0 when every check passes, 1 otherwise, 2 where there is no CUDA GPU.
 """
 
@@ -103,8 +104,29 @@ def check_vqa_command_defaults_on_cuda() -> None:
     assert loaded.trained["precision"] in ("bfloat16", "float16") and "compiled" in loaded.trained
 
 
+def check_torchrun_over_nccl() -> None:
+    """DistributedDataParallel over NCCL, as many processes as this machine has GPUs (one GPU:
+    a world of one, which still sets up NCCL, wraps the model and all-reduces every step)."""
+    from rnnstudio.nn.charrnn import load_charrnn
+
+    folder = Path(tempfile.mkdtemp())
+    (folder / "verse.txt").write_text(VERSE, encoding="utf-8")
+    gpus = torch.cuda.device_count()
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(gpus), "--standalone",
+         "-m", "rnnstudio", "train", "charrnn", "--corpus", str(folder / "verse.txt"), "--layers", "1",
+         "--hidden", "64", "--steps", "60", "--eval-every", "30", "--device", "cuda", "--out", str(folder / "m.safetensors")],
+        capture_output=True, text=True, timeout=600, cwd=folder)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-3000:]
+    print(log.strip())
+    assert f"{gpus} processes (nccl)" in log, log
+    trained = load_charrnn(folder / "m.safetensors").trained
+    assert trained["distributed"] == {"world_size": gpus, "backend": "nccl"}, trained
+
+
 CHECKS = [check_lstm_trains_through_cudnn_under_autocast, check_compile_builds_cuda_kernels,
-          check_caption_command_defaults_on_cuda, check_vqa_command_defaults_on_cuda]
+          check_caption_command_defaults_on_cuda, check_vqa_command_defaults_on_cuda, check_torchrun_over_nccl]
 
 
 def main() -> int:
