@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QTextCursor
+from PySide6.QtGui import QPalette, QTextCursor
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from rnnstudio.ui.settings import choose, set_number
+from rnnstudio.ui.theme import presenter_size
 from rnnstudio.ui.widgets import (
     FlowLayout,
     add_explained_row,
@@ -81,7 +82,10 @@ class TimelineCard(QFrame):
         super().__init__(parent)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setObjectName("TimelineCard")
-        self.setStyleSheet("#TimelineCard { background: palette(base); border-radius: 4px; }")
+        # The base colour by palette, not by a style sheet: a widget with a style sheet no longer
+        # follows the application's font, so presenter mode would miss the card's title.
+        self.setBackgroundRole(QPalette.ColorRole.Base)
+        self.setAutoFillBackground(True)
         self.setMinimumWidth(250)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
@@ -644,12 +648,12 @@ class CharRNNPanel(QWidget):
     def set_presenter(self, on: bool) -> None:
         scale = 2.0 if on else 1.0
         controls, rest = self.columns.sizes()  # in large type the controls need a wider column
-        width = PRESENTER_CONTROLS_WIDTH if on else CONTROLS_WIDTH
+        width = presenter_size(PRESENTER_CONTROLS_WIDTH) if on else CONTROLS_WIDTH
         self.columns.setSizes([width, max(controls + rest - width, 0)])
         self.train_curve.setPen(pg.mkPen(TRAIN_COLOR, width=1 * scale))
         self.valid_curve.setPen(pg.mkPen(VALID_COLOR, width=2.5 * scale))
         self.valid_curve.setSymbolSize(6 * scale)
-        font = monospace_font(18 if on else None)
+        font = monospace_font(presenter_size(18) if on else None)
         self.sample_view.setFont(font)
         for card in self.timeline_cards:
             card.text.setFont(font)

@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 from rnnstudio.nn.explain import step_equations
 from rnnstudio.ui.char_strip import CharStrip
 from rnnstudio.ui.gates_views import MAP_INFO, HeatmapStack, UnrolledGraph
+from rnnstudio.ui.theme import presenter_size
 from rnnstudio.ui.widgets import (
     give_panel_shortcut,
     give_shortcut,
@@ -745,10 +746,10 @@ class GatesPanel(QWidget):
         scale = 2 if on else 1
         for arch, curve in self.gradient_curves.items():
             curve.setPen(_arch_pen(arch, width=3 * scale))
-        font = monospace_font(18 if on else None)
+        font = monospace_font(presenter_size(18) if on else None)
         for view in (self.text_edit, self.equations, self.plain_sample, self.intervened_sample):
             view.setFont(font)
-        self.strip.setFont(monospace_font(20 if on else 13))
+        self.strip.setFont(monospace_font(presenter_size(20) if on else 13))
 
 
 def _arch_pen(arch: str, width: float = 3):

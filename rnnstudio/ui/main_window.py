@@ -70,6 +70,7 @@ class MainWindow(QMainWindow):
         worker.errored.connect(self._on_worker_errored)
         self._build_menus()
         self.presenter = False
+        self.presenter_screen_height = None  # what presenter mode sizes its type for; None: this screen's
         self._apply_saved_settings(presenter)
 
     def _build_menus(self) -> None:
@@ -254,7 +255,8 @@ class MainWindow(QMainWindow):
     def set_presenter(self, on: bool) -> None:
         self.presenter = on
         self.presenter_action.setChecked(on)
-        theme.apply_presenter(QApplication.instance(), on)
+        height = self.presenter_screen_height or self.screen().geometry().height()
+        theme.apply_presenter(QApplication.instance(), on, screen_height=height)
         for panel in self.panels.values():
             panel.set_presenter(on)
         theme.apply_presenter_to(self, on)

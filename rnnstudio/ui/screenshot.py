@@ -127,8 +127,11 @@ def take_screenshots(out_dir: str, panels: list[str], size: tuple[int, int], pre
     except OSError as e:
         raise UserError(f"cannot create the folder {out}: {e.strerror or e}") from None
     app = make_application()
-    window = build_window(presenter=presenter, remember=False)
+    window = build_window(remember=False)
     window.resize(*size)
+    if presenter:  # sized for a screen as tall as the picture, not for the offscreen platform's
+        window.presenter_screen_height = size[1]
+        window.set_presenter(True)
     window.show()
     window.worker.start()
     written = []

@@ -7,7 +7,12 @@ from PySide6.QtWidgets import QApplication
 
 _base_point_size: float | None = None
 _presenter_on = False
+_screen_factor = 1.0  # the screen's height over PRESENTER_SCREEN_HEIGHT (presenter_size)
 
+# Presenter mode's sizes are chosen for a screen this many pixels tall. A projector throws every
+# resolution onto the same wall, so type must keep its share of the screen's height: on a
+# 1280 x 800 projector these sizes shrink by 800/1080, or the panels would not fit at all.
+PRESENTER_SCREEN_HEIGHT = 1080
 PRESENTER_POINT_SIZE = 17
 # Check boxes and radio buttons keep their pixel size when the font grows: scale them with it.
 # Per widget, since an application-wide style sheet would stop QApplication.setFont from
@@ -15,15 +20,23 @@ PRESENTER_POINT_SIZE = 17
 PRESENTER_INDICATOR = "{kind} {{ font-size: {size}pt; }} {kind}::indicator {{ width: 1em; height: 1em; }}"
 
 
-def apply_presenter(app: QApplication, on: bool) -> None:
-    """Large fonts everywhere, for the back of a lecture hall; off restores the default."""
-    global _base_point_size, _presenter_on
+def apply_presenter(app: QApplication, on: bool, screen_height: int = PRESENTER_SCREEN_HEIGHT) -> None:
+    """Large fonts everywhere, for the back of a lecture hall, sized for a screen `screen_height`
+    pixels tall; off restores the default."""
+    global _base_point_size, _presenter_on, _screen_factor
     _presenter_on = on
+    _screen_factor = min(max(screen_height / PRESENTER_SCREEN_HEIGHT, 0.6), 2.0)
     font = QFont(app.font())
     if _base_point_size is None:
         _base_point_size = font.pointSizeF()
-    font.setPointSizeF(PRESENTER_POINT_SIZE if on else _base_point_size)
+    font.setPointSizeF(presenter_size(PRESENTER_POINT_SIZE) if on else _base_point_size)
     app.setFont(font)
+
+
+def presenter_size(size: float) -> int:
+    """A presenter-mode size (points or pixels, chosen for a 1080-pixel-tall screen) for the
+    screen presenter mode was switched on for."""
+    return max(1, round(size * _screen_factor))
 
 
 def presenter_on() -> bool:
@@ -47,8 +60,9 @@ def apply_presenter_to(root, on: bool) -> None:
             widget.setVisible(not on)
         if isinstance(widget, (QCheckBox, QRadioButton)):
             kind = type(widget).__name__
-            widget.setStyleSheet(PRESENTER_INDICATOR.format(kind=kind, size=PRESENTER_POINT_SIZE) if on else "")
-    size = PRESENTER_PLOT_POINT_SIZE if on else PLOT_POINT_SIZE
+            widget.setStyleSheet(PRESENTER_INDICATOR.format(kind=kind, size=presenter_size(PRESENTER_POINT_SIZE))
+                                 if on else "")
+    size = presenter_size(PRESENTER_PLOT_POINT_SIZE) if on else PLOT_POINT_SIZE
     colour = "#000000" if on else "#666666"
     views = root.findChildren(pg.GraphicsView)
     if isinstance(root, pg.GraphicsView):

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from rnnstudio.ui.frame_view import FrameView, qimage_from_rgb
 from rnnstudio.ui.settings import choose, set_number
+from rnnstudio.ui.theme import presenter_size
 from rnnstudio.ui.widgets import RowLabels, give_shortcut, hint_label, panel_layout, when_worker_ready, wrapping_label
 from rnnstudio.worker.requests import (
     LoadVQAModelRequest,
@@ -586,14 +587,15 @@ class VQAPanel(QWidget):
     # --- presenter mode -------------------------------------------------------------------------------
 
     def set_presenter(self, on: bool) -> None:
-        size = 16 if on else 10
+        size = presenter_size(16) if on else 10
         for plot in (self.answer_plot, self.hidden_plot):
             font = plot.getAxis("left").label.font()
             font.setPointSize(size)
             plot.getAxis("bottom").setTickFont(font)
         for labels in (self.answer_labels, self.word_labels):
-            labels.set_largest(PRESENTER_ROW_LABEL_PX if on else ROW_LABEL_PX)
-        self.examples.setIconSize(QSize(96, 96) if on else QSize(64, 64))
+            labels.set_largest(presenter_size(PRESENTER_ROW_LABEL_PX) if on else ROW_LABEL_PX)
+        icon = presenter_size(96) if on else 64
+        self.examples.setIconSize(QSize(icon, icon))
 
 
 def _answer_group(answer: str) -> int:

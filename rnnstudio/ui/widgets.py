@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QFont, QFontDatabase, QKeySequence
+from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QFont, QFontDatabase, QKeySequence, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
     QAbstractButton,
     QFormLayout,
@@ -21,10 +21,12 @@ from PySide6.QtWidgets import (
 class InlineMessage(QFrame):
     """A message shown inside a panel (never a modal box): error, warning or info."""
 
-    _STYLES = {
-        "error": "background:#fde8e8; border:1px solid #d9534f; color:#7a1d1a;",
-        "warning": "background:#fff4d6; border:1px solid #e0a800; color:#5c4400;",
-        "info": "background:#e6f0fb; border:1px solid #5b9bd5; color:#1d3d5c;",
+    # (background, border, text) of each kind. Painted, not set by a style sheet: a widget with a
+    # style sheet stops following the application's font, and presenter mode would miss the message.
+    _COLOURS = {
+        "error": ("#fde8e8", "#d9534f", "#7a1d1a"),
+        "warning": ("#fff4d6", "#e0a800", "#5c4400"),
+        "info": ("#e6f0fb", "#5b9bd5", "#1d3d5c"),
     }
 
     closed = Signal()
@@ -55,13 +57,26 @@ class InlineMessage(QFrame):
     def show_message(self, text: str, kind: str = "error", action: tuple[str, object] | None = None) -> None:
         """Show `text`; `action` = (button label, callback) offers one way out of the problem."""
         self.kind = kind
-        self.setStyleSheet(f"#InlineMessage {{{self._STYLES[kind]} border-radius:4px;}} QLabel {{border:none;}}")
+        palette = self.label.palette()
+        palette.setColor(QPalette.ColorRole.WindowText, QColor(self._COLOURS[kind][2]))
+        self.label.setPalette(palette)
+        self.update()
         self.label.setText(text)
         self._action = action[1] if action else None
         self.action_button.setVisible(action is not None)
         if action:
             self.action_button.setText(action[0])
         self.show()
+
+    def paintEvent(self, event) -> None:
+        if self.kind not in self._COLOURS:
+            return
+        background, border, _text = self._COLOURS[self.kind]
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(QColor(border), 1))
+        painter.setBrush(QColor(background))
+        painter.drawRoundedRect(QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5), 4, 4)
 
     def _on_action(self) -> None:
         action = self._action

@@ -122,7 +122,8 @@ def test_bad_sample_iterations_are_refused(window, qtbot):
 
 
 def test_presenter_mode_enlarges_fonts_and_check_boxes(window, qtbot):
-    from PySide6.QtWidgets import QApplication, QStyle, QStyleOptionButton
+    from PySide6.QtGui import QFontInfo
+    from PySide6.QtWidgets import QApplication, QLabel, QStyle, QStyleOptionButton
 
     def box_width():  # the drawn square of the check box, not its text
         check = window.panels["vqa"].glimpse_check
@@ -130,12 +131,39 @@ def test_presenter_mode_enlarges_fonts_and_check_boxes(window, qtbot):
         option.initFrom(check)
         return check.style().subElementRect(QStyle.SubElement.SE_CheckBoxIndicator, option, check).width()
 
-    before, box_before = QApplication.instance().font().pointSizeF(), box_width()
+    from rnnstudio.ui.charrnn_panel import TimelineCard
+    from rnnstudio.worker.requests import TimelineSample
+
+    app = QApplication.instance()
+    panel = window.panels["charrnn"]
+    panel.message.show_message("a message on screen when presenter mode comes on", "info")
+    card = TimelineCard(TimelineSample(100, "sample text", 2.5), panel)  # a card shown before, too
+    before, box_before = app.font().pointSizeF(), box_width()
     window.set_presenter(True)
-    assert QApplication.instance().font().pointSizeF() > before
-    assert box_width() > 1.5 * box_before
+    QApplication.processEvents()  # the new application font reaches the widgets as events
+    assert app.font().pointSizeF() > before
+    for label in (panel.message.label, card.findChild(QLabel)):  # nothing left in the small type
+        assert label.font().pointSizeF() == app.font().pointSizeF(), label.text()
+    assert box_width() > box_before and box_width() >= 0.9 * QFontInfo(app.font()).pixelSize()  # 1em
     window.set_presenter(False)
-    assert QApplication.instance().font().pointSizeF() == before and box_width() == box_before
+    assert app.font().pointSizeF() == before and box_width() == box_before
+
+
+def test_presenter_type_keeps_its_share_of_the_screen_height(window):
+    """A projector throws 1920 x 1080 and 1280 x 800 onto the same wall: the type shrinks with
+    the screen's height, or the panels would not fit a smaller projector's screen."""
+    from PySide6.QtWidgets import QApplication
+
+    from rnnstudio.ui.theme import PRESENTER_POINT_SIZE
+
+    sizes = {}
+    for height in (1080, 800):
+        window.presenter_screen_height = height
+        window.set_presenter(True)
+        sizes[height] = QApplication.instance().font().pointSizeF()
+        window.set_presenter(False)
+    assert sizes[1080] == PRESENTER_POINT_SIZE
+    assert sizes[800] == round(PRESENTER_POINT_SIZE * 800 / 1080)
 
 
 def test_status_bar_and_about_name_the_device(window):

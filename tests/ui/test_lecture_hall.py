@@ -223,6 +223,7 @@ def test_presenter_mode_enlarges_plots_and_tucks_advanced_controls_away(window):
     normal = axis.style["tickFont"].pointSize() if axis.style.get("tickFont") else 0
     assert charrnn.lr_spin.isVisibleTo(window)
     window.resize(1600, 900)
+    window.presenter_screen_height = 1080  # the sizes presenter mode is designed at
     controls_width = charrnn.columns.sizes()[0]
     window.presenter_action.trigger()  # the F5 key's action
     try:
@@ -247,6 +248,7 @@ def test_presenter_mode_fits_a_1280_pixel_projector(window, qtbot):
     charrnn = window.panels["charrnn"]
     charrnn.progress_label.setText("<b>finished</b>: iteration 2,000 of 2,000 · batch loss 1.534 · validation "
                                    "1.611 nats/char · 104,000 characters/s · learning rate 0.0002")
+    window.presenter_screen_height = 800  # a 1280 x 800 projector
     window.set_presenter(True)
     try:
         for name in window.panels:

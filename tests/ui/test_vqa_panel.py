@@ -129,6 +129,7 @@ def test_evaluation_fills_the_confusion_matrix_and_shows_examples(panel, window,
     assert panel.examples.count() == min(60, int(panel.confusion.item(r, c).text()))
     assert not panel.examples.item(0).icon().isNull()
     assert panel.eval_button.isEnabled()
+    window.presenter_screen_height = 800  # a 1280 x 800 projector
     window.set_presenter(True)  # the long summary and examples lines wrap: still fits a projector
     try:
         QApplication.processEvents()
@@ -158,6 +159,7 @@ def test_answer_and_word_labels_fit_their_rows_at_any_height(panel, window, qtbo
         QApplication.processEvents()
         return axis.style["tickFont"].pixelSize(), panel.hidden_plot.getViewBox().size().height() / len(r.words)
 
+    window.presenter_screen_height = 1080  # the sizes presenter mode is designed at
     window.set_presenter(True)
     try:
         for height in (120, 900):
