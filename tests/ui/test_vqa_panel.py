@@ -169,3 +169,27 @@ def test_answer_and_word_labels_fit_their_rows_at_any_height(panel, window, qtbo
         assert label == PRESENTER_ROW_LABEL_PX  # tall enough: the full presenter size
     finally:
         window.set_presenter(False)
+
+
+def test_before_the_first_answer_the_plots_say_what_will_appear(window, qtbot):
+    """No meaningless axis numbers on empty plots; shown to ask, the question box has the focus."""
+    import pyqtgraph as pg
+
+    p = window.panels["vqa"]
+    window.show_panel("vqa")
+
+    def notes(plot):
+        return [item.toPlainText() for item in plot.getPlotItem().items if isinstance(item, pg.TextItem)]
+
+    assert "answers appear here" in " ".join(notes(p.answer_plot))
+    assert "word by word" in " ".join(notes(p.hidden_plot))
+    assert p.answer_plot.getAxis("left")._tickLevels == [[]]
+    assert window.focusWidget() in (p.question_box, p.question_box.lineEdit())
+
+
+def test_the_empty_plot_notes_go_when_an_answer_comes(panel, qtbot):
+    ask(panel, qtbot, "what shape is in the image?")
+    for plot in (panel.answer_plot, panel.hidden_plot):
+        assert not any("appear here" in t.toPlainText() or "word by word" in t.toPlainText()
+                       for t in plot.getPlotItem().items if hasattr(t, "toPlainText"))
+        assert plot.getAxis("bottom")._tickLevels is None  # numbers on the axis again
