@@ -39,6 +39,9 @@ class HeatmapStack(pg.GraphicsLayoutWidget):
         self._steps = 0  # the text's length: the time axis shows all of it until someone zooms
         self._whole_text = True
         self.scene().sigMouseClicked.connect(self._on_click)
+        # Until a text is read: what will appear here (the first set_maps clears it away).
+        self.addLabel("Press <b>Read text</b> (Ctrl+Return): every gate and state of the model appears here,<br>"
+                      "one row per unit, one column per character read.", color="#6e6e6e", size="11pt")
 
     def set_maps(self, maps: dict[str, np.ndarray]) -> None:
         """maps: name -> (T, H) array. Rebuilds the plots only when the names change."""

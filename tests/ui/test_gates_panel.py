@@ -205,3 +205,14 @@ def test_heatmaps_show_the_whole_text_from_its_first_character(lab, window, qtbo
         for plot, _image in lab.heatmaps._plots.values():
             left, right = plot.viewRange()[0]
             assert abs(left) < 1e-6 and abs(right - steps) < 1e-6, (left, right, steps)
+
+
+def test_before_a_text_is_read_the_heatmaps_say_how_to_fill_them(window, qtbot, tiny_model_file):
+    import pyqtgraph as pg
+
+    def placeholder(panel):
+        return [i.text for i in panel.heatmaps.ci.items if isinstance(i, pg.LabelItem) and "Read text" in i.text]
+
+    assert placeholder(window.panels["gates"])
+    panel = read_through_tiny_model(window, qtbot, tiny_model_file)
+    assert not placeholder(panel) and len(panel.heatmaps._plots) == 6
