@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from rnnstudio.ui.settings import choose, set_number
 from rnnstudio.ui.theme import presenter_size
 from rnnstudio.ui.widgets import (
+    EmptyPlotNote,
     FlowLayout,
     add_explained_row,
     give_shortcut,
@@ -251,6 +252,8 @@ class CharRNNPanel(QWidget):
         for curve in (self.train_curve, self.valid_curve):
             curve.setClipToView(True)
         self.train_curve.setDownsampling(auto=True, method="peak")
+        self.loss_empty = EmptyPlotNote(self.plot, "Press Train: the loss of each batch and on held-out text appears here.")
+        self.loss_empty.show()
         # A wide antialiased pen over every point costs ~86 ms a redraw at 20,000 iterations
         # (measured); one peak sample per pixel and a 1 px pen keep it under 5 ms.
         self.train_curve.opts["autoDownsampleFactor"] = 1.0
@@ -512,6 +515,7 @@ class CharRNNPanel(QWidget):
         if not self._plot_dirty:
             return
         self._plot_dirty = False
+        (self.loss_empty.hide if self._iters else self.loss_empty.show)()
         self.train_curve.setData(np.asarray(self._iters, dtype=float), np.asarray(self._losses, dtype=float))
         self.valid_curve.setData(np.asarray(self._valid_iters, dtype=float), np.asarray(self._valid_losses, dtype=float))
         p = self._progress

@@ -36,7 +36,15 @@ from PySide6.QtWidgets import (
 from rnnstudio.ui.frame_view import FrameView, qimage_from_rgb
 from rnnstudio.ui.settings import choose, set_number
 from rnnstudio.ui.theme import presenter_size
-from rnnstudio.ui.widgets import RowLabels, give_shortcut, hint_label, panel_layout, when_worker_ready, wrapping_label
+from rnnstudio.ui.widgets import (
+    EmptyPlotNote,
+    RowLabels,
+    give_shortcut,
+    hint_label,
+    panel_layout,
+    when_worker_ready,
+    wrapping_label,
+)
 from rnnstudio.worker.requests import (
     LoadVQAModelRequest,
     VQAEvalProgress,
@@ -67,7 +75,6 @@ BAR_COLOR = (40, 110, 200)
 TRUE_COLOR = (30, 150, 60)
 ROW_LABEL_PX = 13  # the largest answer and word labels, in pixels (smaller where rows are short)
 PRESENTER_ROW_LABEL_PX = 24
-EMPTY_ANSWERS = "Ask a question: the model's answers appear here."
 HIDDEN_MAP = pg.colormap.get("CET-D1")
 MAX_EXAMPLES = 60  # examples listed for a clicked cell of the confusion matrix
 
@@ -190,7 +197,8 @@ class VQAPanel(QWidget):
         self.answer_plot.setXRange(0, 1, padding=0.02)
         self.answer_plot.getViewBox().invertY(True)
         self.answer_labels = RowLabels(self.answer_plot, ROW_LABEL_PX)
-        _show_empty(self.answer_plot, EMPTY_ANSWERS)
+        self.answers_empty = EmptyPlotNote(self.answer_plot, "Ask a question: the model's answers appear here.")
+        self.answers_empty.show()
         rv.addWidget(self.answer_plot, 2)
         self.truth_label = wrapping_label()
         rv.addWidget(self.truth_label)
@@ -207,7 +215,8 @@ class VQAPanel(QWidget):
         bar = pg.ColorBarItem(values=(-1, 1), colorMap=HIDDEN_MAP, interactive=False, width=12)
         bar.setImageItem(self.hidden_image, insert_in=self.hidden_plot.getPlotItem())
         self.hidden_plot.getAxis("bottom").enableAutoSIPrefix(False)  # unit numbers, never "x0.001"
-        self.hidden_empty = _show_empty(self.hidden_plot, "…and here how the LSTM read it, word by word.")
+        self.hidden_empty = EmptyPlotNote(self.hidden_plot, "…and here how the LSTM read it, word by word.")
+        self.hidden_empty.show()
         rv.addWidget(self.hidden_plot, 2)
         self.timing_label = hint_label("")
         rv.addWidget(self.timing_label)
@@ -445,8 +454,9 @@ class VQAPanel(QWidget):
         plot.clear()
         r = self.result
         if r is None:
-            _show_empty(plot, EMPTY_ANSWERS)
+            self.answers_empty.show()
             return
+        self.answers_empty.hide()
         rows = r.all_answers if self.all_check.isChecked() else r.answers
         truth = self.known_questions.get(r.question.strip())
         probs = [p for _, p in rows]
@@ -459,7 +469,6 @@ class VQAPanel(QWidget):
             plot.addItem(label)
             percentages.append(label)
         plot.getAxis("left").setTicks([[(k, a) for k, (a, _) in enumerate(rows)]])
-        plot.getAxis("bottom").setTicks(None)  # automatic again, after the empty plot's none
         self.answer_labels.set_rows(len(rows), percentages)
         plot.setXRange(0, 1, padding=0.02)
         plot.setYRange(-0.6, len(rows) - 0.4, padding=0)
@@ -468,10 +477,7 @@ class VQAPanel(QWidget):
         r = self.result
         h = np.asarray(r.hidden, dtype=np.float32)  # (words, hidden)
         self.hidden_image.setImage(h, autoLevels=False, levels=(-1, 1))
-        if self.hidden_empty is not None:
-            self.hidden_plot.removeItem(self.hidden_empty)
-            self.hidden_empty = None
-            self.hidden_plot.getAxis("bottom").setTicks(None)
+        self.hidden_empty.hide()
         self.hidden_plot.getAxis("left").setTicks([[(k + 0.5, w) for k, w in enumerate(r.words)]])
         self.word_labels.set_rows(len(r.words))
         self.hidden_plot.setLimits(xMin=0, xMax=h.shape[1], yMin=0, yMax=max(1, h.shape[0]))
@@ -608,17 +614,6 @@ class VQAPanel(QWidget):
             labels.set_largest(presenter_size(PRESENTER_ROW_LABEL_PX) if on else ROW_LABEL_PX)
         icon = presenter_size(96) if on else 64
         self.examples.setIconSize(QSize(icon, icon))
-
-
-def _show_empty(plot, text: str):
-    """An empty plot says what will appear in it, with no meaningless axis numbers."""
-    plot.getAxis("left").setTicks([[]])
-    plot.getAxis("bottom").setTicks([[]])
-    plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
-    note = pg.TextItem(text, color=(110, 110, 110), anchor=(0.5, 0.5))
-    note.setPos(0.5, 0.5)
-    plot.addItem(note)
-    return note
 
 
 def _answer_group(answer: str) -> int:

@@ -233,6 +233,32 @@ class RowLabels:
             text.setFont(font)
 
 
+class EmptyPlotNote:
+    """While a plot has nothing to show, it says what will appear there, and its axes carry no
+    meaningless numbers."""
+
+    def __init__(self, plot, text: str):
+        import pyqtgraph as pg
+
+        self.plot = plot
+        self.item = pg.TextItem(text, color=(110, 110, 110), anchor=(0.5, 0.5))
+        self.item.setPos(0.5, 0.5)
+
+    def show(self) -> None:
+        if self.item.scene() is None:  # (plot.clear() takes it away too)
+            for axis in ("left", "bottom"):
+                self.plot.getAxis(axis).setTicks([[]])
+            self.plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+            self.plot.addItem(self.item)
+
+    def hide(self) -> None:
+        if self.item.scene() is not None:
+            self.plot.removeItem(self.item)
+        for axis in ("left", "bottom"):
+            self.plot.getAxis(axis).setTicks(None)  # automatic numbers again
+        self.plot.enableAutoRange()  # show() fixed the range; a plot that sets its own sets it after this
+
+
 def side_by_side(*widgets: QWidget) -> QWidget:
     """Widgets in a row that stays together: a label and its control, as one item of a FlowLayout."""
     box = QWidget()

@@ -37,9 +37,15 @@ def test_missing_shipped_model_is_reported_inline(window, qtbot):
 
 def test_train_tiny_model_and_see_timeline_and_sample(window, qtbot, corpus_file):
     panel = window.panels["charrnn"]
+    assert panel.loss_empty.item.scene() is not None  # before training: what will appear there
     configure_tiny(panel, corpus_file)
     panel.start_training()
     qtbot.waitUntil(lambda: panel._training_state == "finished", timeout=60_000)
+    panel._redraw()
+    assert panel.loss_empty.item.scene() is None
+    panel.plot.grab()  # draw it: pyqtgraph fits an auto-ranged view just before painting
+    (x0, x1), (y0, y1) = panel.plot.viewRange()  # the view follows the curve again
+    assert x0 <= 1 and x1 >= 60 and y0 <= min(panel._losses) and y1 >= max(panel._losses)
     # Two timeline samples, at the chosen iterations, with real text from the corpus alphabet.
     assert [c.iteration for c in panel.timeline_cards] == [20, 60]
     for card in panel.timeline_cards:
