@@ -83,7 +83,8 @@ def apply_presenter_to(root, on: bool) -> None:
                 if item.labelText:
                     item.setLabel(item.labelText, units=item.labelUnits or None, **{"font-size": f"{size}pt", "color": colour})
             elif isinstance(item, pg.LabelItem) and item.text and isinstance(item.parentItem(), pg.PlotItem):
-                item.setText(item.text, color=colour)  # a plot's title: dark, its size kept (strips are thin)
+                # A plot's title: dark, and only a little larger (the heatmap strips are thin).
+                item.setText(item.text, color=colour, size=f"{presenter_size(13) if on else 10}pt")
             elif isinstance(item, pg.LegendItem):
                 for _sample, label in item.items:
                     label.setText(label.text, size=f"{size}pt", color=colour)
