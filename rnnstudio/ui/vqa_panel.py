@@ -605,11 +605,7 @@ class VQAPanel(QWidget):
     # --- presenter mode -------------------------------------------------------------------------------
 
     def set_presenter(self, on: bool) -> None:
-        size = presenter_size(16) if on else 10
-        for plot in (self.answer_plot, self.hidden_plot):
-            font = plot.getAxis("left").label.font()
-            font.setPointSize(size)
-            plot.getAxis("bottom").setTickFont(font)
+        # The bottom axes are styled with every plot's by theme.apply_presenter_to.
         for labels in (self.answer_labels, self.word_labels):
             labels.set_largest(presenter_size(PRESENTER_ROW_LABEL_PX) if on else ROW_LABEL_PX)
         icon = presenter_size(96) if on else 64

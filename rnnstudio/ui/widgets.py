@@ -243,20 +243,26 @@ class EmptyPlotNote:
         self.plot = plot
         self.item = pg.TextItem(text, color=(110, 110, 110), anchor=(0.5, 0.5))
         self.item.setPos(0.5, 0.5)
+        self.shown = False
 
     def show(self) -> None:
         if self.item.scene() is None:  # (plot.clear() takes it away too)
+            self.plot.addItem(self.item)
+        if not self.shown:
             for axis in ("left", "bottom"):
                 self.plot.getAxis(axis).setTicks([[]])
             self.plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
-            self.plot.addItem(self.item)
+            self.shown = True
 
     def hide(self) -> None:
+        """Called at every redraw; acts once, so a view someone zoomed afterwards stays zoomed."""
         if self.item.scene() is not None:
             self.plot.removeItem(self.item)
-        for axis in ("left", "bottom"):
-            self.plot.getAxis(axis).setTicks(None)  # automatic numbers again
-        self.plot.enableAutoRange()  # show() fixed the range; a plot that sets its own sets it after this
+        if self.shown:
+            for axis in ("left", "bottom"):
+                self.plot.getAxis(axis).setTicks(None)  # automatic numbers again
+            self.plot.enableAutoRange()  # show() fixed the range; a plot that sets its own sets it after this
+            self.shown = False
 
 
 def side_by_side(*widgets: QWidget) -> QWidget:
@@ -283,8 +289,7 @@ def give_shortcut(button: QAbstractButton, keys: str, what: str) -> None:
     and Help lists it as `what`."""
     button.setShortcut(QKeySequence(keys))
     button.setProperty("shortcut_help", what)
-    shown = button.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-    button.setToolTip(f"{button.toolTip()} ({shown})" if button.toolTip() else shown)
+    _name_keys_in_tooltip(button, button.shortcut())
 
 
 def give_panel_shortcut(panel: QWidget, keys: str, what: str, slot, buttons=()) -> None:
@@ -295,9 +300,13 @@ def give_panel_shortcut(panel: QWidget, keys: str, what: str, slot, buttons=()) 
     action.setProperty("shortcut_help", what)
     action.triggered.connect(slot)
     panel.addAction(action)
-    shown = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
     for button in buttons:
-        button.setToolTip(f"{button.toolTip()} ({shown})")
+        _name_keys_in_tooltip(button, action.shortcut())
+
+
+def _name_keys_in_tooltip(widget: QWidget, keys: QKeySequence) -> None:
+    shown = keys.toString(QKeySequence.SequenceFormat.NativeText)
+    widget.setToolTip(f"{widget.toolTip()} ({shown})" if widget.toolTip() else shown)
 
 
 def panel_shortcuts(panel: QWidget) -> list[tuple[str, str]]:

@@ -46,6 +46,11 @@ def test_train_tiny_model_and_see_timeline_and_sample(window, qtbot, corpus_file
     panel.plot.grab()  # draw it: pyqtgraph fits an auto-ranged view just before painting
     (x0, x1), (y0, y1) = panel.plot.viewRange()  # the view follows the curve again
     assert x0 <= 1 and x1 >= 60 and y0 <= min(panel._losses) and y1 >= max(panel._losses)
+    panel.plot.setXRange(10, 20, padding=0)  # a student zooms in; the next redraw leaves the view alone
+    panel._plot_dirty = True
+    panel._redraw()
+    panel.plot.grab()
+    assert panel.plot.viewRange()[0] == [10, 20]
     # Two timeline samples, at the chosen iterations, with real text from the corpus alphabet.
     assert [c.iteration for c in panel.timeline_cards] == [20, 60]
     for card in panel.timeline_cards:
