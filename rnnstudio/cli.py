@@ -75,8 +75,8 @@ def _add_speed_options(q, compiled: str) -> None:
 
 def _add_image_model_run_options(p) -> None:
     """The run options `train caption` and `train vqa` share: logging, seed, device, speed, output."""
-    p.add_argument("--log-every", type=_positive_int, default=100, help="print the loss this often (default 100)")
-    p.add_argument("--seed", type=int, default=0, help="for the same model from the same settings (default 0)")
+    p.add_argument("--log-every", type=_positive_int, default=100, help="print the loss this often (default %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="for the same model from the same settings (default %(default)s)")
     p.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
     _add_speed_options(p, "the image encoder (default: auto, on for CUDA, off on the CPU and MPS)")
     p.add_argument("--out", required=True, help="the .safetensors file to write")
@@ -108,17 +108,17 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a model").add_subparsers(dest="task", parser_class=_Parser)
     tc = t.add_parser("charrnn", help="train a character-level language model")
     tc.add_argument("--corpus", default="shakespeare", help="shakespeare, python, or a UTF-8 text file")
-    tc.add_argument("--arch", choices=("lstm", "gru", "rnn"), default="lstm", help="the recurrent cell (default lstm)")
-    tc.add_argument("--layers", type=_positive_int, default=2, help="stacked recurrent layers (default 2)")
-    tc.add_argument("--hidden", type=_positive_int, default=128, help="units in each layer's state (default 128)")
+    tc.add_argument("--arch", choices=("lstm", "gru", "rnn"), default="lstm", help="the recurrent cell (default %(default)s)")
+    tc.add_argument("--layers", type=_positive_int, default=2, help="stacked recurrent layers (default %(default)s)")
+    tc.add_argument("--hidden", type=_positive_int, default=128, help="units in each layer's state (default %(default)s)")
     tc.add_argument("--embed", type=int, default=64, help="embedding size; 0 for one-hot input")
-    tc.add_argument("--steps", type=_positive_int, default=2000, help="training iterations, one batch each (default 2000)")
+    tc.add_argument("--steps", type=_positive_int, default=2000, help="training iterations, one batch each (default %(default)s)")
     tc.add_argument("--seq-len", type=_positive_int, default=64, help="BPTT window in characters")
-    tc.add_argument("--batch", type=_positive_int, default=32, help="text windows per iteration (default 32)")
-    tc.add_argument("--lr", type=_non_negative_float, default=2e-3, help="Adam's learning rate, decayed to a tenth by the end (default 0.002)")
-    tc.add_argument("--dropout", type=_non_negative_float, default=0.0, help="dropout between layers (default 0)")
-    tc.add_argument("--seed", type=int, default=0, help="for the same model from the same settings (default 0)")
-    tc.add_argument("--eval-every", type=_positive_int, default=500, help="measure on held-out text this often (default 500)")
+    tc.add_argument("--batch", type=_positive_int, default=32, help="text windows per iteration (default %(default)s)")
+    tc.add_argument("--lr", type=_non_negative_float, default=2e-3, help="Adam's learning rate, decayed to a tenth by the end (default %(default)s)")
+    tc.add_argument("--dropout", type=_non_negative_float, default=0.0, help="dropout between layers (default %(default)s)")
+    tc.add_argument("--seed", type=int, default=0, help="for the same model from the same settings (default %(default)s)")
+    tc.add_argument("--eval-every", type=_positive_int, default=500, help="measure on held-out text this often (default %(default)s)")
     tc.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
     _add_speed_options(tc, "the model (default: auto, which is off: cuDNN already runs the recurrent "
                            "layers as one call, and there is little else to fuse)")
@@ -128,15 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument("--data", default="shapes",
                     help="shapes (the generated shapes world), or a COCO-format annotations JSON or a folder holding one")
     tp.add_argument("--images", help="the image folder of a COCO-format set (default: beside the JSON)")
-    tp.add_argument("--steps", type=_positive_int, default=3000, help="training iterations (default 3000)")
-    tp.add_argument("--encoder", choices=("small", "resnet18"), default="small", help="the image encoder (default small)")
+    tp.add_argument("--steps", type=_positive_int, default=3000, help="training iterations (default %(default)s)")
+    tp.add_argument("--encoder", choices=("small", "resnet18"), default="small", help="the image encoder (default %(default)s)")
     tp.add_argument("--encoder-weights", help="resnet18 only: a local .pth or .safetensors weights file "
                     "(default: torch's cache; none: from scratch); nothing is ever downloaded")
     tp.add_argument("--image-size", type=_positive_int, help="input size in pixels (default 64 small, 224 resnet18)")
     tp.add_argument("--hidden", type=_positive_int, default=256, help="LSTM units")
     tp.add_argument("--channels", type=_positive_int, default=128, help="small encoder: features per grid cell")
-    tp.add_argument("--batch", type=_positive_int, default=64, help="pictures per iteration (default 64)")
-    tp.add_argument("--lr", type=_non_negative_float, default=2e-3, help="Adam's learning rate (default 0.002)")
+    tp.add_argument("--batch", type=_positive_int, default=64, help="pictures per iteration (default %(default)s)")
+    tp.add_argument("--lr", type=_non_negative_float, default=2e-3, help="Adam's learning rate (default %(default)s)")
     tp.add_argument("--camera-fraction", type=_non_negative_float, default=0.5,
                     help="shapes world: share of camera-look pictures (default 0.5)")
     tp.add_argument("--min-count", type=_positive_int, default=1, help="COCO: keep words seen at least this often")
@@ -152,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sm = sub.add_parser("sample", help="generate text from a char-RNN")
     sm.add_argument("--model", help="a char-RNN model file (default: the shipped Shakespeare LSTM)")
-    sm.add_argument("--chars", type=_positive_int, default=500, help="how many characters to write (default 500)")
+    sm.add_argument("--chars", type=_positive_int, default=500, help="how many characters to write (default %(default)s)")
     sm.add_argument("--temperature", type=_non_negative_float, default=0.8, help="0 is greedy")
     sm.add_argument("--top-k", type=int, default=0, help="sample from the k likeliest only; 0 for all")
     sm.add_argument("--prime", default="", help="text the model reads before it writes")
@@ -528,10 +528,10 @@ def _fraction(text: str) -> float:
 
 def _add_vqa_parsers(sub, train, evaluate) -> None:
     tv = train.add_parser("vqa", help="train a visual question answering model (CNN + LSTM)")
-    tv.add_argument("--steps", type=_positive_int, default=3000, help="training iterations (default 3000)")
-    tv.add_argument("--batch", type=_positive_int, default=64, help="pictures per iteration (default 64)")
-    tv.add_argument("--questions-per-image", type=_positive_int, default=4, help="questions asked about each picture (default 4)")
-    tv.add_argument("--lr", type=_non_negative_float, default=2e-3, help="Adam's learning rate (default 0.002)")
+    tv.add_argument("--steps", type=_positive_int, default=3000, help="training iterations (default %(default)s)")
+    tv.add_argument("--batch", type=_positive_int, default=64, help="pictures per iteration (default %(default)s)")
+    tv.add_argument("--questions-per-image", type=_positive_int, default=4, help="questions asked about each picture (default %(default)s)")
+    tv.add_argument("--lr", type=_non_negative_float, default=2e-3, help="Adam's learning rate (default %(default)s)")
     tv.add_argument("--easyvqa-fraction", type=_fraction, default=0.25, help="share of easy-VQA pictures (default 0.25)")
     tv.add_argument("--single-fraction", type=_fraction, default=0.15,
                     help="share of single shapes at other sizes, positions, rotations (default 0.15)")
@@ -572,7 +572,7 @@ def _add_vqa_parsers(sub, train, evaluate) -> None:
                     help="easy-VQA's test or held-out validation split, or unseen generated pictures: "
                          "scenes (plain), camera (camera look), single (single shapes); default test")
     ev.add_argument("--scenes", type=_positive_int, default=1000, help="generated pictures to measure (default 1000)")
-    ev.add_argument("--seed", type=int, default=0, help="which unseen generated pictures (default 0)")
+    ev.add_argument("--seed", type=int, default=0, help="which unseen generated pictures (default %(default)s)")
     ev.add_argument("--device", choices=DEVICES, default="auto", help=DEVICE_HELP)
 
 

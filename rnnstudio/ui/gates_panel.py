@@ -203,11 +203,10 @@ class GatesPanel(QWidget):
             "top left: mostly open; bottom right: mostly closed; bottom left: in between. Click one to follow it."
         ))
         v.addWidget(self.saturation_view, 1)
-        self.no_gates_label = QLabel(
+        self.no_gates_label = wrapping_label(
             "A vanilla RNN has no gates to open or close: its state is simply "
             "h_t = tanh(W_hh h_(t-1) + W_xh x_t). Read the text through an LSTM or a GRU to see them."
         )
-        self.no_gates_label.setWordWrap(True)
         self.no_gates_label.setAlignment(Qt.AlignmentFlag.AlignTop)
         self.no_gates_label.hide()
         v.addWidget(self.no_gates_label, 1)
@@ -497,7 +496,7 @@ class GatesPanel(QWidget):
             for name in choices:
                 combo.addItem(MAP_INFO[name][0], name)
             preferred = [current] + (["h"] if combo is self.strip_state_combo else ["f", "z"])  # z: the GRU's keep gate
-            combo.setCurrentIndex(max(0, next((combo.findData(n) for n in preferred if combo.findData(n) >= 0), 0)))
+            combo.setCurrentIndex(next((i for i in map(combo.findData, preferred) if i >= 0), 0))
             combo.blockSignals(False)
         has_gates = bool(result.saturation[0])
         self.saturation_combo.setEnabled(has_gates)
