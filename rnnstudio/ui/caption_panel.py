@@ -30,7 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from rnnstudio.ui.frame_view import FrameView, qimage_from_rgb
+from rnnstudio.ui.frame_view import FrameView, qimage_from_rgb, thumbnail_image
+from rnnstudio.ui.sequence_shapes import ShapeDiagram, caption_steps, panel_shape
 from rnnstudio.ui.settings import choose, set_number
 from rnnstudio.ui.widgets import (
     FlowLayout,
@@ -201,6 +202,15 @@ class CaptionPanel(QWidget):
         self.stats_label = QLabel()
         self.stats_label.setWordWrap(True)
         v.addWidget(self.stats_label)
+        shape = panel_shape("caption")
+        shape_box = QGroupBox(f"Shape: {shape.name.lower()}")
+        shape_box.setToolTip(shape.used_for)
+        sv = QVBoxLayout(shape_box)
+        self.shape_diagram = ShapeDiagram(shape.steps, max_steps=6)
+        sv.addWidget(self.shape_diagram)
+        sv.addWidget(hint_label("The picture goes in once; a word comes out at each step, until the model "
+                                "writes <end>. The last caption, unrolled."))
+        v.addWidget(shape_box)
         v.addStretch(1)
         split.addWidget(controls)
 
@@ -388,6 +398,8 @@ class CaptionPanel(QWidget):
     def show_result(self, result: CaptionResult) -> None:
         self.result = result
         self.save_button.setEnabled(True)
+        self.shape_diagram.set_steps(caption_steps(result.words))
+        self.shape_diagram.set_picture(thumbnail_image(result.image))
         while self.words_row.count():
             item = self.words_row.takeAt(0)
             if item.widget():

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from rnnstudio.ui.sequence_shapes import ShapeDiagram, next_character_steps, panel_shape
 from rnnstudio.ui.settings import choose, set_number
 from rnnstudio.ui.theme import presenter_size
 from rnnstudio.ui.widgets import (
@@ -156,6 +157,16 @@ class CharRNNPanel(QWidget):
         v = QVBoxLayout(box)
         v.setContentsMargins(0, 0, 6, 0)
 
+        shape = panel_shape("charrnn")
+        shape_box = QGroupBox(f"Shape: {shape.name.lower()}")
+        shape_box.setToolTip(shape.used_for)
+        sv = QVBoxLayout(shape_box)
+        self.shape_diagram = ShapeDiagram(shape.steps)
+        sv.addWidget(self.shape_diagram)
+        sv.addWidget(hint_label("At every step it reads a character and predicts the next, its state h carried "
+                                "along. After a sample: the last characters it wrote."))
+        v.addWidget(shape_box)
+
         data = QGroupBox("Text to learn from")
         form = QFormLayout(data)
         self.corpus_combo = QComboBox()
@@ -224,7 +235,6 @@ class CharRNNPanel(QWidget):
         self.pause_button.clicked.connect(self._on_pause_clicked)
         self.stop_button.clicked.connect(lambda: self._control("stop"))
         self.reset_button.clicked.connect(self.reset_training)
-        v.addLayout(buttons)
         v.addStretch(1)
 
         scroll = QScrollArea()
@@ -232,8 +242,15 @@ class CharRNNPanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(360)
-        return scroll
+        # The settings scroll; the buttons that start and stop training stay in sight below them.
+        column = QWidget()
+        cv = QVBoxLayout(column)
+        cv.setContentsMargins(0, 0, 0, 0)
+        cv.addWidget(scroll, 1)
+        buttons.setContentsMargins(0, 0, 6, 0)
+        cv.addLayout(buttons)
+        column.setMinimumWidth(360)
+        return column
 
     def _build_plot(self) -> QWidget:
         box = QWidget()
@@ -603,6 +620,7 @@ class CharRNNPanel(QWidget):
 
     def _on_sample_done(self, result: SampleResult) -> None:
         self.stop_sample_button.setEnabled(False)
+        self.shape_diagram.set_steps(next_character_steps(result.prime + result.text))
         self.sample_status.setText(f"{len(result.text):,} characters at {result.chars_per_second:,.0f} characters/s.")
         self.sample_finished.emit(result)
 

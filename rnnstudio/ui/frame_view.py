@@ -29,6 +29,13 @@ def qimage_from_rgb(image: np.ndarray) -> QImage:
     return QImage(image.data, w, h, image.strides[0], fmt).copy()  # copy: the array may go away
 
 
+def thumbnail_image(image: np.ndarray, size: int = 96) -> QImage:
+    """A small copy of an RGB frame, at least `size` pixels on its shorter side where the
+    frame has them; every k-th pixel, which is enough for a thumbnail and costs nothing."""
+    step = max(1, min(image.shape[:2]) // size)
+    return qimage_from_rgb(image[::step, ::step])
+
+
 class FrameView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 
 from rnnstudio.nn.explain import step_equations
 from rnnstudio.ui.char_strip import CharStrip
+from rnnstudio.ui.drawing import visible_char
 from rnnstudio.ui.gates_views import MAP_INFO, HeatmapStack, UnrolledGraph
 from rnnstudio.ui.theme import presenter_size
 from rnnstudio.ui.widgets import (
@@ -758,4 +759,4 @@ def _arch_pen(arch: str, width: float = 3):
 
 
 def _shown(text: str) -> str:
-    return text.replace("\n", "↵").replace(" ", "␣") if len(text) == 1 else text.replace("\n", "↵")
+    return visible_char(text) if len(text) == 1 else text.replace("\n", "↵")

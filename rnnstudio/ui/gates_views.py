@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QPolygonF
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
+from rnnstudio.ui.drawing import draw_arrow, visible_char
 from rnnstudio.ui.theme import apply_presenter_to, presenter_on, small_axis_font
 
 # What each gate and state is, for titles, and its fixed colour scale.
@@ -179,11 +180,11 @@ class UnrolledGraph(QWidget):
             step = self._first_step + k
             current = step == self._current
             p.setPen(QPen(grey, 2))
-            _arrow(p, QPointF(cx, rows["x"] - node / 2), QPointF(cx, rows["h"] + box_h / 2))
-            _arrow(p, QPointF(cx, rows["h"] - box_h / 2), QPointF(cx, rows["y"] + node / 2))
+            draw_arrow(p, QPointF(cx, rows["x"] - node / 2), QPointF(cx, rows["h"] + box_h / 2))
+            draw_arrow(p, QPointF(cx, rows["h"] - box_h / 2), QPointF(cx, rows["y"] + node / 2))
             if k > 0:
                 p.setPen(QPen(lit if current else grey, 3 if current else 2))
-                _arrow(p, QPointF(cx - col + box_w / 2, rows["h"]), QPointF(cx - box_w / 2, rows["h"]))
+                draw_arrow(p, QPointF(cx - col + box_w / 2, rows["h"]), QPointF(cx - box_w / 2, rows["h"]))
                 p.setFont(small)
                 p.setPen(text_color)
                 p.drawText(QRectF(cx - col + box_w / 2, rows["h"] - node * 0.75, col - box_w, node * 0.6),
@@ -198,7 +199,7 @@ class UnrolledGraph(QWidget):
             p.setFont(font)
             p.setPen(QColor("white") if abs(value) > 0.6 else text_color)
             p.drawText(box, Qt.AlignmentFlag.AlignCenter, f"{value:+.2f}")
-            for row, label in (("x", _visible(self._inputs[k])), ("y", _visible(self._outputs[k]))):
+            for row, label in (("x", visible_char(self._inputs[k])), ("y", visible_char(self._outputs[k]))):
                 r = QRectF(cx - node / 2, rows[row] - node / 2, node, node)
                 p.setBrush(QBrush(QColor(255, 244, 214) if current else QColor(240, 240, 240)))
                 p.setPen(QPen(lit if current else QColor(150, 150, 150), 3 if current else 1))
@@ -209,21 +210,3 @@ class UnrolledGraph(QWidget):
             p.drawText(QRectF(cx - col / 2, rows["x"] + node * 0.6, col, node * 0.6), Qt.AlignmentFlag.AlignCenter,
                        f"t = {step + 1}")
         p.end()
-
-
-def _visible(ch: str) -> str:
-    return {"\n": "↵", " ": "␣", "\t": "→"}.get(ch, ch)
-
-
-def _arrow(p: QPainter, a: QPointF, b: QPointF) -> None:
-    p.drawLine(a, b)
-    d = b - a
-    length = max((d.x() ** 2 + d.y() ** 2) ** 0.5, 1e-6)
-    ux, uy = d.x() / length, d.y() / length
-    head = 8.0
-    left = QPointF(b.x() - ux * head - uy * head * 0.5, b.y() - uy * head + ux * head * 0.5)
-    right = QPointF(b.x() - ux * head + uy * head * 0.5, b.y() - uy * head - ux * head * 0.5)
-    p.save()
-    p.setBrush(p.pen().color())
-    p.drawPolygon(QPolygonF([b, left, right]))
-    p.restore()

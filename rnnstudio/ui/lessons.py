@@ -18,6 +18,10 @@ class Lesson:
     apply: Callable  # apply(window)
 
 
+def _sequence_shapes(window) -> None:
+    window.show_sequence_shapes()
+
+
 def _samples_over_training(window) -> None:
     panel = window.panels["charrnn"]
     window.show_panel("charrnn")
@@ -93,6 +97,9 @@ def _evaluate_vqa(window) -> None:
 
 
 LESSONS = [
+    Lesson("One to many, many to one, many to many", "1",
+           "Each panel works in one shape of sequence, drawn on its tab; the overview shows all five.",
+           _sequence_shapes),
     Lesson("Samples at 100 / 300 / 700 / 2000 iterations", "5, 6",
            "Watch the timeline: gibberish at 100, words at 300, phrases at 700, lines at 2000.", _samples_over_training),
     Lesson("A vanilla RNN learns Shakespeare", "3, 5",

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import QByteArray, QUrl, qVersion
+from PySide6.QtCore import QByteArray, QSize, QUrl, qVersion
 from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -29,6 +29,7 @@ from rnnstudio.ui.caption_panel import CaptionPanel
 from rnnstudio.ui.charrnn_panel import CharRNNPanel
 from rnnstudio.ui.gates_panel import GatesPanel
 from rnnstudio.ui.lessons import LESSONS
+from rnnstudio.ui.sequence_shapes import SequenceShapesDialog, panel_shape, shape_icon
 from rnnstudio.ui.settings import load_settings, save_settings
 from rnnstudio.ui.vqa_panel import VQAPanel
 from rnnstudio.ui.widgets import panel_shortcuts
@@ -54,8 +55,11 @@ class MainWindow(QMainWindow):
         self.panels["charrnn"].sample_finished.connect(
             lambda result: self.panels["gates"].set_latest_sample(result.prime + result.text)
         )
-        for panel in self.panels.values():
-            self.tabs.addTab(panel, panel.title)
+        self.tabs.setIconSize(QSize(28, 20))
+        for name, panel in self.panels.items():
+            shape = panel_shape(name)  # the tabs are organised by the shapes of sequences (LECTURE.md row 1)
+            index = self.tabs.addTab(panel, shape_icon(shape), panel.title)
+            self.tabs.setTabToolTip(index, f"{shape.name}: {shape.used_for}")
             panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
 
         self.device_label = QLabel("Device: loading PyTorch…")
@@ -68,6 +72,7 @@ class MainWindow(QMainWindow):
         worker.ready.connect(self._on_worker_ready)
         worker.activity_changed.connect(self._on_worker_activity)
         worker.errored.connect(self._on_worker_errored)
+        self.shapes_dialog: SequenceShapesDialog | None = None
         self._build_menus()
         self.presenter = False
         self.presenter_screen_height = None  # what presenter mode sizes its type for; None: this screen's
@@ -248,6 +253,15 @@ class MainWindow(QMainWindow):
         path = self.cards_pdf(paper)
         if not path.is_file() or not QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))):
             self.statusBar().showMessage(f"Could not open {path}; open it with a PDF viewer to print the cards.", 15000)
+
+    def show_sequence_shapes(self) -> None:
+        """The overview of the five shapes, beside the window (not modal)."""
+        if self.shapes_dialog is None:
+            self.shapes_dialog = SequenceShapesDialog({name: panel.title for name, panel in self.panels.items()}, self)
+            self.shapes_dialog.show_panel.connect(self.show_panel)
+        self.shapes_dialog.show()
+        self.shapes_dialog.raise_()
+        self.shapes_dialog.activateWindow()
 
     def show_about(self) -> None:
         QMessageBox.about(self, "About RNN Studio", self.about_text())

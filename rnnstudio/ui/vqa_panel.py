@@ -33,7 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from rnnstudio.ui.frame_view import FrameView, qimage_from_rgb
+from rnnstudio.ui.frame_view import FrameView, qimage_from_rgb, thumbnail_image
+from rnnstudio.ui.sequence_shapes import ShapeDiagram, panel_shape, question_steps
 from rnnstudio.ui.settings import choose, set_number
 from rnnstudio.ui.theme import presenter_size
 from rnnstudio.ui.widgets import (
@@ -148,6 +149,13 @@ class VQAPanel(QWidget):
         self.glimpse_check.setToolTip("The model's two glimpses over its grid of image features, for the last answer")
         self.glimpse_check.toggled.connect(self._show_glimpse)
         lv.addWidget(self.glimpse_check)
+        shape = panel_shape("vqa")
+        shape_box = QGroupBox(f"Shape: {shape.name.lower()}")
+        shape_box.setToolTip(shape.used_for)
+        sv = QVBoxLayout(shape_box)
+        self.shape_diagram = ShapeDiagram(shape.steps, picture_joins=True, max_steps=6)
+        sv.addWidget(self.shape_diagram)
+        lv.addWidget(shape_box)
         lv.addWidget(hint_label(
             "A CNN turns the picture into a grid of features; an LSTM reads the question word by word; "
             "the two are fused and a classifier scores every answer."
@@ -432,6 +440,8 @@ class VQAPanel(QWidget):
             return  # an answer about a picture no longer shown
         self.result = result
         self.words_label.setText(_words_html(result.words, result.unknown_words))
+        self.shape_diagram.set_steps(question_steps(result.words, result.answers[0][0]))
+        self.shape_diagram.set_picture(thumbnail_image(self.image) if self.image is not None else None)
         self._draw_answers()
         self._draw_hidden()
         self._show_glimpse(self.glimpse_check.isChecked())
