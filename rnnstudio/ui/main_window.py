@@ -35,6 +35,10 @@ from rnnstudio.ui.vqa_panel import VQAPanel
 from rnnstudio.ui.widgets import panel_shortcuts
 
 
+TAB_ICON_SIZE = QSize(28, 20)
+PRESENTER_TAB_ICON_GROWTH = 1.5  # presenter mode's tab icons, against normal ones, on a 1080-pixel screen
+
+
 class MainWindow(QMainWindow):
     def __init__(self, worker, presenter: bool = False, remember: bool = True, parent=None):
         super().__init__(parent)
@@ -55,7 +59,7 @@ class MainWindow(QMainWindow):
         self.panels["charrnn"].sample_finished.connect(
             lambda result: self.panels["gates"].set_latest_sample(result.prime + result.text)
         )
-        self.tabs.setIconSize(QSize(28, 20))
+        self.tabs.setIconSize(TAB_ICON_SIZE)
         for name, panel in self.panels.items():
             shape = panel_shape(name)  # the tabs are organised by the shapes of sequences (LECTURE.md row 1)
             index = self.tabs.addTab(panel, shape_icon(shape), panel.title)
@@ -104,7 +108,8 @@ class MainWindow(QMainWindow):
                                    lambda _checked=False, n=name: self.show_panel(n)))
         lessons = self.menuBar().addMenu("&Lessons")
         for lesson in LESSONS:
-            action = _action(self, f"{lesson.title}  (rows {lesson.rows})", None,
+            rows = f"rows {lesson.rows}" if "," in lesson.rows else f"row {lesson.rows}"
+            action = _action(self, f"{lesson.title}  ({rows})", None,
                              lambda _checked=False, ls=lesson: self.start_lesson(ls))
             action.setStatusTip(lesson.says)
             lessons.addAction(action)
@@ -274,6 +279,8 @@ class MainWindow(QMainWindow):
         for panel in self.panels.values():
             panel.set_presenter(on)
         theme.apply_presenter_to(self, on)
+        # The tabs' shape icons grow with their titles.
+        self.tabs.setIconSize(TAB_ICON_SIZE * (theme.presenter_size(PRESENTER_TAB_ICON_GROWTH * 100) / 100 if on else 1))
 
     def show_panel(self, name: str) -> None:
         self.tabs.setCurrentWidget(self.panels[name])

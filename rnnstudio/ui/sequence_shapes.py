@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFontMetricsF, QIcon, QImage, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QIcon, QImage, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFrame, QGridLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from rnnstudio.ui.drawing import draw_arrow, visible_char
@@ -23,6 +23,7 @@ from rnnstudio.ui.widgets import wrapping_label
 INPUT_COLOURS = ("#fbe1dd", "#c0392b")
 STATE_COLOURS = ("#dcf0d6", "#2e7d32")
 OUTPUT_COLOURS = ("#dbe6f6", "#1f5fa0")
+DIAGRAM_GROWTH = 1.3  # the overview's drawings, against its text
 PICTURE_EMS = 3.2  # a picture box's width, in lines of text
 SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
@@ -129,6 +130,9 @@ class ShapeDiagram(QWidget):
 
     def steps(self) -> tuple[Step, ...]:
         return self._steps
+
+    def picture(self) -> QImage | None:
+        return self._picture
 
     def columns(self) -> list[tuple[int, Step] | None]:
         """What is drawn, left to right: (step index, step), or None for the "…" column."""
@@ -292,34 +296,41 @@ def _short(text: str, fm: QFontMetricsF, em: float) -> str:
 
 def shape_icon(shape: SequenceShape, size: QSize = QSize(28, 20)) -> QIcon:
     """The shape as a tab's icon: three rows of coloured blocks, like the thumbnails of the
-    five shapes that students know from the lecture."""
+    five shapes that students know from the lecture. Drawn at several sizes, for presenter
+    mode's larger tabs and for high-density screens."""
     icon = QIcon()
-    for ratio in (1, 2):
-        pixmap = QPixmap(size * ratio)
-        pixmap.setDevicePixelRatio(ratio)
-        pixmap.fill(Qt.GlobalColor.transparent)
-        p = QPainter(pixmap)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        steps = shape.steps[:4]
-        columns = len(steps) + (1 if shape.picture_joins else 0)
-        cell_w = size.width() / max(columns, 1)
-        cell_h = size.height() / 3
-        block = min(cell_w, cell_h) * 0.8
-        for k, step in enumerate(steps):
-            cx = cell_w * (k + 0.5)
-            for row, present, colours in ((0, step.y is not None, OUTPUT_COLOURS), (1, True, STATE_COLOURS),
-                                          (2, step.x is not None or step.picture, INPUT_COLOURS)):
-                if present:
-                    p.setPen(Qt.PenStyle.NoPen)
-                    p.setBrush(QColor(colours[1]))
-                    p.drawRoundedRect(QRectF(cx - block / 2, cell_h * (row + 0.5) - block / 2, block, block), 1, 1)
-        if shape.picture_joins:
-            cx = cell_w * (len(steps) + 0.5)
-            p.setBrush(QColor(INPUT_COLOURS[1]))
-            p.drawRoundedRect(QRectF(cx - block / 2, cell_h * 1.5 - block / 2, block, block), 1, 1)
-        p.end()
-        icon.addPixmap(pixmap)
+    for scale in (1, 1.5, 2, 3, 4):
+        icon.addPixmap(_shape_pixmap(shape, size * scale))
     return icon
+
+
+def _shape_pixmap(shape: SequenceShape, size: QSize) -> QPixmap:
+    pixmap = QPixmap(size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pixmap)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    p.setPen(Qt.PenStyle.NoPen)
+    steps = shape.steps[:4]
+    cell_w = size.width() / (len(steps) + (1 if shape.picture_joins else 0))
+    cell_h = size.height() / 3
+    block = min(cell_w, cell_h) * 0.8
+    radius = block / 6
+
+    def block_at(column: int, row: int, colours: tuple[str, str]) -> None:
+        p.setBrush(QColor(colours[1]))
+        p.drawRoundedRect(QRectF(cell_w * (column + 0.5) - block / 2, cell_h * (row + 0.5) - block / 2, block, block),
+                          radius, radius)
+
+    for k, step in enumerate(steps):
+        if step.y is not None:
+            block_at(k, 0, OUTPUT_COLOURS)
+        block_at(k, 1, STATE_COLOURS)
+        if step.x is not None or step.picture:
+            block_at(k, 2, INPUT_COLOURS)
+    if shape.picture_joins:
+        block_at(len(steps), 1, INPUT_COLOURS)
+    p.end()
+    return pixmap
 
 
 class ShapeCard(QFrame):
@@ -336,6 +347,7 @@ class ShapeCard(QFrame):
         v.addWidget(title)
         self.diagram = ShapeDiagram(shape.steps, picture_joins=shape.picture_joins, row_names=False)
         v.addWidget(self.diagram)
+        self._grow_diagram()
         v.addWidget(wrapping_label(shape.used_for))
         v.addWidget(wrapping_label(f"<i>In RNN Studio:</i> {shape.in_studio}"))
         v.addStretch(1)
@@ -345,6 +357,18 @@ class ShapeCard(QFrame):
             self.button.setToolTip("Switch to the panel that works in this shape")
             self.button.clicked.connect(lambda: self.show_panel.emit(shape.panel))
             v.addWidget(self.button, 0, Qt.AlignmentFlag.AlignLeft)
+
+
+    def _grow_diagram(self) -> None:
+        """The drawings a size larger than the text: they are what the class looks at."""
+        font = QFont(self.font())
+        font.setPointSizeF(font.pointSizeF() * DIAGRAM_GROWTH)
+        self.diagram.setFont(font)
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:  # presenter mode changed the application's font
+            self._grow_diagram()
 
 
 class SequenceShapesDialog(QDialog):
@@ -357,9 +381,6 @@ class SequenceShapesDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Sequence shapes")
         v = QVBoxLayout(self)
-        v.addWidget(wrapping_label(
-            "An RNN reads a sequence one step at a time, carrying its state h from step to step. What goes in "
-            "and what comes out, and when, gives each use its shape. Inputs are red, states green, outputs blue."))
         grid = QGridLayout()
         self.cards = []
         for k, shape in enumerate(SHAPES):
@@ -367,6 +388,20 @@ class SequenceShapesDialog(QDialog):
             card.show_panel.connect(self._on_show_panel)
             grid.addWidget(card, k // 3, k % 3)
             self.cards.append(card)
+        how_to_read = QFrame()
+        how_to_read.setFrameShape(QFrame.Shape.StyledPanel)
+        hv = QVBoxLayout(how_to_read)
+        hv.addWidget(QLabel("<b>How to read them</b>"))
+        hv.addWidget(wrapping_label(
+            f"An RNN reads a sequence one step at a time. <b style='color:{INPUT_COLOURS[1]}'>Red</b>: what goes in "
+            f"at a step, x<sub>t</sub>. <b style='color:{STATE_COLOURS[1]}'>Green</b>: the state h<sub>t</sub>, made "
+            f"by the same network at every step from h<sub>t-1</sub> and x<sub>t</sub> (the arrows to the right). "
+            f"<b style='color:{OUTPUT_COLOURS[1]}'>Blue</b>: what comes out, y<sub>t</sub>. Where sequences go in "
+            "and come out gives each use its shape."))
+        hv.addStretch(1)
+        grid.addWidget(how_to_read, len(SHAPES) // 3, len(SHAPES) % 3)
+        for column in range(3):
+            grid.setColumnStretch(column, 1)
         v.addLayout(grid, 1)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.close)

@@ -54,6 +54,11 @@ def test_generated_stream_is_captioned_and_graded(panel, qtbot):
     assert indices == sorted(indices) and len(set(indices)) == len(indices)  # newest frames, never twice
     assert "Graded against the generated scene" in panel.grade_label.text()
     panel.stop_source()
+    # One to many, unrolled over the caption shown: the picture in once, a word out at each step.
+    shown = panel.result
+    steps = panel.shape_diagram.steps()
+    assert steps[0].picture and [s.y for s in steps] == [*shown.words, "<end>"]
+    assert panel.shape_diagram.picture().size().width() >= 64  # a thumbnail of the frame
 
 
 def test_video_file_through_opencv_never_queues_frames(panel, qtbot, tmp_path, coloured_frames):

@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+from rnnstudio.ui.drawing import visible_char
 
 
 TEXT = "the cat sat on the mat. the dog sat on the log.\n" * 60
@@ -68,6 +69,10 @@ def test_train_tiny_model_and_see_timeline_and_sample(window, qtbot, corpus_file
     result = blocker.args[0]
     assert len(result.text) == 300
     assert panel.sample_view.toPlainText() == "the " + result.text
+    # Its shape, unrolled over the last characters it wrote: each one in, the next one out.
+    steps = panel.shape_diagram.steps()
+    assert [s.y for s in steps] == [visible_char(c) for c in result.text[-len(steps):]]
+    assert [s.x for s in steps][1:] == [s.y for s in steps][:-1]
 
 
 def test_sampling_while_training(window, qtbot, corpus_file):

@@ -43,6 +43,9 @@ def test_an_easyvqa_picture_is_answered_with_a_bar_chart_and_word_states(panel, 
     panel.all_check.setChecked(True)
     assert len(panel.answer_plot.getAxis("left")._tickLevels[0]) == len(r.all_answers)
     assert panel.question_box.itemText(0) == question  # kept in the history
+    # Many to one: a word in at each step, the best answer out after the last.
+    steps = panel.shape_diagram.steps()
+    assert [s.x for s in steps] == r.words and [s.y for s in steps] == [None] * (len(r.words) - 1) + [r.answers[0][0]]
 
 
 def test_features_are_reused_for_a_second_question_about_the_same_picture(panel, qtbot):

@@ -1,0 +1,59 @@
+"""Render the README's pictures of the Lessons menu and the sequence shapes' overview
+(offscreen, no display); the panels' own pictures come from `rnnstudio screenshot`.
+
+    python docs/tools/readme_screenshots.py docs/screenshots
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QPoint  # noqa: E402
+from PySide6.QtGui import QPainter  # noqa: E402
+from PySide6.QtWidgets import QMenu  # noqa: E402
+
+from rnnstudio.ui.app import build_window, make_application  # noqa: E402
+from rnnstudio.ui.lessons import LESSONS  # noqa: E402
+
+
+def lessons_menu(app, window, out: Path) -> bool:
+    menu = next(m for m in window.menuBar().findChildren(QMenu) if m.title() == "&Lessons")
+    menu.popup(window.mapToGlobal(window.menuBar().actionGeometry(menu.menuAction()).bottomLeft()))
+    app.processEvents()
+    picture = window.grab()
+    painter = QPainter(picture)
+    # Offscreen, a popup is its own window: draw it where it opened.
+    painter.drawPixmap(window.mapFromGlobal(menu.pos()) + QPoint(0, 0), menu.grab())
+    painter.end()
+    menu.close()
+    return picture.save(str(out))
+
+
+def sequence_shapes(app, window, out: Path) -> bool:
+    window.start_lesson(next(lesson for lesson in LESSONS if lesson.rows == "1"))
+    dialog = window.shapes_dialog
+    dialog.resize(1100, 620)
+    app.processEvents()
+    ok = dialog.grab().save(str(out))
+    dialog.close()
+    return ok
+
+
+def main(folder: str) -> int:
+    app = make_application()
+    window = build_window(device="cpu", remember=False)
+    window.resize(1280, 800)
+    window.show()
+    app.processEvents()
+    ok = lessons_menu(app, window, Path(folder) / "lessons.png")
+    ok = sequence_shapes(app, window, Path(folder) / "sequence-shapes.png") and ok
+    window.close()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "."))
