@@ -117,7 +117,10 @@ class ShapeDiagram(QWidget):
         self.setSizePolicy(policy)
 
     def set_steps(self, steps, picture_joins: bool | None = None) -> None:
-        self._steps = tuple(steps)
+        steps = tuple(steps)
+        if steps == self._steps and picture_joins in (None, self._picture_joins):
+            return  # the same caption again, frame after frame: nothing to lay out anew
+        self._steps = steps
         if picture_joins is not None:
             self._picture_joins = picture_joins
         self.updateGeometry()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMenu
 
 from rnnstudio.ui.app import build_window
 
@@ -92,9 +92,17 @@ def test_drive_every_panel(window, qtbot, tmp_path):
     grab(window, qtbot, "caption")
     caption.stop_source()
 
+    # The shapes of sequences, from the Lessons menu; its button leads to the question answering panel.
+    lessons = next(m for m in window.menuBar().findChildren(QMenu) if m.title() == "&Lessons")
+    next(a for a in lessons.actions() if a.text().startswith("One to many")).trigger()
+    dialog = window.shapes_dialog
+    qtbot.waitExposed(dialog)
+    grab(dialog, qtbot, "sequence-shapes")
+    next(c for c in dialog.cards if c.shape.key == "many-to-one").button.click()
+    assert window.current_panel_name() == "vqa" and not dialog.isVisible()
+
     # Question answering: a generated scene, one of its own questions.
     vqa = window.panels["vqa"]
-    window.show_panel("vqa")
     qtbot.waitUntil(lambda: vqa.model is not None, timeout=60_000)
     vqa.source_combo.setCurrentIndex(vqa.source_combo.findData("generated-plain"))
     question = next(iter(vqa.known_questions))
