@@ -88,6 +88,9 @@ class HeatmapStack(pg.GraphicsLayoutWidget):
             bar.setImageItem(image, insert_in=plot)
             for axis in (plot.getAxis("left"), bar.getAxis("right")):
                 small_axis_font(axis)  # thin strips: the numbers stay small, even in presenter mode
+            # The ends and the middle only: pyqtgraph's five or six numbers overlap on a short strip.
+            mid = (lo + hi) / 2
+            bar.getAxis("right").setTicks([[(v, f"{v:g}") for v in (lo, mid, hi)], []])
             plot.getViewBox().sigResized.connect(self._show_whole_text)
             plot.getViewBox().sigRangeChangedManually.connect(self._on_zoomed)
             if first is None:

@@ -143,7 +143,7 @@ class VQAPanel(QWidget):
         lv.addWidget(box)
         self.view = FrameView()
         self.view.placeholder = "No picture yet: choose a source above."
-        self.view.setMinimumSize(280, 280)
+        self.view.setMinimumSize(240, 160)  # room for the shape's drawing below it on a laptop's screen
         lv.addWidget(self.view, 1)
         self.glimpse_check = QCheckBox("Show where the model looked")
         self.glimpse_check.setToolTip("The model's two glimpses over its grid of image features, for the last answer")
@@ -157,8 +157,8 @@ class VQAPanel(QWidget):
         sv.addWidget(self.shape_diagram)
         lv.addWidget(shape_box)
         lv.addWidget(hint_label(
-            "A CNN turns the picture into a grid of features; an LSTM reads the question word by word; "
-            "the two are fused and a classifier scores every answer."
+            "A CNN reads the picture, an LSTM the question word by word; the two are fused and every "
+            "answer scored."
         ))
         split.addWidget(left)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 
 READ = "the cat sat on the mat.\nthe dog sat on the log.\n"
@@ -36,6 +37,10 @@ def test_heatmaps_show_every_gate_and_state(lab):
         assert image.shape == (16, len(READ))  # units are rows, steps columns
         np.testing.assert_array_equal(image, values.T)
     assert lab.unit_spin.maximum() == 15
+    # Each colour bar names its ends and middle only: more numbers overlap on a short strip.
+    bars = [item for item in lab.heatmaps.scene().items() if isinstance(item, pg.ColorBarItem)]
+    ticks = sorted(tuple(label for _v, label in bar.getAxis("right")._tickLevels[0]) for bar in bars)
+    assert ticks == [("-1", "0", "1")] * 3 + [("0", "0.5", "1")] * 3
 
 
 def test_picking_a_unit_colours_text_and_fills_the_equations(lab):
@@ -208,8 +213,6 @@ def test_heatmaps_show_the_whole_text_from_its_first_character(lab, window, qtbo
 
 
 def test_before_a_text_is_read_the_heatmaps_say_how_to_fill_them(window, qtbot, tiny_model_file):
-    import pyqtgraph as pg
-
     def placeholder(panel):
         return [i.text for i in panel.heatmaps.ci.items if isinstance(i, pg.LabelItem) and "Read text" in i.text]
 

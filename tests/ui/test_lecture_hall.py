@@ -8,6 +8,7 @@ import json
 import os
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMenu
 
 from rnnstudio.ui.app import build_window
@@ -307,3 +308,39 @@ def test_every_control_explains_itself_in_a_tooltip(window):
                 if not control.toolTip():
                     missing.append(f"{name}: {type(control).__name__} {getattr(control, 'text', lambda: '')()!r}")
     assert missing == []
+
+
+def overlapping_widgets(root) -> list[tuple[str, str]]:
+    """Pairs of visible widgets, laid out side by side by the same layout, that overlap:
+    what a layout does when the window is smaller than its contents need."""
+    from PySide6.QtWidgets import QWidget
+
+    pairs = []
+    for parent in [root, *root.findChildren(QWidget)]:
+        layout = parent.layout()
+        if layout is None or not parent.isVisible():
+            continue
+        children = [w for w in parent.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly)
+                    if w.isVisible() and layout.indexOf(w) >= 0]
+        for k, a in enumerate(children):
+            for b in children[k + 1:]:
+                if a.geometry().intersects(b.geometry()):
+                    pairs.append(tuple(f"{type(w).__name__} {getattr(w, 'text', lambda: '')()} {w.geometry().getRect()}"
+                                       for w in (a, b)))
+    return pairs
+
+
+def test_nothing_overlaps_on_a_laptops_screen(window, qtbot):
+    """A 1280 x 720 laptop screen leaves the window about 680 pixels: every panel (and each of
+    the VQA panel's pages) still lays its widgets out without one drawn over another."""
+    from PySide6.QtWidgets import QApplication
+
+    window.resize(1280, 680)
+    for name, panel in window.panels.items():
+        window.show_panel(name)
+        pages = range(panel.tabs.count()) if name == "vqa" else [None]
+        for page in pages:
+            if page is not None:
+                panel.tabs.setCurrentIndex(page)
+            QApplication.processEvents()
+            assert overlapping_widgets(panel) == [], (name, page)
