@@ -297,6 +297,9 @@ class GatesPanel(QWidget):
         compare = QHBoxLayout()
         self.plain_sample = QPlainTextEdit()
         self.intervened_sample = QPlainTextEdit()
+        self.plain_sample.setPlaceholderText("Name units under Intervention and press “Sample with and without”: "
+                                             "a sample of the model as trained appears here…")
+        self.intervened_sample.setPlaceholderText("…and here the same sample, from the same seed, with those units held.")
         for title, view in (("As trained", self.plain_sample), ("With the units held", self.intervened_sample)):
             view.setReadOnly(True)
             view.setFont(monospace_font())
