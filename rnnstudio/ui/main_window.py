@@ -264,6 +264,9 @@ class MainWindow(QMainWindow):
         if self.shapes_dialog is None:
             self.shapes_dialog = SequenceShapesDialog({name: panel.title for name, panel in self.panels.items()}, self)
             self.shapes_dialog.show_panel.connect(self.show_panel)
+            # As large as its drawings ask for, within the screen: a projector's is often small.
+            room = self.screen().availableGeometry().size() * 0.9
+            self.shapes_dialog.resize(self.shapes_dialog.sizeHint().boundedTo(room))
         self.shapes_dialog.show()
         self.shapes_dialog.raise_()
         self.shapes_dialog.activateWindow()
