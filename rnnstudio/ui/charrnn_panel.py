@@ -620,7 +620,9 @@ class CharRNNPanel(QWidget):
 
     def _on_sample_done(self, result: SampleResult) -> None:
         self.stop_sample_button.setEnabled(False)
-        self.shape_diagram.set_steps(next_character_steps(result.prime + result.text))
+        steps = next_character_steps(result.prime + result.text)
+        if steps:  # a one-character sample has no step to draw: keep the last drawing
+            self.shape_diagram.set_steps(steps)
         self.sample_status.setText(f"{len(result.text):,} characters at {result.chars_per_second:,.0f} characters/s.")
         self.sample_finished.emit(result)
 
