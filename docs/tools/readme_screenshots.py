@@ -1,5 +1,6 @@
-"""Render the README's pictures of the Lessons menu and the sequence shapes' overview
-(offscreen, no display); the panels' own pictures come from `rnnstudio screenshot`.
+"""Render the README's pictures of the Lessons menu, the sequence shapes' overview and the
+forget-gate lesson (offscreen, no display); the panels' own pictures come from
+`rnnstudio screenshot`.
 
     python docs/tools/readme_screenshots.py docs/screenshots
 """
@@ -43,6 +44,22 @@ def sequence_shapes(app, window, out: Path) -> bool:
     return ok
 
 
+def forget_gate_lesson(app, window, out: Path) -> bool:
+    """The lesson run for real on the shipped model (the worker started, the text read)."""
+    from PySide6.QtTest import QSignalSpy
+
+    window.worker.start()
+    while window.worker.device_name is None:
+        app.processEvents()
+    gates = window.panels["gates"]
+    read = QSignalSpy(gates.gates_ready)
+    window.start_lesson(next(lesson for lesson in LESSONS if lesson.rows == "9"))
+    while read.count() == 0:
+        read.wait(100)
+    app.processEvents()
+    return window.grab().save(str(out))
+
+
 def main(folder: str) -> int:
     app = make_application()
     window = build_window(device="cpu", remember=False)
@@ -51,6 +68,7 @@ def main(folder: str) -> int:
     app.processEvents()
     ok = lessons_menu(app, window, Path(folder) / "lessons.png")
     ok = sequence_shapes(app, window, Path(folder) / "sequence-shapes.png") and ok
+    ok = forget_gate_lesson(app, window, Path(folder) / "forget-gate.png") and ok
     window.close()
     return 0 if ok else 1
 

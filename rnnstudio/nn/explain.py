@@ -65,3 +65,29 @@ def step_equations(arch: str, values: dict, preacts: dict, t: int, unit: int) ->
             f"tanh({p('h_x'):+.3f} {p('h_h'):+.3f})", v("h", t),
         ))
     return lines
+
+
+# The gate that scales the memory path from one step to the next: the LSTM's cell
+# c_t = f_t * c_{t-1} + i_t * g_t, the GRU's state h_t = (1 - z_t) * n_t + z_t * h_{t-1}.
+# A vanilla RNN has none: its only path back goes through W_hh and tanh.
+KEEP_GATE = {"lstm": "f", "gru": "z"}
+
+
+def memory_reach(keep: np.ndarray) -> np.ndarray:
+    """How much of the gradient at the last step reaches each earlier step along the memory
+    path alone, with the gates held as they were (LECTURE.md row 9: dE/dc_{t-1} = f_t dE/dc_t):
+
+        reach[t] = keep[t+1] * keep[t+2] * ... * keep[T-1],   reach[T-1] = 1
+
+    for keep-gate values (T,) or (T, H). Summed as logarithms: a product of a few hundred
+    numbers below 1 underflows float64, and the plot shows it on a log scale anyway.
+    """
+    keep = np.asarray(keep, dtype=np.float64)
+    if keep.shape[0] == 0:
+        return keep.copy()
+    with np.errstate(divide="ignore"):  # a gate at exactly 0 stops it: log 0 = -inf, exp(-inf) = 0
+        logs = np.log(np.clip(keep, 0.0, None))
+    from_here = np.cumsum(logs[::-1], axis=0)[::-1]  # from_here[t] = log keep[t] + ... + log keep[T-1]
+    reach = np.zeros_like(logs)
+    reach[:-1] = from_here[1:]
+    return np.exp(reach)

@@ -39,12 +39,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from rnnstudio.nn.explain import step_equations
+from rnnstudio.nn.explain import KEEP_GATE, step_equations
 from rnnstudio.ui.char_strip import CharStrip
 from rnnstudio.ui.drawing import visible_char
-from rnnstudio.ui.gates_views import MAP_INFO, HeatmapStack, UnrolledGraph
+from rnnstudio.ui.gates_views import GRADIENT_FLOOR, MAP_INFO, HeatmapStack, MemoryPathView, UnrolledGraph
 from rnnstudio.ui.theme import presenter_size
 from rnnstudio.ui.widgets import (
+    EmptyPlotNote,
     give_panel_shortcut,
     give_shortcut,
     wrapping_label,
@@ -77,10 +78,8 @@ DEFAULT_TEXT = (
 GRAPH_STEPS = 6  # steps drawn in the unrolled graph
 ARCH_COLORS = {"rnn": (214, 69, 48), "gru": (60, 160, 80), "lstm": (49, 105, 188)}
 ARCH_NAMES = {"rnn": "vanilla RNN", "gru": "GRU", "lstm": "LSTM"}
-# A gradient below this is not drawn: float64 goes on to 1e-308, and the plot would squash the
-# other curves to fit it. (A curve drawn at a clamped floor would look like a plateau.)
-GRADIENT_FLOOR = 1e-30
 GRADIENT_TAB = 3  # the index of the "Gradient flow" tab
+MEMORY_TAB = 4  # the index of the "Forget gate and gradient" tab
 GRADIENT_SIDE_WIDTH = 460  # the controls and the explanation beside the gradient plot, in pixels
 
 
@@ -101,6 +100,7 @@ class GatesPanel(QWidget):
         self.step = 0
         self.latest_sample = ""
         self._gradients_shown = False
+        self.follow_longest_memory_when_read = False  # set by a lesson: pick the unit once the text is read
         self._build()
         self._gradient_timer = QTimer(self)
         self._gradient_timer.setSingleShot(True)
@@ -117,6 +117,7 @@ class GatesPanel(QWidget):
         self.tabs.addTab(self._build_units_tab(), "One unit over the text")
         self.tabs.addTab(self._build_step_tab(), "Step through")
         self.tabs.addTab(self._build_gradient_tab(), "Gradient flow")
+        self.tabs.addTab(self._build_memory_tab(), "Forget gate and gradient")
         self.tabs.currentChanged.connect(self._on_tab_changed)
         outer.addWidget(self.tabs, 1)
 
@@ -399,6 +400,29 @@ class GatesPanel(QWidget):
         self._on_gradient_control(schedule=False)
         return box
 
+    def _build_memory_tab(self) -> QWidget:
+        box = QWidget()
+        v = QVBoxLayout(box)
+        self.memory_view = MemoryPathView()
+        self.memory_view.picked.connect(self.set_step)
+        self.memory_empty = EmptyPlotNote(self.memory_view.gate_plot,
+                                          "Press Read text: the forget gate of the unit you follow appears here,\n"
+                                          "and below it how much of the gradient from the last character each step keeps.")
+        self.memory_empty.show()
+        v.addWidget(self.memory_view, 1)
+        self.memory_explanation = wrapping_label(
+            "c_t = f_t · c_(t−1) + i_t · g_t, so along the memory cell each step back multiplies the gradient by that "
+            "step's forget gate: dE/dc_(t−1) = f_t · dE/dc_t (the path through the cell alone; more flows through h and "
+            "the gates). Where f_t falls toward 0 the unit forgets, and the gradient stops there. Units in the "
+            "saturation plot's top left, their forget gate mostly open, carry it furthest.")
+        v.addWidget(self.memory_explanation)
+        self.no_memory_label = wrapping_label(
+            "A vanilla RNN has no gate on its memory: its gradient goes back only through W_hh and tanh "
+            "(the Gradient flow tab). Read the text through an LSTM or a GRU to see a gate carry it.")
+        self.no_memory_label.hide()
+        v.addWidget(self.no_memory_label)
+        return box
+
     # --- state -----------------------------------------------------------------------------
 
     def _on_worker_ready(self, _device: str) -> None:
@@ -511,6 +535,9 @@ class GatesPanel(QWidget):
         self.step_slider.setRange(0, len(result.text) - 1)
         self.step = min(self.step, len(result.text) - 1)
         self._on_layer_changed(self.layer)
+        if self.follow_longest_memory_when_read:
+            self.follow_longest_memory_when_read = False
+            self.follow_longest_memory()
         self.status_message.emit(f"read {len(result.text):,} characters through the {result.arch.upper()}")
         self.gates_ready.emit(result)
 
@@ -557,7 +584,32 @@ class GatesPanel(QWidget):
     def _draw_unit(self) -> None:
         self._draw_strip()
         self._draw_saturation_selection()
+        self._draw_memory()
         self._draw_step()
+
+    def _draw_memory(self) -> None:
+        r = self.result
+        gate = KEEP_GATE.get(r.arch)
+        self.memory_view.setVisible(gate is not None)
+        self.no_memory_label.setVisible(gate is None)
+        if gate is None:
+            return
+        self.memory_empty.hide()
+        self.memory_view.show_unit(r.text, MAP_INFO[gate][0].rsplit(" ", 1)[0], gate,
+                                   self._layer_values()[gate][:, self.unit], self.layer, self.unit)
+        if r.arch == "gru":
+            self.memory_explanation.setText(
+                "h_t = (1 − z_t) · n_t + z_t · h_(t−1), so along the state each step back multiplies the gradient by "
+                "that step's update gate z_t (the direct path alone; more flows through n_t and the gates). Where z_t "
+                "falls toward 0 the unit overwrites its memory, and the gradient stops there.")
+
+    def follow_longest_memory(self) -> None:
+        """Follow the unit of this layer whose keep gate (forget f, or the GRU's z) is open on
+        the most steps: the one that carries the gradient furthest back."""
+        gate = KEEP_GATE.get(self.result.arch) if self.result is not None else None
+        if gate is not None:
+            _closed, open_share = self.result.saturation[self.layer][gate]
+            self.set_unit(int(np.argmax(open_share)))
 
     def _draw_strip(self) -> None:
         if self.result is None:
@@ -611,6 +663,7 @@ class GatesPanel(QWidget):
             return
         t = self.step
         self.heatmaps.set_step(t)
+        self.memory_view.set_step(t)
         self.strip.set_lit(t)
         self.step_label.setText(f"step {t + 1} of {len(r.text)}: read “{_shown(r.text[t])}”")
         first = max(0, t - GRAPH_STEPS + 1)
@@ -749,6 +802,7 @@ class GatesPanel(QWidget):
         scale = 2 if on else 1
         for arch, curve in self.gradient_curves.items():
             curve.setPen(_arch_pen(arch, width=3 * scale))
+        self.memory_view.set_pen_width(2 * scale)
         font = monospace_font(presenter_size(18) if on else None)
         for view in (self.text_edit, self.equations, self.plain_sample, self.intervened_sample):
             view.setFont(font)

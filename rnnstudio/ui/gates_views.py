@@ -8,6 +8,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
+from rnnstudio.nn.explain import memory_reach
 from rnnstudio.ui.drawing import draw_arrow, visible_char
 from rnnstudio.ui.theme import apply_presenter_to, presenter_on, small_axis_font
 
@@ -23,6 +24,9 @@ MAP_INFO = {
     "z": ("update gate z", (0.0, 1.0)),
     "n": ("candidate n", (-1.0, 1.0)),
 }
+# A gradient below this is not drawn: float64 goes on to 1e-308, and the plot would squash the
+# other curves to fit it. (A curve drawn at a clamped floor would look like a plateau.)
+GRADIENT_FLOOR = 1e-30
 GATE_MAP = pg.colormap.get("viridis")
 STATE_MAP = pg.colormap.get("CET-D1")
 
@@ -213,3 +217,95 @@ class UnrolledGraph(QWidget):
             p.drawText(QRectF(cx - col / 2, rows["x"] + node * 0.6, col, node * 0.6), Qt.AlignmentFlag.AlignCenter,
                        f"t = {step + 1}")
         p.end()
+
+
+class MemoryPathView(pg.GraphicsLayoutWidget):
+    """LECTURE.md row 9 on the real model: one unit's keep gate over the text (the LSTM's
+    forget gate f_t, the GRU's update gate z_t), and under it how much of the gradient from
+    the last character still reaches each step along the memory path: the product of the
+    gates in between. Where the gate falls toward 0, the unit forgets and the curve drops."""
+
+    GATE_PEN = (49, 105, 188)
+    REACH_PEN = (214, 69, 48)
+    picked = Signal(int)  # a step clicked
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setBackground("w")
+        self.text = ""
+        self.gate = ""
+        self.keep: np.ndarray | None = None
+        self.gate_plot = self.addPlot(row=0, col=0)
+        self.gate_plot.setYRange(0, 1, padding=0.02)
+        self.gate_plot.setLimits(yMin=-0.05, yMax=1.05)
+        self.gate_plot.setLabel("left", "gate value")
+        self.gate_plot.showGrid(x=True, y=True, alpha=0.2)
+        self.gate_curve = self.gate_plot.plot(pen=pg.mkPen(self.GATE_PEN, width=2))
+        self.reach_plot = self.addPlot(row=1, col=0)
+        self.reach_plot.setLogMode(x=False, y=True)
+        self.reach_plot.setLabel("left", "gradient kept (log scale)")
+        self.reach_plot.setLabel("bottom", "step (character read)")
+        self.reach_plot.showGrid(x=True, y=True, alpha=0.2)
+        self.reach_plot.setXLink(self.gate_plot)
+        self.reach_curve = self.reach_plot.plot(pen=pg.mkPen(self.REACH_PEN, width=2))
+        self.cursors = []
+        for plot in (self.gate_plot, self.reach_plot):
+            plot.setMenuEnabled(False)
+            plot.hideButtons()
+            line = pg.InfiniteLine(angle=90, pen=pg.mkPen((0, 0, 0), width=1.5))
+            line.setVisible(False)
+            plot.addItem(line)
+            self.cursors.append(line)
+        self.reach: np.ndarray | None = None
+        self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.scene().sigMouseClicked.connect(self._on_click)
+
+    def show_unit(self, text: str, gate_title: str, gate: str, keep: np.ndarray, layer: int, unit: int) -> None:
+        """`keep`: the unit's gate value at each character of `text` (T,)."""
+        keep = np.asarray(keep, dtype=np.float64)
+        self.text, self.gate, self.keep = text, gate, keep
+        steps = np.arange(len(keep)) + 0.5  # the middle of each step's column, as in the heatmaps
+        self.reach = memory_reach(keep)
+        self.gate_curve.setData(steps, keep)
+        shown = np.where(self.reach >= GRADIENT_FLOOR, self.reach, np.nan)  # ends there, not flat along it
+        self.reach_curve.setData(steps, shown, connect="finite")
+        self.gate_plot.setTitle(f"{gate_title} {gate}<sub>t</sub>, layer {layer + 1}, unit {unit}", size="10pt")
+        self.reach_plot.setTitle(
+            f"what reaches step t of the gradient from the last character, along the memory: "
+            f"{gate}<sub>t+1</sub> × … × {gate}<sub>T</sub>", size="10pt")
+        self.gate_plot.setXRange(0, len(keep), padding=0)
+        if presenter_on():  # the titles were set anew: presenter mode's sizes again
+            apply_presenter_to(self, True)
+
+    def step_at(self, scene_pos) -> int | None:
+        """The step under a point of the scene, if it is over either plot and the text."""
+        for plot in (self.gate_plot, self.reach_plot):
+            if plot.sceneBoundingRect().contains(scene_pos):
+                step = int(np.floor(plot.vb.mapSceneToView(scene_pos).x()))
+                return step if self.keep is not None and 0 <= step < len(self.keep) else None
+        return None
+
+    def describe_step(self, step: int) -> str:
+        """What a tooltip says of one step: the character, the gate, what the gradient keeps."""
+        return (f"step {step + 1}: read “{visible_char(self.text[step])}”\n"
+                f"{self.gate}_t = {self.keep[step]:.3f}\n"
+                f"gradient from the last character kept here: {self.reach[step]:.2g}")
+
+    def _on_mouse_moved(self, scene_pos) -> None:
+        step = self.step_at(scene_pos)
+        self.setToolTip(self.describe_step(step) if step is not None else "")
+
+    def _on_click(self, event) -> None:
+        step = self.step_at(event.scenePos())
+        if step is not None:
+            self.picked.emit(step)
+
+    def set_step(self, step: int | None) -> None:
+        for line in self.cursors:
+            line.setVisible(step is not None)
+            if step is not None:
+                line.setValue(step + 0.5)
+
+    def set_pen_width(self, width: float) -> None:
+        self.gate_curve.setPen(pg.mkPen(self.GATE_PEN, width=width))
+        self.reach_curve.setPen(pg.mkPen(self.REACH_PEN, width=width))

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rnnstudio.ui.gates_panel import MEMORY_TAB
+
 
 @dataclass(frozen=True)
 class Lesson:
@@ -58,6 +60,14 @@ def _gates_and_cell(window) -> None:
     panel = window.panels["gates"]
     window.show_panel("gates")
     panel.tabs.setCurrentIndex(0)
+    panel.compute()
+
+
+def _forget_gate_carries_the_gradient(window) -> None:
+    panel = window.panels["gates"]
+    window.show_panel("gates")
+    panel.tabs.setCurrentIndex(MEMORY_TAB)
+    panel.follow_longest_memory_when_read = True
     panel.compute()
 
 
@@ -114,6 +124,10 @@ LESSONS = [
            "Largest singular value 0.9: the RNN's gradient shrinks tenfold every 20 steps back; "
            "the LSTM's, its forget gate near 1, levels off.",
            _gradients(0.9, forget_bias=2.0)),
+    Lesson("The forget gate carries the gradient back", "9",
+           "The unit whose forget gate is open longest: the gradient from the last character falls only where "
+           "f_t dips. Click a unit in the heatmaps to compare.",
+           _forget_gate_carries_the_gradient),
     Lesson("Exploding gradients", "7",
            "Largest singular value 1.3: the vanilla RNN's gradient grows with every step back.", _gradients(1.3)),
     Lesson("Caption the cards", "10, 13",

@@ -6,6 +6,9 @@ import numpy as np
 import pyqtgraph as pg
 import pytest
 
+from rnnstudio.ui.drawing import visible_char
+from rnnstudio.ui.gates_panel import MEMORY_TAB
+
 READ = "the cat sat on the mat.\nthe dog sat on the log.\n"
 
 
@@ -192,10 +195,53 @@ def test_saturation_of_a_gru_and_a_vanilla_rnn(window, qtbot, tmp_path, tiny_tra
         assert panel.saturation_combo.currentData() == "z"
         assert panel.saturation_view.isVisibleTo(window) and not panel.no_gates_label.isVisibleTo(window)
         assert len(panel.saturation_points.data) == 16  # a dot for each unit
+        # Its memory path is scaled by z: h_t = (1 - z_t) n_t + z_t h_(t-1).
+        _x, shown = panel.memory_view.gate_curve.getData()
+        np.testing.assert_allclose(shown, panel.result.layers[0]["z"][:, panel.unit], rtol=1e-6)
+        assert "z<sub>t</sub>" in panel.memory_view.gate_plot.titleLabel.text and "z_t" in panel.memory_explanation.text()
     else:
         assert panel.saturation_combo.count() == 0 and not panel.saturation_combo.isEnabled()
         assert not panel.saturation_view.isVisibleTo(window) and panel.no_gates_label.isVisibleTo(window)
         assert "no gates" in panel.no_gates_label.text()
+        panel.tabs.setCurrentIndex(MEMORY_TAB)
+        assert not panel.memory_view.isVisibleTo(window) and panel.no_memory_label.isVisibleTo(window)
+
+
+def test_the_forget_gate_and_the_gradient_it_lets_through(lab, window, qtbot):
+    """LECTURE.md row 9 on the real model: the followed unit's f_t over the text, and under it the
+    product of the later f's, what reaches each step of the last character's gradient."""
+    from rnnstudio.nn.explain import memory_reach
+
+    lab.tabs.setCurrentIndex(MEMORY_TAB)
+    lab.set_unit(5)
+    f = lab.result.layers[0]["f"][:, 5]
+    x, shown = lab.memory_view.gate_curve.getData()
+    np.testing.assert_allclose(shown, f, rtol=1e-6)
+    np.testing.assert_allclose(x, np.arange(len(READ)) + 0.5)  # each step's middle, as in the heatmaps
+    reach = lab.memory_view.reach_curve.yData  # as given, before the log scale
+    np.testing.assert_allclose(reach, memory_reach(f), rtol=1e-6)  # none below the floor in a short text
+    assert "unit 5" in lab.memory_view.gate_plot.titleLabel.text
+    assert not lab.memory_empty.shown  # the note that asked for a text is gone
+    # Hovering names a step's character and numbers; clicking moves the step cursor there.
+    view = lab.memory_view
+    assert view.describe_step(3).startswith(f"step 4: read “{visible_char(READ[3])}”")
+    assert f"{reach[3]:.2g}" in view.describe_step(3)
+    middle = view.gate_plot.vb.mapViewToScene(pg.Point(7.5, 0.5))
+    assert view.step_at(middle) == 7
+    view.picked.emit(view.step_at(middle))
+    assert lab.step == 7 and view.cursors[0].value() == 7.5
+
+
+def test_the_forget_gate_lesson_follows_the_longest_memory(window, qtbot, tiny_model_file):
+    from rnnstudio.ui.lessons import LESSONS
+
+    panel = read_through_tiny_model(window, qtbot, tiny_model_file)
+    lesson = next(ls for ls in LESSONS if ls.rows == "9")
+    with qtbot.waitSignal(panel.gates_ready, timeout=30_000):
+        window.start_lesson(lesson)
+    _closed, open_share = panel.result.saturation[0]["f"]
+    assert panel.tabs.currentIndex() == MEMORY_TAB and panel.unit == int(np.argmax(open_share))
+    assert not panel.follow_longest_memory_when_read  # once: a later reading keeps the unit chosen
 
 
 def test_heatmaps_show_the_whole_text_from_its_first_character(lab, window, qtbot):
