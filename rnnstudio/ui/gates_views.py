@@ -28,6 +28,7 @@ MAP_INFO = {
 # other curves to fit it. (A curve drawn at a clamped floor would look like a plateau.)
 GRADIENT_FLOOR = 1e-30
 GATE_MAP = pg.colormap.get("viridis")
+GATE_RANGE = (-0.12, 1.12)  # a gate's plot: 0 to 1 with room for the axis's end numbers
 STATE_MAP = pg.colormap.get("CET-D1")
 
 
@@ -236,8 +237,10 @@ class MemoryPathView(pg.GraphicsLayoutWidget):
         self.gate = ""
         self.keep: np.ndarray | None = None
         self.gate_plot = self.addPlot(row=0, col=0)
-        self.gate_plot.setYRange(0, 1, padding=0.02)
-        self.gate_plot.setLimits(yMin=-0.05, yMax=1.05)
+        # Room above 1 and below 0: the axis drops a number that would stick out of it, as the
+        # top "1.0" in presenter mode's large type did.
+        self.gate_plot.setLimits(yMin=GATE_RANGE[0], yMax=GATE_RANGE[1])
+        self.gate_plot.setYRange(*GATE_RANGE, padding=0)
         self.gate_plot.setLabel("left", "gate value")
         self.gate_plot.showGrid(x=True, y=True, alpha=0.2)
         self.gate_curve = self.gate_plot.plot(pen=pg.mkPen(self.GATE_PEN, width=2))
@@ -274,6 +277,7 @@ class MemoryPathView(pg.GraphicsLayoutWidget):
             f"what reaches step t of the gradient from the last character, along the memory: "
             f"{gate}<sub>t+1</sub> × … × {gate}<sub>T</sub>", size="10pt")
         self.gate_plot.setXRange(0, len(keep), padding=0)
+        self.gate_plot.setYRange(*GATE_RANGE, padding=0)  # fixed, so units compare at a glance
         if presenter_on():  # the titles were set anew: presenter mode's sizes again
             apply_presenter_to(self, True)
 

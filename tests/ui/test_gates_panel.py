@@ -221,6 +221,8 @@ def test_the_forget_gate_and_the_gradient_it_lets_through(lab, window, qtbot):
     reach = lab.memory_view.reach_curve.yData  # as given, before the log scale
     np.testing.assert_allclose(reach, memory_reach(f), rtol=1e-6)  # none below the floor in a short text
     assert "unit 5" in lab.memory_view.gate_plot.titleLabel.text
+    low, high = lab.memory_view.gate_plot.viewRange()[1]
+    assert low < 0 and high > 1  # the whole 0..1 of a gate whatever the unit's values: units compare
     assert not lab.memory_empty.shown  # the note that asked for a text is gone
     # Hovering names a step's character and numbers; clicking moves the step cursor there.
     view = lab.memory_view
