@@ -85,6 +85,8 @@ def apply_presenter_to(root, on: bool) -> None:
             elif isinstance(item, pg.LabelItem) and item.text and isinstance(item.parentItem(), pg.PlotItem):
                 # A plot's title: dark, and only a little larger (the heatmap strips are thin).
                 item.setText(item.text, color=colour, size=f"{presenter_size(13) if on else 10}pt")
+            elif isinstance(item, pg.TextItem) and getattr(item, "follows_app_font", False):
+                item.setFont(QApplication.font())  # a note in an empty plot: the application's size
             elif isinstance(item, pg.LegendItem):
                 for _sample, label in item.items:
                     label.setText(label.text, size=f"{size}pt", color=colour)

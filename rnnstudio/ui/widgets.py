@@ -242,6 +242,7 @@ class EmptyPlotNote:
 
         self.plot = plot
         self.item = pg.TextItem(text, color=(110, 110, 110), anchor=(0.5, 0.5))
+        self.item.follows_app_font = True  # presenter mode enlarges it with the rest of the text
         self.item.setPos(0.5, 0.5)
         self.shown = False
 

@@ -161,8 +161,10 @@ def test_presenter_mode_enlarges_fonts_and_check_boxes(window, qtbot):
     for label in (panel.message.label, card.findChild(QLabel)):  # nothing left in the small type
         assert label.font().pointSizeF() == app.font().pointSizeF(), label.text()
     assert box_width() > box_before and box_width() >= 0.9 * QFontInfo(app.font()).pixelSize()  # 1em
+    assert panel.loss_empty.item.textItem.font().pointSizeF() == app.font().pointSizeF()  # the empty plot's note
     window.set_presenter(False)
     assert app.font().pointSizeF() == before and box_width() == box_before
+    assert panel.loss_empty.item.textItem.font().pointSizeF() == before
 
 
 def test_presenter_type_keeps_its_share_of_the_screen_height(window):
