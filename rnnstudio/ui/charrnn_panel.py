@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QPalette, QTextCursor
+from PySide6.QtGui import QFontMetrics, QPalette, QTextCursor
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -71,6 +71,7 @@ ARCHS = [("LSTM", "lstm"), ("GRU", "gru"), ("Vanilla RNN", "rnn")]
 REDRAW_MS = 250  # the loss plot redraws at most 4 times a second: each redraw takes the GIL from training
 
 CONTROLS_WIDTH = 380  # the left column of settings, in pixels
+SAMPLE_LINES_IN_SIGHT = 4  # the sample view's least height, in lines of its type
 PRESENTER_CONTROLS_WIDTH = 520  # the same in presenter mode's large type
 LOSS_AXIS_LABEL = "loss (nats per character)"
 TRAIN_COLOR = (70, 130, 200)
@@ -359,6 +360,7 @@ class CharRNNPanel(QWidget):
         self.sample_view.setReadOnly(True)
         self.sample_view.setFont(monospace_font())
         self.sample_view.setPlaceholderText("Loading PyTorch and the shipped model…")
+        self._keep_sample_lines_in_sight()
         v.addWidget(self.sample_view, 1)
         self.sample_status = wrapping_label()
         v.addWidget(self.sample_status)
@@ -669,6 +671,14 @@ class CharRNNPanel(QWidget):
 
     # --- presenter mode ----------------------------------------------------------------------
 
+    def _keep_sample_lines_in_sight(self) -> None:
+        """The sample is what the class reads: however the plot and the timeline above it are
+        sized, a few of its lines stay in sight (in presenter mode's large type on a 768-pixel
+        screen it had shrunk to two)."""
+        view = self.sample_view
+        lines = QFontMetrics(view.font()).lineSpacing() * SAMPLE_LINES_IN_SIGHT
+        view.setMinimumHeight(lines + 2 * view.frameWidth() + 2 * round(view.document().documentMargin()))
+
     def set_presenter(self, on: bool) -> None:
         scale = 2.0 if on else 1.0
         controls, rest = self.columns.sizes()  # in large type the controls need a wider column
@@ -679,6 +689,7 @@ class CharRNNPanel(QWidget):
         self.valid_curve.setSymbolSize(6 * scale)
         font = monospace_font(presenter_size(18) if on else None)
         self.sample_view.setFont(font)
+        self._keep_sample_lines_in_sight()
         for card in self.timeline_cards:
             card.text.setFont(font)
         # In large type the long label is taller than the plot and gets cut off.

@@ -224,3 +224,25 @@ def test_window_appears_before_torch_is_imported(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False Device: loading PyTorch…"
+
+
+def test_the_sample_stays_readable_in_presenter_mode_on_a_small_screen(window, qtbot):
+    """On a 1366 x 768 projector in presenter type the plot and the timeline above had squeezed
+    the sample, what the class reads, to two lines."""
+    from PySide6.QtGui import QFontMetrics
+    from PySide6.QtWidgets import QApplication
+
+    from rnnstudio.ui.charrnn_panel import SAMPLE_LINES_IN_SIGHT
+
+    panel = window.panels["charrnn"]
+    window.show_panel("charrnn")
+    window.presenter_screen_height = 768
+    window.resize(1366, 768)
+    window.set_presenter(True)
+    try:
+        QApplication.processEvents()
+        view = panel.sample_view
+        lines = view.viewport().height() / QFontMetrics(view.font()).lineSpacing()
+        assert lines >= SAMPLE_LINES_IN_SIGHT
+    finally:
+        window.set_presenter(False)
