@@ -595,8 +595,8 @@ class GatesPanel(QWidget):
         if gate is None:
             return
         self.memory_empty.hide()
-        self.memory_view.show_unit(r.text, MAP_INFO[gate][0].rsplit(" ", 1)[0], gate,
-                                   self._layer_values()[gate][:, self.unit], self.layer, self.unit)
+        self.memory_view.show_unit(r.text, MAP_INFO[gate][0], gate, self._layer_values()[gate][:, self.unit],
+                                   self.layer, self.unit)
         if r.arch == "gru":
             self.memory_explanation.setText(
                 "h_t = (1 − z_t) · n_t + z_t · h_(t−1), so along the state each step back multiplies the gradient by "

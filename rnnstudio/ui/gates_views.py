@@ -264,7 +264,8 @@ class MemoryPathView(pg.GraphicsLayoutWidget):
         self.scene().sigMouseClicked.connect(self._on_click)
 
     def show_unit(self, text: str, gate_title: str, gate: str, keep: np.ndarray, layer: int, unit: int) -> None:
-        """`keep`: the unit's gate value at each character of `text` (T,)."""
+        """`keep`: the unit's gate value at each character of `text` (T,); `gate_title` names
+        it, ending in its symbol `gate` ("forget gate f")."""
         keep = np.asarray(keep, dtype=np.float64)
         self.text, self.gate, self.keep = text, gate, keep
         steps = np.arange(len(keep)) + 0.5  # the middle of each step's column, as in the heatmaps
@@ -272,7 +273,7 @@ class MemoryPathView(pg.GraphicsLayoutWidget):
         self.gate_curve.setData(steps, keep)
         shown = np.where(self.reach >= GRADIENT_FLOOR, self.reach, np.nan)  # ends there, not flat along it
         self.reach_curve.setData(steps, shown, connect="finite")
-        self.gate_plot.setTitle(f"{gate_title} {gate}<sub>t</sub>, layer {layer + 1}, unit {unit}", size="10pt")
+        self.gate_plot.setTitle(f"{gate_title}<sub>t</sub>, layer {layer + 1}, unit {unit}", size="10pt")
         self.reach_plot.setTitle(
             f"what reaches step t of the gradient from the last character, along the memory: "
             f"{gate}<sub>t+1</sub> × … × {gate}<sub>T</sub>", size="10pt")
