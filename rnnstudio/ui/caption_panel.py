@@ -206,7 +206,7 @@ class CaptionPanel(QWidget):
         shape_box = QGroupBox(f"Shape: {shape.name.lower()}")
         shape_box.setToolTip(shape.used_for)
         sv = QVBoxLayout(shape_box)
-        self.shape_diagram = ShapeDiagram(shape.steps, max_steps=6)
+        self.shape_diagram = ShapeDiagram(shape.steps, max_steps=5)
         sv.addWidget(self.shape_diagram)
         sv.addWidget(hint_label("The picture goes in once; a word comes out at each step, until the model "
                                 "writes <end>. The last caption, unrolled."))

@@ -147,7 +147,15 @@ class ShapeDiagram(QWidget):
 
     # --- geometry -------------------------------------------------------------------------
 
-    def _metrics(self) -> dict:
+    def _metrics(self, room: float | None = None) -> dict:
+        """Sizes of the drawing in its own coordinates; with `room` (the width it gets), the
+        rows' names are left out where the drawing would otherwise have to shrink."""
+        m = self._measure(self.row_names)
+        if m["names"] and room is not None and m["width"] > room:
+            m = self._measure(False)
+        return m
+
+    def _measure(self, row_names: bool) -> dict:
         fm = QFontMetricsF(self.font())
         em = fm.height()
         columns = self.columns()
@@ -160,7 +168,7 @@ class ShapeDiagram(QWidget):
             texts = [t for t in (step.y, None if step.picture else step.x) if t]
             widest = max((fm.horizontalAdvance(_short(t, fm, em)) for t in texts), default=0.0)
             widths.append(max(2.4 * em, widest + 0.9 * em, PICTURE_EMS * em if step.picture else 0.0))
-        names = max(fm.horizontalAdvance(n) for n in ("output", "state", "input")) + 0.6 * em if self.row_names else 0.0
+        names = max(fm.horizontalAdvance(n) for n in ("output", "state", "input")) + 0.6 * em if row_names else 0.0
         gap = 1.2 * em
         box_h = 1.6 * em
         width = 0.4 * em + names + sum(widths) + gap * max(len(widths) - 1, 0) + 0.4 * em
@@ -185,13 +193,13 @@ class ShapeDiagram(QWidget):
 
     def heightForWidth(self, width: int) -> int:
         """Drawn smaller where the column is narrow, so as tall as it then needs."""
-        m = self._metrics()
+        m = self._metrics(width)
         return round(m["height"] * min(1.0, width / m["width"])) + 1
 
     # --- painting -------------------------------------------------------------------------
 
     def paintEvent(self, event) -> None:
-        m = self._metrics()
+        m = self._metrics(self.width())
         if not m["columns"]:
             return
         p = QPainter(self)
@@ -202,15 +210,16 @@ class ShapeDiagram(QWidget):
         self._paint(p, m)
         p.end()
 
-    def layout(self) -> tuple[list[Box], list[tuple[QPointF, QPointF]]]:
-        """The boxes and arrows of the drawing, in its own coordinates (before scaling)."""
-        m = self._metrics()
+    def drawing(self, room: float | None = None) -> tuple[list[Box], list[tuple[QPointF, QPointF]]]:
+        """The boxes and arrows of the drawing, in its own coordinates (before scaling), for a
+        widget `room` pixels wide (None: as wide as the drawing asks)."""
+        m = self._metrics(room)
         em, box_h, gap = m["em"], m["box_h"], m["gap"]
         top = 0.2 * em
         rows = {"output": top, "state": top + box_h + em, "input": top + 2 * (box_h + em)}
         boxes: list[Box] = []
         arrows: list[tuple[QPointF, QPointF]] = []
-        if self.row_names:
+        if m["names"]:
             boxes += [Box("name", QRectF(0.4 * em, rows[row], m["names"], box_h), row) for row in rows]
         x = 0.4 * em + m["names"]
         previous_state: QRectF | None = None
@@ -244,7 +253,7 @@ class ShapeDiagram(QWidget):
         em, fm = m["em"], m["fm"]
         pen_width = max(1.2, em * 0.08)
         text = self.palette().text().color()
-        boxes, arrows = self.layout()
+        boxes, arrows = self.drawing(self.width())
         p.setPen(QPen(text, pen_width))
         for start, end in arrows:
             draw_arrow(p, start, end, head=0.35 * em)

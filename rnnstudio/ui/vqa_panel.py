@@ -153,7 +153,7 @@ class VQAPanel(QWidget):
         shape_box = QGroupBox(f"Shape: {shape.name.lower()}")
         shape_box.setToolTip(shape.used_for)
         sv = QVBoxLayout(shape_box)
-        self.shape_diagram = ShapeDiagram(shape.steps, picture_joins=True, max_steps=6)
+        self.shape_diagram = ShapeDiagram(shape.steps, picture_joins=True, max_steps=5)
         sv.addWidget(self.shape_diagram)
         lv.addWidget(shape_box)
         lv.addWidget(hint_label(

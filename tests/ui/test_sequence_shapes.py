@@ -20,7 +20,7 @@ from rnnstudio.ui.sequence_shapes import (
 
 
 def kinds(diagram, kind):
-    boxes, _arrows = diagram.layout()
+    boxes, _arrows = diagram.drawing()
     return [b for b in boxes if b.kind == kind]
 
 
@@ -35,7 +35,7 @@ def test_many_to_one_draws_one_output_after_the_last_state(qtbot):
     assert outputs[0].rect.bottom() < states[-1].rect.top()
     [picture] = kinds(diagram, "picture")
     assert picture.rect.left() > states[-1].rect.right()  # the picture joins beside the last step
-    _boxes, arrows = diagram.layout()
+    _boxes, arrows = diagram.drawing()
     recurrences = [a for a in arrows if a[0].y() == a[1].y() and a[0].x() < a[1].x()]
     assert len(recurrences) == 2  # h1 -> h2 -> h3: the same network carried along
 
@@ -123,4 +123,16 @@ def test_the_train_button_is_in_sight_without_scrolling(window, qtbot):
 def test_one_to_one_is_a_single_column(qtbot):
     diagram = ShapeDiagram([Step("x", "y")])
     qtbot.addWidget(diagram)
-    assert [b.kind for b in diagram.layout()[0] if b.kind != "name"] == ["state", "input", "output"]
+    assert [b.kind for b in diagram.drawing()[0] if b.kind != "name"] == ["state", "input", "output"]
+
+
+def test_a_narrow_column_drops_the_row_names_before_shrinking_the_drawing(qtbot):
+    """In presenter mode's large type the captioning and VQA columns are narrow: the names
+    "output / state / input" give their room to the boxes rather than shrink everything."""
+    diagram = ShapeDiagram(next_character_steps("hello"))
+    qtbot.addWidget(diagram)
+    natural = diagram.sizeHint()
+    assert len([b for b in diagram.drawing()[0] if b.kind == "name"]) == 3
+    narrow = round(natural.width() * 0.8)
+    assert [b for b in diagram.drawing(narrow)[0] if b.kind == "name"] == []
+    assert diagram.heightForWidth(narrow) > natural.height() * 0.8  # shrunk less than the room did
