@@ -71,6 +71,12 @@ def test_drive_every_panel(window, qtbot, tmp_path):
     qtbot.waitUntil(lambda: bool(got), timeout=60_000)
     assert gates.heatmaps.plot_names()
     grab(window, qtbot, "gates")
+    from rnnstudio.ui.gates_panel import MEMORY_TAB
+
+    gates.tabs.setCurrentIndex(MEMORY_TAB)  # the forget gate and the gradient it lets through
+    gates.follow_longest_memory()
+    assert gates.memory_view.isVisible() and gates.memory_view.reach is not None
+    grab(window, qtbot, "forget-gate")
 
     # Captioning: a generated video file through OpenCV, captioned live.
     from rnnstudio.data import shapes

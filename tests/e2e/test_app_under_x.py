@@ -60,5 +60,6 @@ def test_every_panel_works_in_the_real_app_on_a_display(x_display, tmp_path):
     for panel in PANELS:
         shot = artifacts / f"{panel}.png"
         assert shot.is_file() and shot.stat().st_size > 10_000, f"no screenshot of the {panel} panel"
-    shot = artifacts / "sequence-shapes.png"  # the overview, a window of its own
-    assert shot.is_file() and shot.stat().st_size > 10_000, "no screenshot of the sequence shapes' overview"
+    for picture in ("sequence-shapes", "forget-gate"):  # the overview (a window of its own), a gates sub-tab
+        shot = artifacts / f"{picture}.png"
+        assert shot.is_file() and shot.stat().st_size > 10_000, f"no screenshot {picture}.png"
