@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401  (pg.exporters is not loaded by `import pyqtgraph`)
-from PySide6.QtCore import QBuffer, QIODevice, QRectF
+from PySide6.QtCore import QBuffer, QIODevice, QPoint, QRectF
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtSvg import QSvgGenerator
+from PySide6.QtWidgets import QWidget
 
 from rnnstudio.ui.frame_view import qimage_from_rgb
 
@@ -42,18 +43,46 @@ def plot_views(widget) -> list[pg.GraphicsView]:
     return [v for v in widget.findChildren(pg.GraphicsView) if v.isVisibleTo(widget) or not widget.isVisible()]
 
 
+def drawings(widget) -> list[QWidget]:
+    """The hand-drawn diagrams inside a widget (marked with the property `drawing`): the
+    unrolled graph, the shapes of sequences. Shown ones only, as for plots."""
+    return [w for w in widget.findChildren(QWidget) if w.property("drawing") and
+            (w.isVisibleTo(widget) or not widget.isVisible())]
+
+
 def export_plots(widget, folder: Path, stem: str) -> list[Path]:
-    """Write each plot of `widget` as `<stem>-<n>.png` and `.svg` in `folder`; the files written."""
+    """Write each plot and drawing of `widget` as `<stem>-<n>.png` and `.svg` in `folder`;
+    the files written."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for n, view in enumerate(plot_views(widget), start=1):
+    views = plot_views(widget)
+    for n, view in enumerate(views, start=1):
         base = folder / f"{_slug(stem)}-{n}"
         png = pg.exporters.ImageExporter(view.scene())
         png.parameters()["width"] = max(1200, int(view.width() * 2))  # sharp on a slide
         write_whole(base.with_suffix(".png"), lambda tmp: png.export(str(tmp)))
         write_whole(base.with_suffix(".svg"), lambda tmp, view=view: _write_svg(view, tmp))
         written += [base.with_suffix(".png"), base.with_suffix(".svg")]
+    for n, drawing in enumerate(drawings(widget), start=len(views) + 1):
+        base = folder / f"{_slug(stem)}-{n}"
+        write_whole(base.with_suffix(".png"), lambda tmp, d=drawing: _write_drawing_png(d, tmp))
+        write_whole(base.with_suffix(".svg"), lambda tmp, d=drawing: _write_svg(d, tmp))
+        written += [base.with_suffix(".png"), base.with_suffix(".svg")]
     return written
+
+
+def _write_drawing_png(widget: QWidget, path: Path, scale: int = 2) -> None:
+    """A hand-drawn widget at `scale` times its size on screen: sharp on a slide."""
+    image = QImage(widget.size() * scale, QImage.Format.Format_ARGB32)
+    image.fill(widget.palette().window().color())
+    painter = QPainter(image)
+    try:
+        painter.scale(scale, scale)
+        widget.render(painter, QPoint())
+    finally:
+        painter.end()
+    if not image.save(str(path)):
+        raise OSError(f"{path} could not be written")
 
 
 def write_whole(path: Path, write) -> None:
@@ -69,13 +98,13 @@ def write_whole(path: Path, write) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _write_svg(view: pg.GraphicsView, path: Path) -> None:
-    """The view as vector graphics, drawn by Qt's own SVG generator.
+def _write_svg(view: QWidget, path: Path) -> None:
+    """A plot's view, or a drawing, as vector graphics, drawn by Qt's own SVG generator.
 
     Not pyqtgraph's SVGExporter: it re-parses the SVG Qt writes and fails on the path syntax
     of Qt 6.8 and later ("not enough values to unpack").
     """
-    rect = view.viewport().rect()
+    rect = view.viewport().rect() if isinstance(view, pg.GraphicsView) else view.rect()
     generator = QSvgGenerator()
     generator.setFileName(str(path))
     generator.setSize(rect.size())
@@ -83,7 +112,10 @@ def _write_svg(view: pg.GraphicsView, path: Path) -> None:
     generator.setTitle(path.stem)
     painter = QPainter(generator)
     try:
-        view.render(painter, QRectF(rect), rect)
+        if isinstance(view, pg.GraphicsView):
+            view.render(painter, QRectF(rect), rect)
+        else:
+            view.render(painter, QPoint())  # QWidget.render: the drawing's own paint code, into the SVG
     finally:
         painter.end()
     if not path.is_file() or path.stat().st_size == 0:

@@ -142,6 +142,7 @@ class UnrolledGraph(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self.setProperty("drawing", True)  # exported with the plots (File → Export)
         self.setMinimumHeight(220)
         self._inputs: list[str] = []
         self._outputs: list[str] = []

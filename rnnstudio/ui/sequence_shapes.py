@@ -107,6 +107,7 @@ class ShapeDiagram(QWidget):
 
     def __init__(self, steps=(), picture_joins: bool = False, row_names: bool = True, max_steps: int = 7, parent=None):
         super().__init__(parent)
+        self.setProperty("drawing", True)  # exported with the plots (File → Export)
         self._steps: tuple[Step, ...] = tuple(steps)
         self._picture_joins = picture_joins
         self._picture: QImage | None = None

@@ -134,6 +134,20 @@ def test_plots_export_to_png_and_svg(window, qtbot, tmp_path):
     assert gates is window.tabs.currentWidget()
 
 
+def test_the_shape_drawing_exports_with_the_plots(window, tmp_path):
+    """The char-RNN panel's loss plot, and its hand-drawn shape of sequence, for a slide."""
+    from PySide6.QtGui import QImage
+
+    window.show_panel("charrnn")
+    written = window.export_panel_plots("charrnn", str(tmp_path / "out"))
+    diagram = window.panels["charrnn"].shape_diagram
+    png, svg = written[-2:]  # drawings come after the plots
+    image = QImage(str(png))
+    assert (image.width(), image.height()) == (2 * diagram.width(), 2 * diagram.height())  # sharp on a slide
+    text = svg.read_text(encoding="utf-8")
+    assert "<svg" in text and "h₁" in text  # vector text, the state's name in it
+
+
 def test_the_sample_timeline_exports_to_html(window, qtbot, tmp_path, tiny_text_file):
     panel = window.panels["charrnn"]
     panel.set_corpus_file(str(tiny_text_file))
