@@ -4,6 +4,7 @@ and the overview in the Lessons menu."""
 from __future__ import annotations
 
 from PySide6.QtGui import QColor, QImage
+from PySide6.QtWidgets import QApplication
 
 from rnnstudio.ui.lessons import LESSONS
 from rnnstudio.ui.sequence_shapes import (
@@ -105,6 +106,16 @@ def test_tabs_name_each_panels_shape_and_the_overview_opens_a_panel(window, qtbo
     assert dialog.isVisible() and [c.shape.key for c in dialog.cards] == [s.key for s in SHAPES]
     # Opened as large as the screen allows (its drawings ask for more), not at its smallest.
     assert dialog.minimumSizeHint().height() < dialog.height() <= window.screen().availableGeometry().height()
+    # Presenter mode, switched on with the overview open, enlarges its drawings with its text.
+    from rnnstudio.ui.sequence_shapes import DIAGRAM_GROWTH
+
+    normal = dialog.cards[0].diagram.font().pointSizeF()
+    window.set_presenter(True)
+    QApplication.processEvents()  # the application's new font reaches the widgets as events
+    grown = dialog.cards[0].diagram.font().pointSizeF()
+    assert grown > normal and abs(grown - QApplication.font().pointSizeF() * DIAGRAM_GROWTH) < 0.5
+    window.set_presenter(False)
+    QApplication.processEvents()
     card = next(c for c in dialog.cards if c.shape.key == "one-to-many")
     card.button.click()
     assert window.current_panel_name() == "caption" and not dialog.isVisible()
