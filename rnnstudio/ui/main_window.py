@@ -35,6 +35,10 @@ from rnnstudio.ui.vqa_panel import VQAPanel
 from rnnstudio.ui.widgets import panel_shortcuts
 
 
+# Said once, in the first panel, the first time RNN Studio opens (no settings saved yet).
+WELCOME = ("<b>Welcome to RNN Studio.</b> Each tab is one way of using a recurrent network, its icon the shape "
+           "of its sequences. The <b>Lessons</b> menu sets up each idea of the lecture in one click; <b>F5</b> "
+           "switches to large type for a projector; <b>F1</b> lists the keyboard shortcuts.")
 TAB_ICON_SIZE = QSize(28, 20)
 PRESENTER_TAB_ICON_GROWTH = 1.5  # presenter mode's tab icons, against normal ones, on a 1080-pixel screen
 
@@ -231,6 +235,9 @@ class MainWindow(QMainWindow):
         self.settings_problem = problem
         if problem:
             self.statusBar().showMessage(problem, 20000)
+        self.first_run = self.remember and not saved and problem is None  # no settings saved yet
+        if self.first_run:
+            self.tabs.currentWidget().message.show_message(WELCOME, "info")
 
     def current_settings(self) -> dict:
         return {

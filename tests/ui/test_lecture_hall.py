@@ -358,3 +358,25 @@ def test_nothing_overlaps_on_a_laptops_screen(window, qtbot):
                 panel.tabs.setCurrentIndex(page)
             QApplication.processEvents()
             assert overlapping_widgets(panel) == [], (name, page)
+
+
+def test_the_first_run_says_where_to_start_and_later_runs_do_not(qtbot, tmp_path, monkeypatch):
+    from rnnstudio.ui.app import build_window
+    from rnnstudio.ui.main_window import WELCOME
+
+    monkeypatch.setenv("RNNSTUDIO_SETTINGS", str(tmp_path / "settings.json"))  # none saved yet
+    first = build_window(device="cpu", torch_threads=1)
+    qtbot.addWidget(first)
+    first.show()
+    message = first.tabs.currentWidget().message
+    assert first.first_run and message.kind == "info" and message.text() == WELCOME
+    assert "Lessons" in WELCOME and "F5" in WELCOME
+    first.close()  # saves the settings: the next run is not a first one
+    again = build_window(device="cpu", torch_threads=1)
+    qtbot.addWidget(again)
+    again.show()
+    try:
+        assert not again.first_run and again.tabs.currentWidget().message.text() != WELCOME
+    finally:
+        again.remember = False
+        again.close()
