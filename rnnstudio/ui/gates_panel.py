@@ -80,6 +80,16 @@ ARCH_COLORS = {"rnn": (214, 69, 48), "gru": (60, 160, 80), "lstm": (49, 105, 188
 ARCH_NAMES = {"rnn": "vanilla RNN", "gru": "GRU", "lstm": "LSTM"}
 GRADIENT_TAB = 3  # the index of the "Gradient flow" tab
 MEMORY_TAB = 4  # the index of the "Forget gate and gradient" tab
+# Under the forget gate tab: why the lower curve is the product of the gates (LECTURE.md row 9).
+MEMORY_EXPLANATIONS = {
+    "lstm": "c_t = f_t · c_(t−1) + i_t · g_t, so along the memory cell each step back multiplies the gradient by "
+            "that step's forget gate: dE/dc_(t−1) = f_t · dE/dc_t (the path through the cell alone; more flows through "
+            "h and the gates). Where f_t falls toward 0 the unit forgets, and the gradient stops there. Units in the "
+            "saturation plot's top left, their forget gate mostly open, carry it furthest.",
+    "gru": "h_t = (1 − z_t) · n_t + z_t · h_(t−1), so along the state each step back multiplies the gradient by that "
+           "step's update gate z_t (the direct path alone; more flows through n_t and the gates). Where z_t falls "
+           "toward 0 the unit overwrites its memory, and the gradient stops there.",
+}
 GRADIENT_SIDE_WIDTH = 460  # the controls and the explanation beside the gradient plot, in pixels
 
 
@@ -410,11 +420,7 @@ class GatesPanel(QWidget):
                                           "and below it how much of the gradient from the last character each step keeps.")
         self.memory_empty.show()
         v.addWidget(self.memory_view, 1)
-        self.memory_explanation = wrapping_label(
-            "c_t = f_t · c_(t−1) + i_t · g_t, so along the memory cell each step back multiplies the gradient by that "
-            "step's forget gate: dE/dc_(t−1) = f_t · dE/dc_t (the path through the cell alone; more flows through h and "
-            "the gates). Where f_t falls toward 0 the unit forgets, and the gradient stops there. Units in the "
-            "saturation plot's top left, their forget gate mostly open, carry it furthest.")
+        self.memory_explanation = wrapping_label(MEMORY_EXPLANATIONS["lstm"])
         v.addWidget(self.memory_explanation)
         self.no_memory_label = wrapping_label(
             "A vanilla RNN has no gate on its memory: its gradient goes back only through W_hh and tanh "
@@ -597,11 +603,7 @@ class GatesPanel(QWidget):
         self.memory_empty.hide()
         self.memory_view.show_unit(r.text, MAP_INFO[gate][0], gate, self._layer_values()[gate][:, self.unit],
                                    self.layer, self.unit)
-        if r.arch == "gru":
-            self.memory_explanation.setText(
-                "h_t = (1 − z_t) · n_t + z_t · h_(t−1), so along the state each step back multiplies the gradient by "
-                "that step's update gate z_t (the direct path alone; more flows through n_t and the gates). Where z_t "
-                "falls toward 0 the unit overwrites its memory, and the gradient stops there.")
+        self.memory_explanation.setText(MEMORY_EXPLANATIONS[r.arch])
 
     def follow_longest_memory(self) -> None:
         """Follow the unit of this layer whose keep gate (forget f, or the GRU's z) is open on
