@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from rnnstudio.ui.frame_view import FrameView, qimage_from_rgb, thumbnail_image
-from rnnstudio.ui.sequence_shapes import ShapeDiagram, caption_steps, panel_shape
+from rnnstudio.ui.sequence_shapes import caption_steps, shape_group
 from rnnstudio.ui.settings import choose, set_number
 from rnnstudio.ui.widgets import (
     FlowLayout,
@@ -202,14 +202,9 @@ class CaptionPanel(QWidget):
         self.stats_label = QLabel()
         self.stats_label.setWordWrap(True)
         v.addWidget(self.stats_label)
-        shape = panel_shape("caption")
-        shape_box = QGroupBox(f"Shape: {shape.name.lower()}")
-        shape_box.setToolTip(shape.used_for)
-        sv = QVBoxLayout(shape_box)
-        self.shape_diagram = ShapeDiagram(shape.steps, max_steps=5)
-        sv.addWidget(self.shape_diagram)
-        sv.addWidget(hint_label("The picture goes in once; a word comes out at each step, until the model "
-                                "writes <end>. The last caption, unrolled."))
+        shape_box, self.shape_diagram = shape_group(
+            "caption", "The picture goes in once; a word comes out at each step, until the model writes <end>. "
+            "The last caption, unrolled.", max_steps=5)
         v.addWidget(shape_box)
         v.addStretch(1)
         split.addWidget(controls)

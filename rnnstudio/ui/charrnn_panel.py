@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from rnnstudio.ui.sequence_shapes import ShapeDiagram, next_character_steps, panel_shape
+from rnnstudio.ui.sequence_shapes import next_character_steps, shape_group
 from rnnstudio.ui.settings import choose, set_number
 from rnnstudio.ui.theme import presenter_size
 from rnnstudio.ui.widgets import (
@@ -158,14 +158,9 @@ class CharRNNPanel(QWidget):
         v = QVBoxLayout(box)
         v.setContentsMargins(0, 0, 6, 0)
 
-        shape = panel_shape("charrnn")
-        shape_box = QGroupBox(f"Shape: {shape.name.lower()}")
-        shape_box.setToolTip(shape.used_for)
-        sv = QVBoxLayout(shape_box)
-        self.shape_diagram = ShapeDiagram(shape.steps)
-        sv.addWidget(self.shape_diagram)
-        sv.addWidget(hint_label("At every step it reads a character and predicts the next, its state h carried "
-                                "along. After a sample: the last characters it wrote."))
+        shape_box, self.shape_diagram = shape_group(
+            "charrnn", "At every step it reads a character and predicts the next, its state h carried along. "
+            "After a sample: the last characters it wrote.")
         v.addWidget(shape_box)
 
         data = QGroupBox("Text to learn from")

@@ -13,10 +13,21 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QIcon, QImage, QPainter, QPainterPath, QPen, QPixmap
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFrame, QGridLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFrame,
+    QGridLayout,
+    QGroupBox,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from rnnstudio.ui.drawing import draw_arrow, visible_char
-from rnnstudio.ui.widgets import wrapping_label
+from rnnstudio.ui.widgets import hint_label, wrapping_label
 
 # (fill, border) of the three rows, after the colours of Karpathy's figure: inputs red,
 # states green, outputs blue. Pale fills keep dark text readable on a projector.
@@ -305,6 +316,20 @@ class ShapeDiagram(QWidget):
 def _short(text: str, fm: QFontMetricsF, em: float) -> str:
     """A word as it fits in a box: long ones are cut with an ellipsis."""
     return fm.elidedText(text, Qt.TextElideMode.ElideRight, 7 * em)
+
+
+def shape_group(panel: str, hint: str | None = None, **diagram_options) -> tuple[QGroupBox, ShapeDiagram]:
+    """A panel's "Shape: ..." box: its shape unrolled (a ShapeDiagram the panel feeds with what
+    it works on), and optionally a one-line hint under it."""
+    shape = panel_shape(panel)
+    box = QGroupBox(f"Shape: {shape.name.lower()}")
+    box.setToolTip(shape.used_for)
+    layout = QVBoxLayout(box)
+    diagram = ShapeDiagram(shape.steps, picture_joins=shape.picture_joins, **diagram_options)
+    layout.addWidget(diagram)
+    if hint:
+        layout.addWidget(hint_label(hint))
+    return box, diagram
 
 
 def shape_icon(shape: SequenceShape, size: QSize = QSize(28, 20)) -> QIcon:

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from rnnstudio.ui.frame_view import FrameView, qimage_from_rgb, thumbnail_image
-from rnnstudio.ui.sequence_shapes import ShapeDiagram, panel_shape, question_steps
+from rnnstudio.ui.sequence_shapes import question_steps, shape_group
 from rnnstudio.ui.settings import choose, set_number
 from rnnstudio.ui.theme import presenter_size
 from rnnstudio.ui.widgets import (
@@ -149,12 +149,7 @@ class VQAPanel(QWidget):
         self.glimpse_check.setToolTip("The model's two glimpses over its grid of image features, for the last answer")
         self.glimpse_check.toggled.connect(self._show_glimpse)
         lv.addWidget(self.glimpse_check)
-        shape = panel_shape("vqa")
-        shape_box = QGroupBox(f"Shape: {shape.name.lower()}")
-        shape_box.setToolTip(shape.used_for)
-        sv = QVBoxLayout(shape_box)
-        self.shape_diagram = ShapeDiagram(shape.steps, picture_joins=True, max_steps=5)
-        sv.addWidget(self.shape_diagram)
+        shape_box, self.shape_diagram = shape_group("vqa", max_steps=5)
         lv.addWidget(shape_box)
         lv.addWidget(hint_label(
             "A CNN reads the picture, an LSTM the question word by word; the two are fused and every "
