@@ -291,12 +291,13 @@ class ShapeDiagram(QWidget):
         p.drawRoundedRect(rect, 4, 4)
         inner = rect.adjusted(pen_width * 2, pen_width * 2, -pen_width * 2, -pen_width * 2)
         if self._picture is not None and not self._picture.isNull():
-            # The picture fills the box, cropped to its shape, as a thumbnail would.
+            # The whole picture, as large as the box allows: cropped to a tall box, a scene lost
+            # the shapes at its sides.
             image = self._picture
-            scale = max(inner.width() / image.width(), inner.height() / image.height())
-            source = QRectF(0, 0, inner.width() / scale, inner.height() / scale)
-            source.moveCenter(QPointF(image.width() / 2, image.height() / 2))
-            p.drawImage(inner, image, source)
+            scale = min(inner.width() / image.width(), inner.height() / image.height())
+            target = QRectF(0, 0, image.width() * scale, image.height() * scale)
+            target.moveCenter(inner.center())
+            p.drawImage(target, image)
         else:  # a sketch of a picture, in a square: two hills under a sun
             side = min(inner.width(), inner.height())
             sq = QRectF(0, 0, side, side)
