@@ -71,6 +71,7 @@ ARCHS = [("LSTM", "lstm"), ("GRU", "gru"), ("Vanilla RNN", "rnn")]
 REDRAW_MS = 250  # the loss plot redraws at most 4 times a second: each redraw takes the GIL from training
 
 CONTROLS_WIDTH = 380  # the left column of settings, in pixels
+TIMELINE_CARD_WIDTH = 190  # a timeline card's least width, in pixels
 SAMPLE_LINES_IN_SIGHT = 4  # the sample view's least height, in lines of its type
 PRESENTER_CONTROLS_WIDTH = 520  # the same in presenter mode's large type
 LOSS_AXIS_LABEL = "loss (nats per character)"
@@ -89,12 +90,15 @@ class TimelineCard(QFrame):
         # follows the application's font, so presenter mode would miss the card's title.
         self.setBackgroundRole(QPalette.ColorRole.Base)
         self.setAutoFillBackground(True)
-        self.setMinimumWidth(250)
+        # Narrow enough for the four samples of the default "samples at" to stand side by side
+        # on a 1280-pixel screen (at 250 the last one was scrolled out of sight).
+        self.setMinimumWidth(TIMELINE_CARD_WIDTH)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
         # Two lines: a card is too narrow for both on one (the loss ran off its edge).
         loss = f"<br>validation {sample.valid_loss:.2f} nats/char" if sample.valid_loss is not None else ""
         title = QLabel(f"<b>iteration {sample.iteration:,}</b>{loss}")
+        title.setWordWrap(True)  # in presenter mode's type the card stays narrow enough to sit beside the others
         self.text = QPlainTextEdit(sample.text)
         self.text.setReadOnly(True)
         self.text.setFont(monospace_font())

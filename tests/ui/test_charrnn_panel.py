@@ -246,3 +246,18 @@ def test_the_sample_stays_readable_in_presenter_mode_on_a_small_screen(window, q
         assert lines >= SAMPLE_LINES_IN_SIGHT
     finally:
         window.set_presenter(False)
+
+
+def test_the_default_four_samples_stand_side_by_side(window, qtbot):
+    """The lesson's samples at 100 / 300 / 700 / 2000 iterations, on a 1280 x 800 screen: all
+    four in sight, none scrolled out of the timeline."""
+    from rnnstudio.worker.requests import TimelineSample
+
+    panel = window.panels["charrnn"]
+    window.show_panel("charrnn")
+    window.resize(1280, 800)
+    for iteration in (100, 300, 700, 2000):
+        panel._add_timeline_card(TimelineSample(iteration, "a sample of the text " * 10, 2.0))
+    qtbot.wait(100)  # the layouts of the cards, their row and the scroll area settle in turn
+    assert len(panel.timeline_cards) == 4
+    assert panel.timeline_scroll.horizontalScrollBar().maximum() == 0
