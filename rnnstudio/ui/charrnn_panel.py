@@ -39,6 +39,7 @@ from rnnstudio.ui.settings import choose, set_number
 from rnnstudio.ui.theme import presenter_size
 from rnnstudio.ui.widgets import (
     EmptyPlotNote,
+    FittingGroupBox,
     FlowLayout,
     add_explained_row,
     give_shortcut,
@@ -72,7 +73,8 @@ REDRAW_MS = 250  # the loss plot redraws at most 4 times a second: each redraw t
 
 CONTROLS_WIDTH = 380  # the left column of settings, in pixels
 TIMELINE_CARD_WIDTH = 190  # a timeline card's least width, in pixels
-SAMPLE_LINES_IN_SIGHT = 4  # the sample view's least height, in lines of its type
+SAMPLE_LINES_IN_SIGHT = 4  # the sample view's least height once it holds a sample, in lines of its type
+TIMELINE_LINES_IN_SIGHT = 3  # the same for each timeline card's text
 PRESENTER_CONTROLS_WIDTH = 520  # the same in presenter mode's large type
 LOSS_AXIS_LABEL = "loss (nats per character)"
 TRAIN_COLOR = (70, 130, 200)
@@ -130,7 +132,9 @@ class CharRNNPanel(QWidget):
         self._valid_losses: list[float] = []
         self._plot_dirty = False
         self._progress: TrainingProgress | None = None
+        self._has_sample = False  # a sample has been written (or is being written) in the view
         self._build()
+        self._keep_lines_in_sight()
         self._redraw_timer = QTimer(self)
         self._redraw_timer.setSingleShot(True)
         self._redraw_timer.timeout.connect(self._redraw)
@@ -300,7 +304,7 @@ class CharRNNPanel(QWidget):
         return box
 
     def _build_sampler(self) -> QWidget:
-        box = QGroupBox("Sample")
+        box = FittingGroupBox("Sample")  # its controls flow onto more lines in presenter type
         v = QVBoxLayout(box)
         row = QHBoxLayout()
         self.source_combo = QComboBox()
@@ -359,7 +363,6 @@ class CharRNNPanel(QWidget):
         self.sample_view.setReadOnly(True)
         self.sample_view.setFont(monospace_font())
         self.sample_view.setPlaceholderText("Loading PyTorch and the shipped model…")
-        self._keep_sample_lines_in_sight()
         v.addWidget(self.sample_view, 1)
         self.sample_status = wrapping_label()
         v.addWidget(self.sample_status)
@@ -552,6 +555,7 @@ class CharRNNPanel(QWidget):
         self.timeline_cards.append(card)
         self.timeline_row.insertWidget(self.timeline_row.count() - 1, card, 1)
         self.timeline_empty.hide()
+        self._keep_lines_in_sight()
 
     def _clear_training_view(self) -> None:
         self._iters.clear()
@@ -566,6 +570,7 @@ class CharRNNPanel(QWidget):
             card.deleteLater()
         self.timeline_cards.clear()
         self.timeline_empty.show()
+        self._keep_lines_in_sight()
 
     def _on_pause_clicked(self) -> None:
         self._control("resume" if self._training_state == "paused" else "pause")
@@ -601,6 +606,8 @@ class CharRNNPanel(QWidget):
         )
         self.message.dismiss()
         self.sample_view.setPlainText(request.prime)
+        self._has_sample = True
+        self._keep_lines_in_sight()
         self.sample_status.setText("Writing…")
         self.stop_sample_button.setEnabled(True)
         self._sample_id = self.worker.submit(
@@ -670,13 +677,20 @@ class CharRNNPanel(QWidget):
 
     # --- presenter mode ----------------------------------------------------------------------
 
-    def _keep_sample_lines_in_sight(self) -> None:
-        """The sample is what the class reads: however the plot and the timeline above it are
-        sized, a few of its lines stay in sight (in presenter mode's large type on a 768-pixel
-        screen it had shrunk to two)."""
+    def _keep_lines_in_sight(self) -> None:
+        """What the class reads keeps a few lines in sight, however the splitter shares the
+        column: the timeline's samples once there are any, the sample once one is written. In
+        presenter type on a 768-pixel screen each had shrunk to one or two lines; an empty one
+        gives its room to the other."""
         view = self.sample_view
-        lines = QFontMetrics(view.font()).lineSpacing() * SAMPLE_LINES_IN_SIGHT
-        view.setMinimumHeight(lines + 2 * view.frameWidth() + 2 * round(view.document().documentMargin()))
+        lines = SAMPLE_LINES_IN_SIGHT if self._has_sample else 1
+        view.setMinimumHeight(_lines_height(view, lines))
+        cards = self.timeline_cards
+        for card in cards:
+            card.text.setMinimumHeight(_lines_height(card.text, TIMELINE_LINES_IN_SIGHT))
+        scroll = self.timeline_scroll
+        scroll.setMinimumHeight(max((card.minimumSizeHint().height() for card in cards), default=0)
+                                + 2 * scroll.frameWidth() + scroll.horizontalScrollBar().sizeHint().height())
 
     def set_presenter(self, on: bool) -> None:
         scale = 2.0 if on else 1.0
@@ -688,14 +702,20 @@ class CharRNNPanel(QWidget):
         self.valid_curve.setSymbolSize(6 * scale)
         font = monospace_font(presenter_size(18) if on else None)
         self.sample_view.setFont(font)
-        self._keep_sample_lines_in_sight()
         for card in self.timeline_cards:
             card.text.setFont(font)
+        self._keep_lines_in_sight()
         # In large type the long label is taller than the plot and gets cut off.
         self.plot.setLabel("left", "nats/char" if on else LOSS_AXIS_LABEL)
         for axis in ("bottom", "left"):
             self.plot.getAxis(axis).setStyle(tickFont=self.font())
             self.plot.getAxis(axis).label.setFont(self.font())
+
+
+def _lines_height(view: QPlainTextEdit, lines: int) -> int:
+    """The height a text view needs to show `lines` lines of its font."""
+    text = QFontMetrics(view.font()).lineSpacing() * lines
+    return text + 2 * view.frameWidth() + 2 * round(view.document().documentMargin())
 
 
 def _spin(lo: int, hi: int, value: int, step: int = 1) -> QSpinBox:

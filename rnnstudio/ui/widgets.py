@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (
     QAbstractButton,
     QFormLayout,
     QFrame,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLayout,
@@ -200,6 +201,28 @@ class FlowLayout(QLayout):
             x += hint.width() + self._gap
             line_height = max(line_height, hint.height())
         return y + line_height - rect.y() + m.bottom()
+
+
+class FittingGroupBox(QGroupBox):
+    """A group box whose least height counts the lines its wrapping labels and flowing rows
+    take at its current width. Splitters and box layouts size by least heights, which count
+    one line for those; in presenter mode's type a pane squeezed to that drew its rows over
+    each other. Only for a vertical box layout."""
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        layout = self.layout()
+        if layout is None:
+            return
+        m = layout.contentsMargins()
+        width = self.contentsRect().width() - m.left() - m.right()
+        shown = [layout.itemAt(k) for k in range(layout.count()) if not layout.itemAt(k).isEmpty()]
+        items = sum(item.heightForWidth(width) if item.hasHeightForWidth() else item.minimumSize().height()
+                    for item in shown)
+        frame = self.height() - self.contentsRect().height()  # the title and the border
+        least = frame + m.top() + m.bottom() + items + layout.spacing() * max(len(shown) - 1, 0)
+        if least != self.minimumHeight():
+            self.setMinimumHeight(least)
 
 
 class RowLabels:

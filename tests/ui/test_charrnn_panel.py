@@ -226,13 +226,17 @@ def test_window_appears_before_torch_is_imported(tmp_path):
     assert out.stdout.strip() == "False Device: loading PyTorch…"
 
 
-def test_the_sample_stays_readable_in_presenter_mode_on_a_small_screen(window, qtbot):
-    """On a 1366 x 768 projector in presenter type the plot and the timeline above had squeezed
-    the sample, what the class reads, to two lines."""
+def test_what_the_class_reads_stays_readable_in_presenter_mode_on_a_small_screen(window, qtbot, tiny_model_file):
+    """On a 1366 x 768 projector in presenter type the splitter had squeezed the sample to two
+    lines and the timeline's samples to one. Each keeps a few lines once it has something to
+    show; an empty one gives its room to the other."""
     from PySide6.QtGui import QFontMetrics
-    from PySide6.QtWidgets import QApplication
 
-    from rnnstudio.ui.charrnn_panel import SAMPLE_LINES_IN_SIGHT
+    from rnnstudio.ui.charrnn_panel import SAMPLE_LINES_IN_SIGHT, TIMELINE_LINES_IN_SIGHT
+    from rnnstudio.worker.requests import TimelineSample
+
+    def lines(view):
+        return view.viewport().height() / QFontMetrics(view.font()).lineSpacing()
 
     panel = window.panels["charrnn"]
     window.show_panel("charrnn")
@@ -240,10 +244,18 @@ def test_the_sample_stays_readable_in_presenter_mode_on_a_small_screen(window, q
     window.resize(1366, 768)
     window.set_presenter(True)
     try:
-        QApplication.processEvents()
-        view = panel.sample_view
-        lines = view.viewport().height() / QFontMetrics(view.font()).lineSpacing()
-        assert lines >= SAMPLE_LINES_IN_SIGHT
+        for iteration in (100, 300, 700, 2000):  # the lesson's timeline, and no sample yet
+            panel._add_timeline_card(TimelineSample(iteration, "a sample of the text " * 10, 2.0))
+        qtbot.wait(100)  # the layouts settle in turn
+        assert all(lines(card.text) >= TIMELINE_LINES_IN_SIGHT for card in panel.timeline_cards)
+        panel.open_model(str(tiny_model_file))
+        qtbot.waitUntil(lambda: tiny_model_file.stem in panel.source_combo.itemText(0), timeout=10_000)
+        panel.length_spin.setValue(100)
+        with qtbot.waitSignal(panel.sample_finished, timeout=30_000):
+            panel.sample()
+        qtbot.wait(100)
+        assert lines(panel.sample_view) >= SAMPLE_LINES_IN_SIGHT
+        assert all(lines(card.text) >= TIMELINE_LINES_IN_SIGHT for card in panel.timeline_cards)
     finally:
         window.set_presenter(False)
 

@@ -8,7 +8,6 @@ import json
 import os
 
 import pytest
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMenu
 
 from rnnstudio.ui.app import build_window
@@ -324,6 +323,16 @@ def test_every_control_explains_itself_in_a_tooltip(window):
     assert missing == []
 
 
+def laid_out(layout):
+    """The widgets a layout places, those of the layouts nested in it included."""
+    for index in range(layout.count()):
+        item = layout.itemAt(index)
+        if item.widget() is not None:
+            yield item.widget()
+        elif item.layout() is not None:
+            yield from laid_out(item.layout())
+
+
 def overlapping_widgets(root) -> list[tuple[str, str]]:
     """Pairs of visible widgets, laid out side by side by the same layout, that overlap:
     what a layout does when the window is smaller than its contents need."""
@@ -334,8 +343,7 @@ def overlapping_widgets(root) -> list[tuple[str, str]]:
         layout = parent.layout()
         if layout is None or not parent.isVisible():
             continue
-        children = [w for w in parent.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly)
-                    if w.isVisible() and layout.indexOf(w) >= 0]
+        children = [w for w in laid_out(layout) if w.isVisible()]
         for k, a in enumerate(children):
             for b in children[k + 1:]:
                 if a.geometry().intersects(b.geometry()):
@@ -380,3 +388,28 @@ def test_the_first_run_says_where_to_start_and_later_runs_do_not(qtbot, tmp_path
     finally:
         again.remember = False
         again.close()
+
+
+def test_the_samples_lesson_in_presenter_mode_on_a_small_projector_overlaps_nothing(window, qtbot):
+    """1366 x 768 in presenter type, the lesson's sentence shown and its four samples in the
+    timeline: the sampling controls had been drawn under the sample view."""
+    from rnnstudio.worker.requests import TimelineSample
+
+    panel = window.panels["charrnn"]
+    window.show_panel("charrnn")
+    window.presenter_screen_height = 768
+    window.resize(1280, 737)  # what a first run fits to such a screen
+    window.set_presenter(True)
+    try:
+        panel.sample_status.setText("Opened shakespeare-lstm.safetensors: LSTM 2 × 256, 880,460 parameters, "
+                                    "trained 6,000 iterations, validation 1.453 nats/char.")
+        panel.message.show_message("<b>Lesson: Samples at 100 / 300 / 700 / 2000 iterations.</b> Watch the "
+                                   "timeline: gibberish at 100, words at 300, phrases at 700, lines at 2000.", "info")
+        panel.progress_label.setText("<b>finished</b>: iteration 2,000 of 2,000 · batch loss 1.678 · validation "
+                                     "1.772 nats/char · 86,628 characters/s · learning rate 0.0002")
+        for iteration in (100, 300, 700, 2000):
+            panel._add_timeline_card(TimelineSample(iteration, "a sample of the text " * 10, 2.44))
+        qtbot.wait(200)  # the layouts settle in turn
+        assert overlapping_widgets(panel) == []
+    finally:
+        window.set_presenter(False)
