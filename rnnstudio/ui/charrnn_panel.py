@@ -98,7 +98,9 @@ class TimelineCard(QFrame):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
         # Two lines: a card is too narrow for both on one (the loss ran off its edge).
-        loss = f"<br>validation {sample.valid_loss:.2f} nats/char" if sample.valid_loss is not None else ""
+        # Two short lines (the unit is in the timeline's heading): in presenter type a third line
+        # would take the place of a line of the sample.
+        loss = f"<br>validation {sample.valid_loss:.2f}" if sample.valid_loss is not None else ""
         title = QLabel(f"<b>iteration {sample.iteration:,}</b>{loss}")
         title.setWordWrap(True)  # in presenter mode's type the card stays narrow enough to sit beside the others
         self.text = QPlainTextEdit(sample.text)
@@ -287,7 +289,8 @@ class CharRNNPanel(QWidget):
         box = QWidget()
         v = QVBoxLayout(box)
         v.setContentsMargins(0, 0, 0, 0)
-        v.addWidget(wrapping_label("<b>Timeline</b> — samples taken while the model trains, oldest on the left"))
+        v.addWidget(wrapping_label("<b>Timeline</b> — samples taken while the model trains, oldest on the left, "
+                                   "each with its validation loss in nats per character"))
         self.timeline_row = QHBoxLayout()
         self.timeline_row.setContentsMargins(0, 0, 0, 0)
         self.timeline_row.addStretch(1)

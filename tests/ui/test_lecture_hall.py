@@ -390,7 +390,7 @@ def test_the_first_run_says_where_to_start_and_later_runs_do_not(qtbot, tmp_path
         again.close()
 
 
-def test_the_samples_lesson_in_presenter_mode_on_a_small_projector_overlaps_nothing(window, qtbot):
+def test_the_samples_lesson_in_presenter_mode_on_a_small_projector_overlaps_nothing(window, qtbot, tiny_model_file):
     """1366 x 768 in presenter type, the lesson's sentence shown and its four samples in the
     timeline: the sampling controls had been drawn under the sample view."""
     from rnnstudio.worker.requests import TimelineSample
@@ -410,6 +410,14 @@ def test_the_samples_lesson_in_presenter_mode_on_a_small_projector_overlaps_noth
         for iteration in (100, 300, 700, 2000):
             panel._add_timeline_card(TimelineSample(iteration, "a sample of the text " * 10, 2.44))
         qtbot.wait(200)  # the layouts settle in turn
+        assert overlapping_widgets(panel) == []
+        # Then a sample: its view takes more lines, and the box around it asks the splitter for them.
+        panel.open_model(str(tiny_model_file))
+        qtbot.waitUntil(lambda: tiny_model_file.stem in panel.source_combo.itemText(0), timeout=10_000)
+        panel.message.dismiss()
+        with qtbot.waitSignal(panel.sample_finished, timeout=30_000):
+            panel.sample()
+        qtbot.wait(200)
         assert overlapping_widgets(panel) == []
     finally:
         window.set_presenter(False)
