@@ -85,8 +85,9 @@ SHAPES = (
     SequenceShape("many-to-one", "Many to one",
                   (Step("is"), Step("it"), Step("red", "yes")),
                   "A sequence in, one output: a review in, its sentiment out; a question in, its answer out.",
-                  "Question answering: an LSTM reads the question word by word, and only its last state, "
-                  "with the picture, gives the answer.",
+                  "Question answering: an LSTM reads the question word by word; after the last word its "
+                  "states (the last one, and each unit's largest) are fused with the picture, and one answer "
+                  "comes out.",
                   "vqa", picture_joins=True),
     SequenceShape("read-then-write", "Many to many, read then write",
                   (Step("je"), Step("t'"), Step("aime"), Step(None, "I"), Step(None, "love"), Step(None, "you")),
