@@ -203,8 +203,8 @@ class CaptionPanel(QWidget):
         self.stats_label.setWordWrap(True)
         v.addWidget(self.stats_label)
         shape_box, self.shape_diagram = shape_group(
-            "caption", "The picture goes in once; a word comes out at each step, until the model writes <end>. "
-            "The last caption, unrolled.", max_steps=5)
+            "caption", "The picture is read once: it sets the first state, and the model looks back at it for "
+            "each word. A word comes out at each step, until the model writes <end>.", max_steps=5)
         v.addWidget(shape_box)
         v.addStretch(1)
         split.addWidget(controls)

@@ -80,7 +80,8 @@ SHAPES = (
     SequenceShape("one-to-many", "One to many",
                   (Step("picture", "a", picture=True), Step(None, "blue"), Step(None, "circle"), Step(None, "<end>")),
                   "One input, a sequence out: a picture in, a sentence about it out.",
-                  "Captioning: a CNN reads the frame once, the LSTM writes the caption word by word.",
+                  "Captioning: a CNN reads the frame once; the LSTM writes the caption word by word, looking "
+                  "back at the frame's features for each word (attention).",
                   "caption"),
     SequenceShape("many-to-one", "Many to one",
                   (Step("is"), Step("it"), Step("red", "yes")),
