@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 
 from rnnstudio.ui.sequence_shapes import next_character_steps, shape_group
 from rnnstudio.ui.settings import choose, set_number
-from rnnstudio.ui.theme import presenter_size
+from rnnstudio.ui.theme import LEGEND_BRUSH, presenter_size
 from rnnstudio.ui.widgets import (
     EmptyPlotNote,
     FittingGroupBox,
@@ -266,7 +266,7 @@ class CharRNNPanel(QWidget):
         self.plot.setLabel("bottom", "iteration")
         self.plot.setLabel("left", LOSS_AXIS_LABEL)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
-        self.plot.addLegend(offset=(-10, 10))
+        self.plot.addLegend(offset=(-10, 10), brush=LEGEND_BRUSH)  # readable where it lies over a curve
         self.train_curve = self.plot.plot(name="training batch", pen=pg.mkPen(TRAIN_COLOR, width=1))
         self.valid_curve = self.plot.plot(
             name="validation (held-out text)", pen=pg.mkPen(VALID_COLOR, width=2.5),

@@ -43,7 +43,7 @@ from rnnstudio.nn.explain import KEEP_GATE, step_equations
 from rnnstudio.ui.char_strip import CharStrip
 from rnnstudio.ui.drawing import visible_char
 from rnnstudio.ui.gates_views import GRADIENT_FLOOR, MAP_INFO, HeatmapStack, MemoryPathView, UnrolledGraph
-from rnnstudio.ui.theme import presenter_size
+from rnnstudio.ui.theme import LEGEND_BRUSH, presenter_size
 from rnnstudio.ui.widgets import (
     EmptyPlotNote,
     give_panel_shortcut,
@@ -364,7 +364,7 @@ class GatesPanel(QWidget):
         self.gradient_plot.setLabel("bottom", "distance from the loss (steps back in time)")
         self.gradient_plot.setLabel("left", "‖dE/dh_t‖ (log scale)")
         self.gradient_plot.showGrid(x=True, y=True, alpha=0.25)
-        self.gradient_plot.addLegend(offset=(-10, 10))
+        self.gradient_plot.addLegend(offset=(-10, 10), brush=LEGEND_BRUSH)  # readable over a curve
         self.gradient_curves = {arch: self.gradient_plot.plot(name=ARCH_NAMES[arch], pen=_arch_pen(arch))
                                 for arch in ARCH_COLORS}
         left.addWidget(self.gradient_plot, 1)

@@ -45,6 +45,7 @@ def presenter_on() -> bool:
 
 
 PLOT_POINT_SIZE = 10
+LEGEND_BRUSH = (255, 255, 255, 215)  # a plot legend's background: white, the curves faintly through it
 PRESENTER_PLOT_POINT_SIZE = 18
 
 
