@@ -191,7 +191,8 @@ class MainWindow(QMainWindow):
         # by the work the lesson starts. A problem the lesson ran into keeps its place.
         message = self.tabs.currentWidget().message
         if message.kind not in ("error", "warning"):
-            message.show_message(f"<b>Lesson: {html.escape(lesson.title)}.</b> {html.escape(lesson.says)}", "info")
+            stop = "" if lesson.title.endswith(("?", "!", ".")) else "."  # not "model?."
+            message.show_message(f"<b>Lesson: {html.escape(lesson.title)}{stop}</b> {html.escape(lesson.says)}", "info")
 
     def shortcuts_text(self) -> str:
         """Every shortcut: the menus' anywhere, then each panel's (they work while it is shown)."""

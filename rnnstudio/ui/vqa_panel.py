@@ -263,7 +263,8 @@ class VQAPanel(QWidget):
         right = QWidget()
         rv = QVBoxLayout(right)
         rv.setContentsMargins(0, 0, 0, 0)
-        self.examples_label = wrapping_label("<b>Examples</b>")
+        self.examples_label = wrapping_label("<b>Examples</b>: click a cell of the matrix to list its questions "
+                                             "here, with their pictures")
         rv.addWidget(self.examples_label)
         self.examples = QListWidget()
         self.examples.setIconSize(QSize(64, 64))

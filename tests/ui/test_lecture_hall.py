@@ -432,3 +432,12 @@ def test_the_samples_lesson_in_presenter_mode_on_a_small_projector_overlaps_noth
         assert overlapping_widgets(panel) == []
     finally:
         window.set_presenter(False)
+
+
+def test_a_lesson_titled_as_a_question_gets_no_full_stop_after_it(window):
+    from rnnstudio.ui.lessons import Lesson
+
+    window.panels["charrnn"].message.dismiss()
+    window.start_lesson(Lesson("How good is it?", "12", "Watch.", lambda _window: None))
+    text = window.tabs.currentWidget().message.text()
+    assert "<b>Lesson: How good is it?</b> Watch." in text and "?." not in text
