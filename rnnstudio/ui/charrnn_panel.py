@@ -72,10 +72,10 @@ ARCHS = [("LSTM", "lstm"), ("GRU", "gru"), ("Vanilla RNN", "rnn")]
 REDRAW_MS = 250  # the loss plot redraws at most 4 times a second: each redraw takes the GIL from training
 
 CONTROLS_WIDTH = 380  # the left column of settings, in pixels
+PRESENTER_CONTROLS_WIDTH = 520  # the same in presenter mode's large type
 TIMELINE_CARD_WIDTH = 190  # a timeline card's least width, in pixels
 SAMPLE_LINES_IN_SIGHT = 4  # the sample view's least height once it holds a sample, in lines of its type
 TIMELINE_LINES_IN_SIGHT = 3  # the same for each timeline card's text
-PRESENTER_CONTROLS_WIDTH = 520  # the same in presenter mode's large type
 LOSS_AXIS_LABEL = "loss (nats per character)"
 TRAIN_COLOR = (70, 130, 200)
 VALID_COLOR = (230, 120, 20)
@@ -97,12 +97,11 @@ class TimelineCard(QFrame):
         self.setMinimumWidth(TIMELINE_CARD_WIDTH)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
-        # Two lines: a card is too narrow for both on one (the loss ran off its edge).
-        # Two short lines (the unit is in the timeline's heading): in presenter type a third line
-        # would take the place of a line of the sample.
+        # Two short lines, wrapped if need be, the unit in the timeline's heading: on one line the
+        # loss ran off the card's edge; in presenter type a third line took a line of the sample.
         loss = f"<br>validation {sample.valid_loss:.2f}" if sample.valid_loss is not None else ""
         title = QLabel(f"<b>iteration {sample.iteration:,}</b>{loss}")
-        title.setWordWrap(True)  # in presenter mode's type the card stays narrow enough to sit beside the others
+        title.setWordWrap(True)
         self.text = QPlainTextEdit(sample.text)
         self.text.setReadOnly(True)
         self.text.setFont(monospace_font())

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rnnstudio.ui.gates_panel import MEMORY_TAB
+from rnnstudio.ui.gates_panel import GRADIENT_TAB, MEMORY_TAB
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def _gradients(singular_value: float, forget_bias: float = 0.0):
     def apply(window) -> None:
         panel = window.panels["gates"]
         window.show_panel("gates")
-        panel.tabs.setCurrentIndex(3)
+        panel.tabs.setCurrentIndex(GRADIENT_TAB)
         panel.gradient_loaded_check.setChecked(False)
         panel.forget_slider.setValue(round(forget_bias * 10))
         panel.radius_slider.setValue(round(singular_value * 100))  # recomputes the curves

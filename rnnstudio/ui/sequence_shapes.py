@@ -130,13 +130,11 @@ class ShapeDiagram(QWidget):
         policy.setHeightForWidth(True)
         self.setSizePolicy(policy)
 
-    def set_steps(self, steps, picture_joins: bool | None = None) -> None:
+    def set_steps(self, steps) -> None:
         steps = tuple(steps)
-        if steps == self._steps and picture_joins in (None, self._picture_joins):
+        if steps == self._steps:
             return  # the same caption again, frame after frame: nothing to lay out anew
         self._steps = steps
-        if picture_joins is not None:
-            self._picture_joins = picture_joins
         self.updateGeometry()
         self.update()
 
@@ -227,7 +225,9 @@ class ShapeDiagram(QWidget):
     def drawing(self, room: float | None = None) -> tuple[list[Box], list[tuple[QPointF, QPointF]]]:
         """The boxes and arrows of the drawing, in its own coordinates (before scaling), for a
         widget `room` pixels wide (None: as wide as the drawing asks)."""
-        m = self._metrics(room)
+        return self._drawing(self._metrics(room))
+
+    def _drawing(self, m: dict) -> tuple[list[Box], list[tuple[QPointF, QPointF]]]:
         em, box_h, gap = m["em"], m["box_h"], m["gap"]
         top = 0.2 * em
         rows = {"output": top, "state": top + box_h + em, "input": top + 2 * (box_h + em)}
@@ -267,7 +267,7 @@ class ShapeDiagram(QWidget):
         em, fm = m["em"], m["fm"]
         pen_width = max(1.2, em * 0.08)
         text = self.palette().text().color()
-        boxes, arrows = self.drawing(self.width())
+        boxes, arrows = self._drawing(m)
         p.setPen(QPen(text, pen_width))
         for start, end in arrows:
             draw_arrow(p, start, end, head=0.35 * em)
@@ -399,7 +399,6 @@ class ShapeCard(QFrame):
             self.button.clicked.connect(lambda: self.show_panel.emit(shape.panel))
             v.addWidget(self.button, 0, Qt.AlignmentFlag.AlignLeft)
 
-
     def _grow_diagram(self) -> None:
         """The drawings a size larger than the text: they are what the class looks at."""
         font = QFont(self.font())
@@ -451,7 +450,6 @@ class SequenceShapesDialog(QDialog):
     def _on_show_panel(self, panel: str) -> None:
         self.show_panel.emit(panel)
         self.close()
-
 
 
 # --- the steps of what a panel is working on now --------------------------------------------
