@@ -66,7 +66,7 @@ class MainWindow(QMainWindow):
         self.tabs.setIconSize(TAB_ICON_SIZE)
         for name, panel in self.panels.items():
             shape = panel_shape(name)  # the tabs are organised by the shapes of sequences (LECTURE.md row 1)
-            index = self.tabs.addTab(panel, shape_icon(shape), panel.title)
+            index = self.tabs.addTab(panel, shape_icon(shape, TAB_ICON_SIZE), panel.title)
             self.tabs.setTabToolTip(index, f"{shape.name}: {shape.used_for}")
             panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
 
@@ -151,8 +151,6 @@ class MainWindow(QMainWindow):
             self.export_panel_plots(name, folder)
 
     def export_panel_plots(self, name: str, folder: str) -> list:
-        from pathlib import Path
-
         from rnnstudio.ui.export import export_plots
 
         try:

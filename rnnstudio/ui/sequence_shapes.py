@@ -335,10 +335,10 @@ def shape_group(panel: str, hint: str | None = None, **diagram_options) -> tuple
     return box, diagram
 
 
-def shape_icon(shape: SequenceShape, size: QSize = QSize(28, 20)) -> QIcon:
+def shape_icon(shape: SequenceShape, size: QSize) -> QIcon:
     """The shape as a tab's icon: three rows of coloured blocks, like the thumbnails of the
-    five shapes that students know from the lecture. Drawn at several sizes, for presenter
-    mode's larger tabs and for high-density screens."""
+    five shapes that students know from the lecture. Drawn at `size` and larger, for
+    presenter mode's larger tabs and for high-density screens."""
     icon = QIcon()
     for scale in (1, 1.5, 2, 3, 4):
         icon.addPixmap(_shape_pixmap(shape, size * scale))
