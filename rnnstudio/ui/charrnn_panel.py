@@ -97,11 +97,11 @@ class TimelineCard(QFrame):
         self.setMinimumWidth(TIMELINE_CARD_WIDTH)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
-        # Two short lines, wrapped if need be, the unit in the timeline's heading: on one line the
-        # loss ran off the card's edge; in presenter type a third line took a line of the sample.
+        # Two short lines, the unit in the timeline's heading: on one line the loss ran off the
+        # card's edge; a third line took a line of the sample in presenter type. Not word-wrapped:
+        # a wrapping label asks for the height of a narrow column, and the timeline grew a scroll bar.
         loss = f"<br>validation {sample.valid_loss:.2f}" if sample.valid_loss is not None else ""
         title = QLabel(f"<b>iteration {sample.iteration:,}</b>{loss}")
-        title.setWordWrap(True)
         self.text = QPlainTextEdit(sample.text)
         self.text.setReadOnly(True)
         self.text.setFont(monospace_font())

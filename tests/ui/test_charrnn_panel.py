@@ -273,3 +273,4 @@ def test_the_default_four_samples_stand_side_by_side(window, qtbot):
     qtbot.wait(100)  # the layouts of the cards, their row and the scroll area settle in turn
     assert len(panel.timeline_cards) == 4
     assert panel.timeline_scroll.horizontalScrollBar().maximum() == 0
+    assert panel.timeline_scroll.verticalScrollBar().maximum() == 0  # nor cut at the bottom
