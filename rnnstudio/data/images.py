@@ -7,12 +7,17 @@ a picture is a UserError naming the file.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
+import sys
+import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from rnnstudio.data.files import open_regular_file
 from rnnstudio.errors import UserError
 
 MAX_SIDE = 4096  # larger pictures are shrunk to this on reading: a model sees 64-224 pixels anyway
@@ -26,26 +31,69 @@ class ImageFileError(UserError):
 def read_image(path: str | os.PathLike, max_side: int = MAX_SIDE) -> np.ndarray:
     """The picture at `path` as an (H, W, 3) uint8 RGB array."""
     path = Path(path)
-    if not path.exists():
-        raise ImageFileError(f"picture {path} does not exist; check the path")
-    if path.is_dir():
-        raise ImageFileError(f"{path} is a folder; give the path of a picture file")
-    try:
-        size = path.stat().st_size
-        if size == 0:
-            raise ImageFileError(f"{path} is empty (0 bytes); it is not a picture")
-        if size > MAX_FILE_BYTES:
-            raise ImageFileError(f"{path} is {size / 2**20:.0f} MB, too large for a picture here")
-        data = np.fromfile(str(path), dtype=np.uint8)  # not cv2.imread: it fails on some non-ASCII paths
-    except OSError as e:
-        raise ImageFileError(f"cannot read {path}: {e.strerror or e}") from None
+    with _open_picture(path) as f:
+        try:
+            # not cv2.imread: it fails on some non-ASCII paths, and it would open a pipe blindly
+            data = np.frombuffer(f.read(os.fstat(f.fileno()).st_size), dtype=np.uint8)
+        except OSError as e:
+            raise ImageFileError(f"cannot read {path}: {e.strerror or e}") from None
     try:
         img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)  # keeps alpha and 16 bits
-    except cv2.error:
+    except cv2.error as e:
+        if "CV_IO_MAX_IMAGE_PIXELS" in str(e):  # OpenCV's check of the size the header declares
+            raise ImageFileError(
+                f"{path} is too large: it declares more than {max_pixels():,} pixels "
+                f"({math.isqrt(max_pixels())} x {math.isqrt(max_pixels())}), the most read here; shrink it first"
+            ) from None
         img = None
     if img is None:
         raise ImageFileError(f"{path} is not a picture OpenCV can read (PNG, JPEG, BMP, TIFF, WebP, ...)")
     return to_rgb8(img, max_side, name=str(path))
+
+
+def check_picture_file(path: str | os.PathLike) -> None:
+    """What read_image refuses without decoding: a missing, empty or oversized file, or one
+    that is not a regular file. Quick, for checking every input before a long run."""
+    _open_picture(Path(path)).close()
+
+
+def _open_picture(path: Path):
+    f = open_regular_file(path, "picture", ImageFileError, MAX_FILE_BYTES)
+    if os.fstat(f.fileno()).st_size == 0:
+        f.close()
+        raise ImageFileError(f"{path} is empty (0 bytes); it is not a picture")
+    return f
+
+
+def max_pixels() -> int:
+    """The most pixels a picture may declare (set in rnnstudio/__init__.py, before OpenCV loads)."""
+    return int(os.environ.get("OPENCV_IO_MAX_IMAGE_PIXELS", 1 << 30))
+
+
+@contextlib.contextmanager
+def decoder_warnings_dropped():
+    """Inside it, the "libpng warning: ..." lines that the PNG library OpenCV bundles prints
+    straight to file descriptor 2 are dropped; anything else written there is passed on.
+
+    OpenCV's log level does not reach them (measured with OpenCV 5.1): libpng writes them with
+    its own default handler. For the command line, whose standard error must hold one line per
+    failure: it swaps descriptor 2 for the whole process, so a program with other threads
+    writing there (the app) must not use it.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            kept = [line for line in caught.read().splitlines(keepends=True) if not line.startswith(b"libpng warning:")]
+            if kept:
+                os.write(2, b"".join(kept))
 
 
 def to_rgb8(img: np.ndarray, max_side: int = MAX_SIDE, name: str = "the picture") -> np.ndarray:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnstudio.data.files import open_regular_file
 from rnnstudio.errors import TextFileError
 
 MIN_CORPUS_CHARS = 1_000  # less than this cannot fill a few training windows
@@ -43,24 +44,17 @@ class Corpus:
 def decode_codepoints(path: str | os.PathLike, max_bytes: int = MAX_FILE_BYTES) -> np.ndarray:
     """Read a UTF-8 text file into an array of code points, checking it on the way.
 
-    Refuses, with a message that says where: a missing file, a folder, a binary file (a
-    NUL byte), bytes that are not UTF-8 (never guessing another encoding), a file over
+    Refuses, with a message that says where: a missing file, a folder or anything else
+    that is not a regular file (a named pipe, a device), UTF-16 text, a binary file (a NUL
+    byte), bytes that are not UTF-8 (never guessing another encoding), a file over
     `max_bytes`. Reads in 1 MiB chunks, so memory holds the code points and one chunk.
     """
     path = Path(path)
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise TextFileError(f"{path} does not exist; check the path") from None
-    except OSError as e:
-        raise TextFileError(f"cannot read {path}: {e.strerror or e}") from None
-    if path.is_dir():
-        raise TextFileError(f"{path} is a folder; choose a text file")
-    if size > max_bytes:
-        raise TextFileError(
-            f"{path} is {size / 2**20:.0f} MiB, over the {max_bytes / 2**20:.0f} MiB limit for a corpus; "
-            f"use a part of it"
-        )
+    with open_regular_file(path, "text file", TextFileError, max_bytes) as f:
+        return _decode_open_file(path, f, os.fstat(f.fileno()).st_size)
+
+
+def _decode_open_file(path: Path, f, size: int) -> np.ndarray:
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     # A file of n bytes has at most n characters: fill one preallocated array, as narrow as
     # the text allows (1 byte a character for ASCII), widening it only when a chunk needs it.
@@ -69,43 +63,84 @@ def decode_codepoints(path: str | os.PathLike, max_bytes: int = MAX_FILE_BYTES) 
     offset = 0
     line = 1
     try:
-        with open(path, "rb") as f:
-            while True:
-                chunk = f.read(_CHUNK)
-                final = not chunk
-                if b"\x00" in chunk:
-                    where = offset + chunk.index(b"\x00")
-                    raise TextFileError(
-                        f"{path} looks like a binary file (a NUL byte at byte {where}); choose a plain text file"
-                    )
-                try:
-                    text = decoder.decode(chunk, final=final)
-                except UnicodeDecodeError as e:
-                    # e.start counts within the decoder's buffer, which starts with any
-                    # incomplete sequence left over from the previous chunk.
-                    pending = len(e.object) - len(chunk)
-                    bad_at = offset - pending + e.start
-                    bad_line = line + e.object[: e.start].count(b"\n")
-                    raise TextFileError(
-                        f"{path} is not UTF-8 text: byte {bad_at} (line {bad_line}) is 0x{e.object[e.start]:02x}; "
-                        f"save the file as UTF-8 and open it again"
-                    ) from None
-                if text:
-                    part = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-                    needed = _narrowest_dtype(int(part.max()))
-                    if np.dtype(needed).itemsize > points.dtype.itemsize:
-                        points = points.astype(needed)
-                    if count + len(part) > len(points):  # the file grew while we read it
-                        points = np.concatenate([points, np.zeros(count + len(part) - len(points), points.dtype)])
-                    points[count : count + len(part)] = part
-                    count += len(part)
-                if final:
-                    break
-                offset += len(chunk)
-                line += chunk.count(b"\n")
+        while True:
+            chunk = f.read(_CHUNK)
+            final = not chunk
+            if offset == 0:
+                refuse_utf16(path, chunk)
+            if b"\x00" in chunk:
+                where = offset + chunk.index(b"\x00")
+                raise TextFileError(
+                    f"{path} looks like a binary file (a NUL byte at byte {where}); choose a plain text file"
+                )
+            try:
+                text = decoder.decode(chunk, final=final)
+            except UnicodeDecodeError as e:
+                # e.start counts within the decoder's buffer, which starts with any
+                # incomplete sequence left over from the previous chunk.
+                pending = len(e.object) - len(chunk)
+                bad_at = offset - pending + e.start
+                bad_line = line + e.object[: e.start].count(b"\n")
+                raise TextFileError(
+                    f"{path} is not UTF-8 text: byte {bad_at} (line {bad_line}) is 0x{e.object[e.start]:02x}; "
+                    f"save the file as UTF-8 and open it again"
+                ) from None
+            if text:
+                part = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+                needed = _narrowest_dtype(int(part.max()))
+                if np.dtype(needed).itemsize > points.dtype.itemsize:
+                    points = points.astype(needed)
+                if count + len(part) > len(points):  # the file grew while we read it
+                    points = np.concatenate([points, np.zeros(count + len(part) - len(points), points.dtype)])
+                points[count : count + len(part)] = part
+                count += len(part)
+            if final:
+                break
+            offset += len(chunk)
+            line += chunk.count(b"\n")
     except OSError as e:
         raise TextFileError(f"cannot read {path}: {e.strerror or e}") from None
     return points[:count]
+
+
+def refuse_utf16(path: Path, start: bytes) -> None:
+    """Refuse UTF-16 text (what Windows' Notepad calls "Unicode") by its byte order mark, or by
+    the NUL byte beside every ASCII character, saying how to convert it; not "binary"."""
+    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        kind = "UTF-16 text"
+    else:
+        pairs = start[:1024]
+        nuls = sorted((pairs[0::2].count(0), pairs[1::2].count(0)))  # (fewer, more)
+        if nuls[1] < max(2, len(pairs) // 4) or nuls[0] > nuls[1] // 16:
+            return  # UTF-16 of mostly Latin text has a NUL in at least half of one side of its byte pairs
+        kind = "UTF-16 text (without a byte order mark)"
+    raise TextFileError(
+        f"{path} is {kind}, not UTF-8; convert it, e.g. `iconv -f UTF-16 -t UTF-8 IN > OUT`, or save it "
+        f"as UTF-8 in your editor"
+    )
+
+
+def read_text_start(path: str | os.PathLike, max_chars: int) -> tuple[str, bool]:
+    """The first `max_chars` characters of a UTF-8 text file, and whether there were more: for
+    the LSTM lab, which reads a few thousand. Refuses what decode_codepoints refuses."""
+    path = Path(path)
+    with open_regular_file(path, "text file", TextFileError) as f:
+        try:
+            raw = f.read(max_chars * 4)  # enough bytes for max_chars characters
+            more = bool(f.read(1))
+        except OSError as e:
+            raise TextFileError(f"cannot read {path}: {e.strerror or e}") from None
+    refuse_utf16(path, raw)
+    if b"\x00" in raw:
+        raise TextFileError(f"{path} looks like a binary file (a NUL byte at byte {raw.index(0)}); "
+                            f"choose a plain text file")
+    try:
+        # Not final where more was cut off: a character cut at the end of what was read is not an error.
+        text = codecs.getincrementaldecoder("utf-8")("strict").decode(raw, final=not more)
+    except UnicodeDecodeError as e:
+        raise TextFileError(f"{path} is not UTF-8 text: byte {e.start} is 0x{raw[e.start]:02x}; "
+                            f"save it as UTF-8 and open it again") from None
+    return text[:max_chars], more or len(text) > max_chars
 
 
 def _narrowest_dtype(max_point: int):

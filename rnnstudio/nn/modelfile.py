@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import struct
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,11 +22,16 @@ from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 from torch.overrides import TorchFunctionMode
 
+from rnnstudio.data.files import read_regular_file
 from rnnstudio.errors import ModelFileError
 
 FORMAT_VERSION = 1
 METADATA_KEY = "rnnstudio"
 _MAX_HEADER = 100 * 1024 * 1024  # the safetensors library's own limit
+# A file is read whole, and its tensors copied once more: the largest model the app trains (with
+# its optimizer state) is a few hundred MB; anything over this is not a model of ours, and
+# reading it would only exhaust memory.
+MAX_MODEL_BYTES = 2 * 2**30
 _PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 _ZIP_MAGIC = b"PK\x03\x04"  # torch.save's default container (a zip holding a pickle)
 
@@ -43,6 +50,7 @@ class ModelFile:
 
 def save_model_file(path: str | os.PathLike, model: ModelFile) -> None:
     """Write `model` to `path` atomically: the old file survives any failure."""
+    folder = _check_save_target(path)
     path = Path(path)
     meta = {
         "format": FORMAT_VERSION,
@@ -53,11 +61,10 @@ def save_model_file(path: str | os.PathLike, model: ModelFile) -> None:
     }
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.tensors.items()}
     data = safetensors_save(tensors, metadata={METADATA_KEY: json.dumps(meta)})
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ModelFileError(f"cannot save to {path}: the folder {folder} does not exist")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    _remove_stale_temporaries(folder, path.name)
+    tmp_name = None
     try:
+        fd, tmp_name = _temporary_beside(path, folder)  # fails first where the folder cannot be written
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -65,13 +72,77 @@ def save_model_file(path: str | os.PathLike, model: ModelFile) -> None:
         os.chmod(tmp_name, _new_file_mode(path))  # mkstemp makes 0600; a model is a normal file
         os.replace(tmp_name, path)
     except OSError as e:
-        _remove_quietly(tmp_name)
+        if tmp_name:
+            _remove_quietly(tmp_name)
         raise ModelFileError(
-            f"could not save {path}: {e.strerror or e}; the previous file, if any, is untouched"
+            f"could not save {path}: {e.strerror or e}; the previous file, if any, is untouched; "
+            f"choose another file or folder"
         ) from e
     except BaseException:
-        _remove_quietly(tmp_name)
+        if tmp_name:
+            _remove_quietly(tmp_name)
         raise
+
+
+def check_can_save(path: str | os.PathLike) -> None:
+    """Refuse, before any work that ends in a save, a path `save_model_file` could not write:
+    an empty name, a folder, a pipe or device, a missing folder, or a folder that cannot be
+    written, found by really creating (and removing) a temporary file there, as the save will."""
+    folder = _check_save_target(path)
+    try:
+        fd, tmp_name = _temporary_beside(Path(path), folder)
+    except OSError as e:
+        raise ModelFileError(
+            f"cannot save to {path}: a file cannot be created in the folder {folder} ({e.strerror or e}); "
+            f"choose a folder you can write to"
+        ) from None
+    os.close(fd)
+    _remove_quietly(tmp_name)
+
+
+def _check_save_target(path: str | os.PathLike) -> Path:
+    """The folder a model file at `path` would go to, after checking that `path` names a file."""
+    if not os.fspath(path).strip():
+        raise ModelFileError("no file name was given to save the model to; give one, like model.safetensors")
+    path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a folder; give a file name in it, like {path / 'model.safetensors'}")
+    if path.exists() and not path.is_file():
+        raise ModelFileError(f"{path} exists and is not a regular file (a pipe or a device); choose another name")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ModelFileError(f"cannot save to {path}: the folder {folder} does not exist")
+    return folder
+
+
+def _temporary_beside(path: Path, folder: Path) -> tuple[int, str]:
+    """A new temporary file in `folder` named after `path` (see STALE_TEMPORARY): (fd, name)."""
+    return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+
+
+# A save interrupted for good (kill -9, a power cut) leaves its temporary file behind, as large as
+# the model. The next save into the folder removes those: names exactly as _temporary_beside makes
+# them (mkstemp's 8 random characters) for a model file (.safetensors) or the file being saved,
+# untouched for longer than any save takes, so that a save running now in another process is safe.
+STALE_TEMPORARY = re.compile(r"\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp")
+STALE_TEMPORARY_S = 600
+
+
+def _remove_stale_temporaries(folder: Path, name: str) -> None:
+    cutoff = time.time() - STALE_TEMPORARY_S
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return  # the save itself says what is wrong with the folder
+    for entry in entries:
+        found = STALE_TEMPORARY.fullmatch(entry.name)
+        if not found or not (found["target"].endswith(".safetensors") or found["target"] == name):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                os.unlink(entry.path)
+        except OSError:
+            pass  # another process removed it, or it is not ours to remove
 
 
 def _new_file_mode(path: Path) -> int:
@@ -94,14 +165,7 @@ def _remove_quietly(name: str) -> None:
 def load_model_file(path: str | os.PathLike, task: str) -> ModelFile:
     """Read and check a model file of `task`; raise ModelFileError saying what is wrong."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ModelFileError(f"model file {path} does not exist; check the path") from None
-    except IsADirectoryError:
-        raise ModelFileError(f"{path} is a folder; give the path of a .safetensors model file") from None
-    except OSError as e:
-        raise ModelFileError(f"cannot read model file {path}: {e.strerror or e}") from None
+    data = read_regular_file(path, "model file", ModelFileError, max_bytes=MAX_MODEL_BYTES)
     meta = _read_header(path, data)
     _check_meta(path, meta, task)
     try:
@@ -186,6 +250,24 @@ def _check_meta(path: Path, meta: dict, task: str) -> None:
     steps = trained.get("steps", 0) if isinstance(trained, dict) else None
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
         raise ModelFileError(f"{path} has damaged metadata: 'trained' must say how many steps the model trained")
+    _check_vocab_is_text(path, meta.get("vocab", []))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _check_vocab_is_text(path: Path, vocab) -> None:
+    """Refuse a vocabulary holding a lone surrogate (U+D800..U+DFFF), which JSON's \\uXXXX escapes
+    can carry. It is half of a UTF-16 pair, not a character: no text the model read held it,
+    and what the model writes with it cannot be encoded as UTF-8 for a terminal, a file or the
+    app. Refused here, once, rather than escaped in every place that writes a model's output."""
+    for entry in vocab if isinstance(vocab, list) else ():
+        found = _SURROGATE.search(entry) if isinstance(entry, str) else None
+        if found:
+            raise ModelFileError(
+                f"{path} has a damaged vocabulary: it holds U+{ord(found.group()):04X}, half of a UTF-16 pair "
+                f"and not a character; use another copy of the model or train it again"
+            )
 
 
 class _WithoutInit(TorchFunctionMode):
