@@ -211,9 +211,30 @@ def test_cpu_training_by_default_is_plain_float32(tmp_path, verse, capsys):
     assert "mixed precision" not in err and "compiled" not in err
 
 
-def test_mixed_precision_step_with_loss_scaling_learns(tiny_trainer):
-    """The autocast + GradScaler path (the one CUDA takes), run here with the CPU's bfloat16."""
+CPU = torch.device("cpu")
+
+
+def bf16_on_the_cpu_as_on_cuda(choice, device):
+    """resolve_amp as CUDA's automatic choice behaves (mixed precision on), for the CPU's bfloat16."""
+    return accel.FLOAT32 if choice is False else accel.Precision(torch.bfloat16, "cpu", scale=True)
+
+
+@pytest.mark.hardware
+def test_mixed_precision_with_loss_scaling_learns_where_the_probe_allows_it_and_is_refused_by_name_elsewhere(
+        tiny_trainer):
+    """The autocast + GradScaler path (the one CUDA takes), run with the CPU's bfloat16 where this
+    CPU has bfloat16 kernels for the model's layers; where it has not (oneDNN's LSTM without
+    AVX-512 BF16), --amp named by the user is refused with the probe's reason, before a step."""
     trainer = tiny_trainer(steps=0, hidden=32, seq_len=24, batch_size=16, lr=1e-2, planned=60)
+    problem = accel.amp_problem(trainer.model, CPU, torch.bfloat16)
+    if problem is not None:
+        with pytest.raises(UserError) as refused:
+            accel.prepare(trainer, Run(CPU), amp=True, compile=False)
+        message = str(refused.value)
+        assert message.startswith("--amp: mixed precision (bfloat16) cannot train this model on cpu here")
+        assert problem in message and message.endswith("train without --amp") and "\n" not in message
+        assert trainer.iteration == 0
+        return
     trainer.precision = accel.Precision(torch.bfloat16, "cpu", scale=True)
     assert trainer.precision.scaler is not None
     losses = [trainer.step()["loss"] for _ in range(60)]
@@ -223,17 +244,61 @@ def test_mixed_precision_step_with_loss_scaling_learns(tiny_trainer):
     assert trainer.precision.scaler.get_scale() > 0
 
 
+@pytest.mark.hardware
+def test_an_automatic_mixed_precision_choice_trains_in_float32_where_the_probe_fails(tiny_trainer, monkeypatch):
+    """CUDA's default (mixed precision on) on a device without the model's 16-bit kernels: the
+    run goes on in float32 and its first log line says why; where the kernels exist, it uses them."""
+    monkeypatch.setattr(accel, "resolve_amp", bf16_on_the_cpu_as_on_cuda)
+    trainer = tiny_trainer(steps=0)
+    problem = accel.amp_problem(trainer.model, CPU, torch.bfloat16)
+    info = accel.prepare(trainer, Run(CPU), amp=None, compile=False)
+    if problem is None:
+        assert trainer.precision.dtype == torch.bfloat16 and info["precision"] == "bfloat16"
+        assert "not_mixed_precision" not in info
+    else:
+        assert trainer.precision is accel.FLOAT32 and "precision" not in info
+        assert info["not_mixed_precision"] == problem
+        assert f", float32 (mixed precision cannot run here: {problem})" == accel.describe(info)
+    assert np.isfinite(trainer.step()["loss"])
+
+
+@pytest.mark.hardware
+def test_the_mixed_precision_probe_runs_the_models_own_layers_and_leaves_no_gradient(tiny_trainer):
+    trainer = tiny_trainer(steps=0)
+    first = accel.amp_problem(trainer.model, CPU, torch.bfloat16)
+    assert all(p.grad is None for p in trainer.model.parameters())
+    assert trainer.model.training  # as it was
+    accel._amp_answers.clear()  # asked again for real, not from memory: the same answer
+    assert accel.amp_problem(trainer.model, CPU, torch.bfloat16) == first
+
+
+
+@pytest.mark.hardware
 def test_caption_training_compiled_and_in_mixed_precision_when_asked(tmp_path):
-    """--compile --amp on the CPU: the encoder goes through torch.compile (inductor) for real and
-    the steps run under autocast; the file keeps the plain parameter names, so the app opens it."""
-    from cli_helpers import run_cli
+    """--compile --amp on the CPU: where this machine can, the encoder goes through torch.compile
+    (inductor) for real and the steps run under autocast, and the file keeps the plain parameter
+    names, so the app opens it; where the probes say it cannot, the command refuses in one line
+    with their reason and writes nothing."""
+    from cli_helpers import assert_one_line_error, run_cli
 
-    from rnnstudio.nn.captioner import load_captioner
+    from rnnstudio.data.shapes import caption_words
+    from rnnstudio.nn.captioner import SPECIALS, Captioner, CaptionerConfig, load_captioner
 
+    vocab = SPECIALS + caption_words()
+    same_model = Captioner(CaptionerConfig(vocab_size=len(vocab), channels=8, hidden=16), vocab)
+    amp_problem = accel.amp_problem(same_model, CPU, torch.bfloat16)
+    compile_problem = accel.compile_problem(CPU) if amp_problem is None else None  # --amp is checked first
     out = tmp_path / "cap.safetensors"
     proc = run_cli("train", "caption", "--steps", "3", "--batch", "4", "--channels", "8", "--hidden", "16",
                    "--eval-scenes", "2", "--log-every", "3", "--device", "cpu", "--compile", "--amp", "--out", out,
                    timeout=300)
+    if amp_problem is not None or compile_problem is not None:
+        assert proc.returncode == 2, proc.stderr
+        flag = "--amp" if amp_problem is not None else "--compile"
+        assert_one_line_error(proc.stderr, flag, amp_problem or compile_problem, f"without {flag}",
+                              after_progress=True)
+        assert only_model_files(tmp_path) == []
+        return
     assert proc.returncode == 0, proc.stderr
     assert "mixed precision (bfloat16), compiled SmallEncoder" in proc.stdout + proc.stderr
     loaded = load_captioner(out)
@@ -256,21 +321,47 @@ def test_compile_without_a_working_toolchain_is_refused_with_the_reason(tmp_path
     assert not out.exists() and only_model_files(tmp_path) == []
 
 
-@pytest.mark.filterwarnings("ignore:dynamo_pgo force disabled")
+@pytest.mark.hardware
 def test_the_default_trains_uncompiled_where_compiling_cannot_work(tiny_trainer, monkeypatch, tmp_path):
     """The CUDA default (compile where it helps) meets a machine that cannot compile: the run goes
-    on uncompiled and the log line says why. Shown on the CPU with its compiler taken away."""
-    import torch._inductor.config as inductor
-
-    monkeypatch.setattr(inductor.cpp, "cxx", (None, str(tmp_path / "no-such-compiler")))
-    monkeypatch.setattr(inductor, "force_disable_caches", True)
+    on uncompiled and the log line says why. Shown on the CPU with its compiler taken away; the
+    probe then gives the answer it gave before, however often it is asked."""
+    before = accel.compile_problem(CPU)
+    monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))  # nothing compiled earlier reused
     monkeypatch.setattr(accel, "resolve_compile", lambda choice, device, helps: True)  # as on CUDA
     trainer = tiny_trainer(steps=0)
-    info = accel.prepare(trainer, Run(torch.device("cpu")), amp=False, compile=None)
+    info = accel.prepare(trainer, Run(CPU), amp=False, compile=None)
     assert "compiled" not in info and "no-such-compiler" in info["not_compiled"]
     assert "not compiled (torch.compile cannot build kernels here" in accel.describe(info)
     assert trainer.train_model is trainer.model and getattr(trainer.model, "_compiled_call_impl", None) is None
     assert np.isfinite(trainer.step()["loss"])
-    assert accel.compile_problem(torch.device("cpu")) is not None
+    assert accel.compile_problem(CPU) == info["not_compiled"]
     monkeypatch.undo()
-    assert accel.compile_problem(torch.device("cpu")) is None  # with the compiler back, it works
+    accel._compile_answers.clear()  # asked again for real, with the compiler back
+    assert accel.compile_problem(CPU) == before
+
+
+@pytest.mark.hardware
+def test_amp_named_on_the_command_line_trains_where_the_probe_allows_it_and_stops_with_one_line_elsewhere(
+        tmp_path, verse, capsys):
+    """`train charrnn --amp`: on a CPU with bfloat16 LSTM kernels it trains in mixed precision;
+    on one without (an AVX2 host), it stops before training with exit 2, one line saying why,
+    and writes nothing (it ended in 'internal error' from oneDNN)."""
+    from rnnstudio.data.text import load_corpus
+    from rnnstudio.nn.charrnn import CharRNN, CharRNNConfig
+
+    symbols = len(load_corpus(str(verse)).vocab())
+    same_model = CharRNN(CharRNNConfig(vocab_size=symbols, layers=1, hidden=16, embed=8))
+    problem = accel.amp_problem(same_model, CPU, torch.bfloat16)
+    out = tmp_path / "m.safetensors"
+    code, _out, err = call_main(capsys, "train", "charrnn", "--corpus", verse, *CHARRNN, "--amp", "--out", out)
+    if problem is None:
+        assert code == 0, err
+        assert "mixed precision (bfloat16)" in err.splitlines()[0]
+        assert load_file(out)  # a model file was written
+    else:
+        assert code == 2, err
+        assert err.strip().splitlines()[-1] == (f"rnnstudio: error: --amp: mixed precision (bfloat16) cannot train "
+                                                f"this model on cpu here ({problem}); train without --amp")
+        assert "iter " not in err and not out.exists()
