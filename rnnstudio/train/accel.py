@@ -165,7 +165,8 @@ def amp_problem(model: nn.Module, device: torch.device, dtype: torch.dtype) -> s
             out = out[0] if isinstance(out, tuple) else out
             out.float().sum().backward()
         except Exception as e:  # oneDNN, cuDNN, "not implemented for 'BFloat16'": the hardware's kernels
-            problem = f"{signature}: {_first_line(e)}"
+            # oneDNN's first line goes on "Run workload with environment variable ...": its first sentence says it
+            problem = f"{signature}: {_first_line(e).split('. ')[0]}"
             break
         finally:
             layer.train(was_training)
