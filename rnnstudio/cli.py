@@ -7,9 +7,13 @@ Heavy imports (torch, Qt) happen inside the commands that need them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
+import os
 import sys
 import time
+from pathlib import Path
 
 from rnnstudio.errors import PeerLost, UserError
 
@@ -188,6 +192,120 @@ def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
+# --- checks and output shared by the commands -------------------------------------------
+
+
+def _check_out(out: str, **inputs: str | None) -> Path:
+    """--out, checked before any training (it would be lost otherwise): not empty, not a
+    folder, in a folder that exists and can be written (tried, as the save will), and none of
+    the command's input files `inputs` (option name without dashes -> path), which the model
+    would overwrite."""
+    from rnnstudio.nn.modelfile import check_can_save
+
+    if not out.strip():
+        raise UserError("--out is empty; give the .safetensors file to write, like --out model.safetensors")
+    for option, given in inputs.items():
+        if given and _same_file(out, given):
+            raise UserError(f"--out {out} is the --{option.replace('_', '-')} input; the model would overwrite it; "
+                            f"choose another file name")
+    check_can_save(out)
+    return Path(out)
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one does not exist yet: the same path, however it is written
+        return Path(a).resolve() == Path(b).resolve()
+
+
+def _save_trained(out: Path, save) -> None:
+    """`save(path)` to --out; where that fails after all (a full disk, a folder removed during
+    training), the trained model is kept in a new file in the temporary or the current folder
+    and the error says where: hours of training are never lost to a failed save."""
+    import tempfile
+
+    from rnnstudio.errors import ModelFileError
+
+    try:
+        save(out)
+        return
+    except ModelFileError as e:
+        failure = str(e)
+    name = f"{out.stem or 'model'}-kept-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.safetensors"
+    for folder in (Path(tempfile.gettempdir()), Path.cwd()):
+        try:
+            save(folder / name)
+        except ModelFileError:
+            continue
+        raise UserError(f"{failure}; the trained model is kept in {folder / name} instead: move it where you want it")
+    raise UserError(f"{failure}; it could not be kept in {tempfile.gettempdir()} or the current folder either, "
+                    f"so it is lost: free some space and train again")
+
+
+def _probability(p: float) -> float | None:
+    """A probability for JSON: rounded; null where the model gave no number (NaN or infinite,
+    when its values overflow), which JSON cannot hold."""
+    return round(p, 5) if math.isfinite(p) else None
+
+
+def _warn_if_not_numbers(probabilities) -> None:
+    if not all(math.isfinite(p) for p in probabilities):
+        log("the model gave probabilities that are not numbers (NaN), shown as null or nan: its values "
+            "overflow; use another model")
+
+
+class _Results:
+    """Results written to standard output one at a time, each flushed as soon as it is ready:
+    a JSON list item by item (valid JSON once closed, even after a failure part-way), or plain
+    lines. Progress goes to standard error where the run takes more than a second."""
+
+    def __init__(self, total: int, as_json_list: bool, verb: str):
+        self.total, self.as_json_list, self.verb = total, as_json_list, verb
+        self.written = 0
+        self._started = self._last_progress = time.monotonic()
+        self._progress_shown = False
+
+    def add(self, item=None, lines: tuple[str, ...] = ()) -> None:
+        if self.as_json_list:
+            sys.stdout.write(("[" if self.written == 0 else ",\n") + json.dumps(item, ensure_ascii=False, allow_nan=False))
+        else:
+            sys.stdout.write("".join(line + "\n" for line in lines))
+        sys.stdout.flush()
+        self.written += 1
+        now = time.monotonic()
+        if self.total > 1 and (now - self._last_progress >= 1.0 or (self._progress_shown and self.written == self.total)):
+            log(f"{self.verb} {self.written} of {self.total}")
+            self._last_progress, self._progress_shown = now, True
+
+    def close(self) -> None:
+        if self.as_json_list and self.written:
+            sys.stdout.write("]\n")
+            sys.stdout.flush()
+
+    def interrupted(self) -> str:
+        return f"the {self.written} results above were written" if self.written else ""
+
+
+@contextlib.contextmanager
+def _interrupt_says(written):
+    """Ctrl-C inside: the interrupt carries `written()`, what is already on standard output,
+    for main's message (an empty string: nothing was written)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(written()) from None
+
+
+def _output_never_fails_to_encode() -> None:
+    """Characters the terminal's encoding lacks (an emoji in a sample under PYTHONIOENCODING=ascii)
+    are written as backslash escapes instead of ending the command with UnicodeEncodeError."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        with contextlib.suppress(ValueError, OSError):
+            reconfigure(errors="backslashreplace")
+
+
 # --- commands ---------------------------------------------------------------------------
 
 
@@ -236,11 +354,9 @@ def cmd_train(args) -> int:
 
 
 def cmd_train_charrnn(args, run) -> int:
-    from pathlib import Path
+    from rnnstudio.data.text import BUILTIN_CORPORA
 
-    out = Path(args.out)
-    if not out.parent.is_dir():
-        raise UserError(f"cannot write {out}: the folder {out.parent} does not exist")
+    out = _check_out(args.out, corpus=None if args.corpus in BUILTIN_CORPORA else args.corpus)
     if args.embed < 0:
         raise UserError("--embed must be 0 (one-hot input) or a positive size")
     if args.dropout >= 1:
@@ -296,17 +412,14 @@ def cmd_train_charrnn(args, run) -> int:
     trained["metrics"]["valid_bits_per_char"] = round(full_valid / 0.6931471805599453, 4)
     trained["seconds"] = round(time.perf_counter() - t0, 1)
     trained.update(scale)
-    save_charrnn(out, trainer.model, trainer.vocab.chars, trained)
+    _save_trained(out, lambda path: save_charrnn(path, trainer.model, trainer.vocab.chars, trained))
     log(f"validation on all of the held-out text: {full_valid:.4f} nats/char; wrote {out}")
     return 0
 
 
 def cmd_train_caption(args, run) -> int:
-    from pathlib import Path
-
-    out = Path(args.out)
-    if not out.parent.is_dir():
-        raise UserError(f"cannot write {out}: the folder {out.parent} does not exist")
+    out = _check_out(args.out, data=None if args.data == "shapes" else args.data, images=args.images,
+                     encoder_weights=args.encoder_weights)
     if args.camera_fraction > 1:
         raise UserError("--camera-fraction must be between 0 and 1")
     if args.encoder_weights and args.encoder != "resnet18":
@@ -391,38 +504,40 @@ def cmd_train_caption(args, run) -> int:
     trained["seconds"] = round(train_seconds, 1)
     trained.update(scale)
     trainer.model.eval()
-    save_captioner(out, trainer.model, trained)
+    _save_trained(out, lambda path: save_captioner(path, trainer.model, trained))
     log(f"trained in {train_seconds / 60:.1f} min; wrote {out}")
     return 0
 
 
 def cmd_caption(args) -> int:
-    from rnnstudio.data.images import fit_square, read_image
+    from rnnstudio.data.images import check_picture_file, decoder_warnings_dropped, fit_square, read_image
     from rnnstudio.nn.captioner import images_to_tensor, load_captioner
     from rnnstudio.nn.device import select_device
     from rnnstudio.paths import shipped_model
 
-    pictures = [read_image(path) for path in args.images]  # every file checked before any output
+    for path in args.images:  # what can be checked quickly, before any output
+        check_picture_file(path)
     device = select_device(args.device)
     loaded = load_captioner(args.model or shipped_model("caption"), device)
     model = loaded.model
-    results = []
-    for path, picture in zip(args.images, pictures):
-        x = images_to_tensor([fit_square(picture, model.config.image_size)], device)
-        with __import__("torch").no_grad():
-            feats = model.encode(x)
-        cap = model.beam_search(feats, beam=args.beam)
-        results.append({
-            "image": path,
-            "caption": cap.text,
-            "words": [{"word": w, "p": round(p, 5)} for w, p in zip(cap.words, cap.probs)],
-        })
-    if args.json:
-        json.dump(results, sys.stdout, ensure_ascii=False)
-        sys.stdout.write("\n")
-    else:
-        for r in results:
-            print(f"{r['image']}: {r['caption']}" if len(results) > 1 else r["caption"])
+    results = _Results(len(args.images), as_json_list=args.json, verb="captioned")
+    with _interrupt_says(results.interrupted):
+        try:
+            for path in args.images:
+                with decoder_warnings_dropped():
+                    picture = read_image(path)
+                x = images_to_tensor([fit_square(picture, model.config.image_size)], device)
+                with __import__("torch").no_grad():
+                    feats = model.encode(x)
+                cap = model.beam_search(feats, beam=args.beam)
+                _warn_if_not_numbers(cap.probs)
+                if args.json:
+                    results.add({"image": path, "caption": cap.text,
+                                 "words": [{"word": w, "p": _probability(p)} for w, p in zip(cap.words, cap.probs)]})
+                else:
+                    results.add(lines=(f"{path}: {cap.text}" if len(args.images) > 1 else cap.text,))
+        finally:
+            results.close()
     return 0
 
 
@@ -446,15 +561,18 @@ def cmd_sample(args) -> int:
     prime = vocab.encode(args.prime)
     generator = torch.Generator().manual_seed(args.seed) if args.seed is not None else None
     out = sys.stdout
-    out.write(args.prime)
-    for i, idx in enumerate(
-        loaded.model.generate(prime, args.chars, args.temperature, args.top_k, generator=generator)
-    ):
-        out.write(vocab.chars[idx])
-        if i % 64 == 0:
+    written = 0
+    with _interrupt_says(lambda: f"the {written} characters above were written" if written else ""):
+        try:
+            out.write(args.prime)
+            for idx in loaded.model.generate(prime, args.chars, args.temperature, args.top_k, generator=generator):
+                out.write(vocab.chars[idx])
+                written += 1
+                if written % 64 == 1:
+                    out.flush()
+        finally:
+            out.write("\n")  # the shell's prompt on a line of its own, however the sample ended
             out.flush()
-    out.write("\n")
-    out.flush()
     return 0
 
 
@@ -489,18 +607,29 @@ def cmd_eval(args) -> int:
 def cmd_gates(args) -> int:
     from rnnstudio.data.text import Vocab
 
+    from rnnstudio.worker.requests import MAX_GATES_CHARS
+
     if not args.text:
         raise UserError("--text is empty; give the text the model should read, at least one character")
+    if len(args.text) > MAX_GATES_CHARS:  # the app's limit: memory and output grow with the text
+        raise UserError(f"--text has {len(args.text):,} characters; gates reads at most {MAX_GATES_CHARS:,}, as the "
+                        f"app does; shorten the text or split it into parts")
     loaded, _device = _load_charrnn_for_cli(args.model, args.device)
     indices = Vocab(loaded.vocab).encode(args.text)  # names any characters the model has never seen
 
     from rnnstudio.nn.gates import saturation, trace_gates
 
     trace = trace_gates(loaded.model, indices)
-    if args.json:
-        layers = [{k: v.astype("float64").round(5).tolist() for k, v in layer.items()} for layer in trace.layers]
-        json.dump({"text": args.text, "arch": trace.arch, "layers": layers}, sys.stdout, separators=(",", ":"))
-        sys.stdout.write("\n")
+    if args.json:  # written one (characters x units) array at a time: memory holds one array's numbers
+        out = sys.stdout
+        out.write(f'{{"text":{json.dumps(args.text)},"arch":{json.dumps(trace.arch)},"layers":[')
+        for n, layer in enumerate(trace.layers):
+            out.write("," * (n > 0) + "{")
+            for m, (key, values) in enumerate(layer.items()):
+                numbers = json.dumps(_significant(values), separators=(",", ":"), allow_nan=False)
+                out.write(f'{"," * (m > 0)}{json.dumps(key)}:{numbers}')
+            out.write("}")
+        out.write("]}\n")
         return 0
     print(f"{trace.arch}, {len(trace.layers)} layer(s) of {trace.layers[0]['h'].shape[1]} units, {len(args.text)} characters")
     for n, layer in enumerate(trace.layers):
@@ -512,6 +641,25 @@ def cmd_gates(args) -> int:
                 print(f"layer {n} {key}: mean {values.mean():+.3f}, largest |value| {abs(values).max():.3f}")
     print("add --json for every value")
     return 0
+
+
+GATES_DIGITS = 4  # significant digits in gates --json: a heatmap shows 2 or 3; float32 holds 7
+
+
+def _significant(values, digits: int = GATES_DIGITS, finest: float = 1e-6) -> list:
+    """An array as nested lists of floats rounded to `digits` significant digits (none finer
+    than `finest`: smaller values become 0), for JSON without digits nobody reads. Measured on
+    5,000 characters through the shipped 2 x 256 LSTM: 110 MB of JSON (124 MB at 5 decimals)."""
+    import numpy as np
+
+    values = np.asarray(values, dtype=np.float64)
+    magnitude = np.floor(np.log10(np.abs(values), out=np.zeros_like(values), where=values != 0))
+    decimals = np.clip(digits - 1 - magnitude, 0, round(-math.log10(finest))).astype(int)
+    rounded = np.empty_like(values)
+    for d in np.unique(decimals):  # a handful of magnitudes: one np.round each
+        where = decimals == d
+        rounded[where] = np.round(values[where], int(d))
+    return rounded.tolist()
 
 
 # --- visual question answering ----------------------------------------------------------
@@ -577,11 +725,7 @@ def _add_vqa_parsers(sub, train, evaluate) -> None:
 
 
 def cmd_train_vqa(args, run) -> int:
-    from pathlib import Path
-
-    out = Path(args.out)
-    if not out.parent.is_dir():
-        raise UserError(f"cannot write {out}: the folder {out.parent} does not exist")
+    out = _check_out(args.out)
     if args.easyvqa_fraction + args.single_fraction + args.camera_fraction > 1:
         raise UserError("--easyvqa-fraction, --single-fraction and --camera-fraction add up to more than 1")
     if args.image_size % 8:
@@ -670,7 +814,7 @@ def cmd_train_vqa(args, run) -> int:
     trained["seconds"] = round(train_seconds, 1)
     trained.update(scale)
     trainer.model.eval()
-    save_vqa(out, trainer.model, trained)
+    _save_trained(out, lambda path: save_vqa(path, trainer.model, trained))
     log(f"trained in {train_seconds / 60:.1f} min; wrote {out}")
     return 0
 
@@ -684,10 +828,8 @@ def _load_vqa_for_cli(model_arg, device_choice):
     return load_vqa(model_arg or shipped_model("vqa"), device), device
 
 
-def _read_vqa_batch(path: str) -> list[tuple[str, str, str]]:
-    """(image as written, the picture's path, question) for each line of a JSONL file."""
-    from pathlib import Path
-
+def _read_vqa_batch(path: str) -> list[tuple[int, str, str, str]]:
+    """(line number, image as written, the picture's path, question) for each line of a JSONL file."""
     from rnnstudio.data.text import codepoints_to_text, decode_codepoints
 
     file = Path(path)
@@ -701,20 +843,40 @@ def _read_vqa_batch(path: str) -> list[tuple[str, str, str]]:
         except json.JSONDecodeError as e:
             raise UserError(f"{file} line {number} is not JSON ({e.msg}); write one "
                             f'{{"image": PATH, "question": TEXT}} a line') from None
+        except RecursionError:
+            raise UserError(f"{file} line {number} nests too deeply to read; write one "
+                            f'{{"image": PATH, "question": TEXT}} a line') from None
+        except ValueError as e:  # a number of thousands of digits (Python's int limit)
+            raise UserError(f"{file} line {number} cannot be read ({e}); write one "
+                            f'{{"image": PATH, "question": TEXT}} a line') from None
         if not isinstance(item, dict) or not isinstance(item.get("image"), str) or not isinstance(item.get("question"), str):
             raise UserError(f'{file} line {number} needs an "image" path and a "question", both strings')
         image = Path(item["image"])
         if not image.is_absolute() and not image.exists() and (file.parent / image).exists():
             image = file.parent / image  # relative to the current folder first, then to the file's
-        items.append((item["image"], str(image), item["question"]))
+        items.append((number, item["image"], str(image), item["question"]))
     if not items:
         raise UserError(f"{file} holds no questions; write one {{\"image\": PATH, \"question\": TEXT}} a line")
     return items
 
 
+def _on_line(batch: str | None, number: int):
+    """Inside it, a UserError about one line of a batch file names the file and the line."""
+    if batch is None:
+        return contextlib.nullcontext()
+    return _prefixed_errors(f"{batch} line {number}: ")
+
+
+@contextlib.contextmanager
+def _prefixed_errors(prefix: str):
+    try:
+        yield
+    except UserError as e:
+        raise type(e)(prefix + str(e), getattr(e, "details", None)) from None
+
+
 def cmd_vqa(args) -> int:
-    from rnnstudio.data.images import fit_square, read_image
-    from rnnstudio.nn.vqa import QuestionError
+    from rnnstudio.data.images import check_picture_file, decoder_warnings_dropped, fit_square, read_image
 
     if args.batch:
         if args.image or args.question:
@@ -723,36 +885,39 @@ def cmd_vqa(args) -> int:
     else:
         if args.image is None or args.question is None:
             raise UserError('give a picture and a question: rnnstudio vqa IMAGE "what color is the shape?"')
-        items = [(args.image, args.image, args.question)]
+        items = [(1, args.image, args.image, args.question)]
     loaded, _device = _load_vqa_for_cli(args.model, args.device)
     model = loaded.model
-    size = model.config.image_size
-    pictures: dict[str, object] = {}
-    for n, (_shown, path, question) in enumerate(items, 1):  # every input checked before any output
-        try:
+    for number, _shown, path, question in items:  # what can be checked quickly, before any output
+        with _on_line(args.batch, number):
             model.tokenizer(question)
-        except QuestionError as e:
-            raise QuestionError(f"{args.batch} line {n}: {e}" if args.batch else str(e)) from None
-        if path not in pictures:
-            pictures[path] = fit_square(read_image(path), size)
-    features = {path: model.encode_image(picture) for path, picture in pictures.items()}
-    results = []
-    for shown, path, question in items:
-        a = model.answer(features[path], question, topk=args.topk)
-        result = {"question": question, "answers": [{"answer": w, "p": round(p, 5)} for w, p in a.answers],
-                  "unknown_words": a.unknown_words}
-        results.append({"image": shown, **result} if args.batch else result)
-    if args.json:
-        json.dump(results if args.batch else results[0], sys.stdout, ensure_ascii=False)
-        sys.stdout.write("\n")
-        return 0
-    for r in results:
-        if args.batch:
-            print(f"{r['image']}: {r['question']}")
-        for answer in r["answers"]:
-            print(f"{answer['answer']}\t{answer['p']:.3f}")
-        if r["unknown_words"]:
-            log(f"words the model does not know (read as <unk>): {', '.join(r['unknown_words'])}")
+            check_picture_file(path)
+    features: dict[str, object] = {}  # a picture asked about on several lines is read once
+    results = _Results(len(items), as_json_list=bool(args.batch and args.json), verb="answered")
+    with _interrupt_says(results.interrupted):
+        try:
+            for number, shown, path, question in items:
+                with _on_line(args.batch, number):
+                    if path not in features:
+                        with decoder_warnings_dropped():
+                            picture = read_image(path)
+                        features[path] = model.encode_image(fit_square(picture, model.config.image_size))
+                a = model.answer(features[path], question, topk=args.topk)
+                _warn_if_not_numbers(p for _, p in a.answers)
+                answers = [{"answer": w, "p": _probability(p)} for w, p in a.answers]
+                result = {"question": question, "answers": answers, "unknown_words": a.unknown_words}
+                if args.json and not args.batch:
+                    results.add(lines=(json.dumps(result, ensure_ascii=False, allow_nan=False),))
+                    continue
+                if args.json:
+                    results.add({"image": shown, **result})
+                    continue
+                head = (f"{shown}: {question}",) if args.batch else ()
+                results.add(lines=head + tuple(f"{w}\t{p:.3f}" for w, p in a.answers))
+                if a.unknown_words:
+                    log(f"words the model does not know (read as <unk>): {', '.join(a.unknown_words)}")
+        finally:
+            results.close()
     return 0
 
 
@@ -790,6 +955,7 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _output_never_fails_to_encode()
     try:
         return COMMANDS[args.command](args)
     except UserError as e:
@@ -798,8 +964,8 @@ def main(argv: list[str] | None = None) -> int:
     except PeerLost as e:  # under torchrun: the process that failed says why
         sys.stderr.write(f"rnnstudio: error: {_rank_prefix()}{e}\n")
         return 1
-    except KeyboardInterrupt:
-        sys.stderr.write("rnnstudio: interrupted; nothing was written\n")
+    except KeyboardInterrupt as e:  # its message, if any, says what a command had written (_interrupt_says)
+        sys.stderr.write(f"rnnstudio: interrupted; {str(e) or 'nothing was written'}\n")
         return 130
     except BrokenPipeError:
         return 0

@@ -27,8 +27,8 @@ def test_gates_json(tiny_model_file, capsys):
         assert len(rows) == len(text) and all(len(row) == 16 for row in rows), key
     loaded = load_charrnn(tiny_model_file)
     trace = trace_gates(loaded.model, [loaded.vocab.index(c) for c in text])
-    for key, rows in layer.items():
-        np.testing.assert_allclose(np.array(rows), trace.layers[0][key], atol=1e-5)
+    for key, rows in layer.items():  # to the 4 significant digits written (none finer than 1e-6)
+        np.testing.assert_allclose(np.array(rows), trace.layers[0][key], rtol=5e-4, atol=5e-7)
 
 
 @pytest.mark.parametrize("arch, keys", [("gru", {"r", "z", "n", "h"}), ("rnn", {"h"})])

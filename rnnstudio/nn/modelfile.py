@@ -111,7 +111,7 @@ def _check_save_target(path: str | os.PathLike) -> Path:
         raise ModelFileError(f"{path} exists and is not a regular file (a pipe or a device); choose another name")
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise ModelFileError(f"cannot save to {path}: the folder {folder} does not exist")
+        raise ModelFileError(f"cannot save to {path}: the folder {folder} does not exist; create it or choose another")
     return folder
 
 
