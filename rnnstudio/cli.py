@@ -255,6 +255,9 @@ def _warn_if_not_numbers(probabilities) -> None:
             "overflow; use another model")
 
 
+PROGRESS_EVERY_S = 1.0  # progress of a run of several results, on standard error, at most this often
+
+
 class _Results:
     """Results written to standard output one at a time, each flushed as soon as it is ready:
     a JSON list item by item (valid JSON once closed, even after a failure part-way), or plain
@@ -263,7 +266,7 @@ class _Results:
     def __init__(self, total: int, as_json_list: bool, verb: str):
         self.total, self.as_json_list, self.verb = total, as_json_list, verb
         self.written = 0
-        self._started = self._last_progress = time.monotonic()
+        self._last_progress = time.monotonic()
         self._progress_shown = False
 
     def add(self, item=None, lines: tuple[str, ...] = ()) -> None:
@@ -274,7 +277,8 @@ class _Results:
         sys.stdout.flush()
         self.written += 1
         now = time.monotonic()
-        if self.total > 1 and (now - self._last_progress >= 1.0 or (self._progress_shown and self.written == self.total)):
+        due = now - self._last_progress >= PROGRESS_EVERY_S or (self._progress_shown and self.written == self.total)
+        if self.total > 1 and due:
             log(f"{self.verb} {self.written} of {self.total}")
             self._last_progress, self._progress_shown = now, True
 

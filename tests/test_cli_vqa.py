@@ -7,6 +7,7 @@ import json
 import cv2
 import numpy as np
 import pytest
+import torch
 from cli_helpers import assert_one_line_error, call_main, write_test_pictures
 
 from rnnstudio.cli import main
@@ -218,3 +219,80 @@ def test_shipped_model_answers_unseen_scenes(tmp_path, capsys):
     answered = [d["answers"][0]["answer"] for d in json.loads(text)]
     right = sum(a == t for a, t in zip(answered, truth))
     assert right >= 0.95 * len(truth), list(zip([line["question"] for line in lines], answered, truth))
+
+
+# --- output as it comes, and pictures or models that used to end badly ----------------------------
+
+
+def test_a_batch_streams_its_answers_with_progress_and_names_the_line_of_a_bad_picture(
+        model, pictures, capsys, tmp_path, monkeypatch):
+    import rnnstudio.cli
+
+    monkeypatch.setattr(rnnstudio.cli, "PROGRESS_EVERY_S", 0.0)  # progress after every answer, not every second
+    out, _ = model
+    batch = tmp_path / "q.jsonl"
+    lines = [{"image": str(pictures["plain"]), "question": "how many shapes are there?"},
+             {"image": str(pictures["grey"]), "question": "what shape is it?"},
+             {"image": str(pictures["text"]), "question": "what color is it?"}]  # a text file named .png
+    batch.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    code, text, err = call_main(capsys, "vqa", "--model", out, "--json", "--batch", batch, "--device", "cpu")
+    assert code == 2
+    # The answers before the bad picture were written as they came, as a list that is valid JSON.
+    assert [d["question"] for d in json.loads(text)] == [lines[0]["question"], lines[1]["question"]]
+    assert err.splitlines()[:2] == ["answered 1 of 3", "answered 2 of 3"]
+    assert_one_line_error(err, f"{batch} line 3: ", str(pictures["text"]), "is not a picture", after_progress=True)
+
+
+def overflowing(path, out):
+    """The model at `path` with its last layers' weights near float32's largest: finite, so the
+    file loads, but its answer logits overflow to infinity and its probabilities are NaN."""
+    from rnnstudio.nn.vqa import save_vqa
+
+    loaded = load_vqa(path)
+    with torch.no_grad():
+        for layer in (loaded.model.hidden_layer, loaded.model.classify):
+            layer.weight.fill_(3e38)
+            layer.bias.fill_(3e38)
+    save_vqa(out, loaded.model, loaded.trained)
+    return out
+
+
+def test_a_probability_that_is_not_a_number_is_null_in_valid_json(model, pictures, capsys, tmp_path):
+    bad = overflowing(model[0], tmp_path / "overflow.safetensors")
+    code, text, err = call_main(capsys, "vqa", "--model", bad, "--json", "--device", "cpu", pictures["plain"],
+                                "what color is the shape?")
+    assert code == 0, err
+
+    def refuse(constant):
+        raise AssertionError(f"{constant} is not JSON")
+
+    doc = json.loads(text, parse_constant=refuse)
+    assert [a["p"] for a in doc["answers"]] == [None] * 3
+    assert "not numbers (NaN)" in err
+
+
+def png_with_warnings(path, damaged: bool):
+    """A PNG with a bad checksum in a text chunk, which makes libpng print a warning; `damaged`:
+    cut short as well, so that it cannot be decoded."""
+    import struct
+
+    ok, data = cv2.imencode(".png", render(RED_CIRCLE_LEFT, 64)[..., ::-1])
+    data = data.tobytes()
+    body = b"Comment\x00hello"
+    chunk = struct.pack(">I", len(body)) + b"tEXt" + body + b"\x00\x00\x00\x00"  # CRC 0: wrong
+    data = data[:33] + chunk + data[33:]  # after the signature (8) and the header chunk (25)
+    path.write_bytes(data[: len(data) // 2] if damaged else data)
+    return path
+
+
+def test_libpng_warnings_do_not_reach_standard_error(model, tmp_path):
+    from cli_helpers import run_cli
+
+    out, _ = model
+    warned = png_with_warnings(tmp_path / "warned.png", damaged=False)
+    proc = run_cli("vqa", "--model", out, "--device", "cpu", warned, "what color is the shape?")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    damaged = png_with_warnings(tmp_path / "damaged.png", damaged=True)
+    proc = run_cli("caption", "--device", "cpu", warned, damaged)
+    assert proc.returncode == 2 and proc.stdout.startswith(f"{warned}: ")
+    assert_one_line_error(proc.stderr, f"{damaged} is not a picture")
