@@ -300,3 +300,36 @@ def test_vocab_encode_points_marks_unknown():
     points = text_to_codepoints("abcdeA")
     assert vocab.encode_points(points).tolist() == [3, 2, 1, 0, -1, -1]
     assert np.issubdtype(vocab.encode_points(points).dtype, np.signedinteger)
+
+
+@pytest.mark.parametrize("encoding, bom", [("utf-16", True), ("utf-16-le", False), ("utf-16-be", False)])
+def test_utf16_text_is_named_with_how_to_convert_it_not_called_binary(tmp_path, encoding, bom):
+    path = tmp_path / "notepad.txt"
+    path.write_bytes("To be, or not to be: that is the question.\n".encode(encoding))
+    for read in (decode_codepoints, lambda p: textmod.read_text_start(p, 100)):
+        with pytest.raises(TextFileError) as info:
+            read(path)
+        message = str(info.value)
+        assert "is UTF-16 text" in message and "iconv -f UTF-16 -t UTF-8" in message and "binary" not in message
+        assert ("without a byte order mark" in message) != bom
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="named pipes are a POSIX thing")
+def test_a_named_pipe_is_refused_before_it_is_opened_for_reading(tmp_path):
+    import os
+
+    pipe = tmp_path / "pipe.txt"
+    os.mkfifo(pipe)
+    for read in (decode_codepoints, corpus_from_file, lambda p: textmod.read_text_start(p, 100)):
+        with pytest.raises(TextFileError, match="pipe.txt is a named pipe, not a regular file"):
+            read(pipe)  # without a writer, opening it for reading would wait forever
+
+
+def test_the_start_of_a_text_is_read_and_says_whether_there_was_more(tmp_path):
+    path = tmp_path / "accents.txt"
+    path.write_text("é" * 10, encoding="utf-8")  # two bytes a character: the read may stop inside one
+    assert textmod.read_text_start(path, 4) == ("éééé", True)
+    assert textmod.read_text_start(path, 10) == ("é" * 10, False)
+    path.write_bytes(b"caf\xc3")  # cut inside its last character: not UTF-8
+    with pytest.raises(TextFileError, match="is not UTF-8 text: byte 3"):
+        textmod.read_text_start(path, 100)

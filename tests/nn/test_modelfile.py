@@ -342,3 +342,81 @@ def test_charrnn_model_file_prefixes_optimizer_tensors():
     mf = charrnn_model_file(model, VOCAB, {}, {"head.bias.exp_avg": torch.ones(len(VOCAB))})
     assert "optim.head.bias.exp_avg" in mf.tensors
     assert mf.task == "charrnn"
+
+
+needs_linux = pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc and /dev")
+
+
+@needs_linux
+def test_saving_where_no_file_can_be_created_is_a_model_file_error_not_an_internal_one():
+    with pytest.raises(ModelFileError) as info:
+        save_charrnn("/proc/m.safetensors", make_model(), VOCAB, {})
+    assert "could not save /proc/m.safetensors" in str(info.value) and "choose another" in str(info.value)
+
+
+@pytest.mark.parametrize("target, fragment", [
+    ("", "no file name"),
+    (".", "is a folder; give a file name in it"),
+    ("missing/m.safetensors", "the folder missing does not exist"),
+    ("pipe", "not a regular file"),  # never a device such as /dev/null: an old bug would replace it
+    ("/proc/m.safetensors", "a file cannot be created in the folder /proc"),
+])
+def test_check_can_save_refuses_what_the_save_would_fail_on(tmp_path, monkeypatch, target, fragment):
+    from rnnstudio.nn.modelfile import check_can_save
+
+    if target.startswith("/proc") and not os.path.isdir("/proc/self"):
+        pytest.skip("needs Linux's /proc")
+    if target == "pipe":
+        if not hasattr(os, "mkfifo"):
+            pytest.skip("named pipes are a POSIX thing")
+        os.mkfifo(tmp_path / "pipe")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelFileError, match=fragment):
+        check_can_save(target)
+    check_can_save(tmp_path / "fine.safetensors")
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["pipe"] if target == "pipe" else []), \
+        "the trial file was removed"
+
+
+def test_a_killed_save_leaves_temporaries_that_the_next_save_into_the_folder_removes(saved):
+    path, model = saved
+    folder = path.parent
+    size = path.stat().st_size
+
+    def leftover(name, age_s):
+        file = folder / name
+        file.write_bytes(b"\0" * size)  # as large as the model whose save was killed
+        os.utime(file, (file.stat().st_atime - age_s, file.stat().st_mtime - age_s))
+        return file
+
+    stale = [leftover(".m.safetensors.ab3_x9zq.tmp", 3600), leftover(".other.safetensors.k2j4h6g8.tmp", 3600)]
+    kept = [leftover(".m.safetensors.zz99yy88.tmp", 5),  # a save running now, in another process
+            leftover(".notes.txt.ab3_x9zq.tmp", 3600),  # not a model's
+            leftover(".m.safetensors.toolongname.tmp", 3600)]  # not mkstemp's pattern
+    save_charrnn(path, model, VOCAB, {"steps": 4})
+    assert not any(p.exists() for p in stale)
+    assert all(p.exists() for p in kept)
+    assert load_charrnn(path).trained["steps"] == 4
+
+
+def test_a_vocabulary_with_a_lone_surrogate_is_refused(tmp_path):
+    model = make_model()
+    path = tmp_path / "m.safetensors"
+    write_raw(path, model.state_dict(), good_meta(model, vocab=VOCAB[:-1] + ["\udc80"]))
+    refused(path, "damaged vocabulary", "U+DC80", "not a character")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are a POSIX thing")
+def test_a_named_pipe_as_a_model_file_is_refused_unopened(tmp_path):
+    pipe = tmp_path / "m.safetensors"
+    os.mkfifo(pipe)
+    refused(pipe, "is a named pipe, not a regular file")  # without a writer, a read would wait forever
+
+
+def test_a_model_file_over_the_size_limit_is_refused_unread(tmp_path):
+    from rnnstudio.nn.modelfile import MAX_MODEL_BYTES
+
+    path = tmp_path / "huge.safetensors"
+    with open(path, "wb") as f:
+        f.truncate(MAX_MODEL_BYTES + 1)  # sparse: no disk space, and never read
+    refused(path, "over the limit of 2 GiB")
