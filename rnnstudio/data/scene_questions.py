@@ -1,4 +1,4 @@
-"""Questions about a shapes-world scene, answered from its ground truth (CONTRACTS.md s. 4).
+"""Questions about a shapes-world scene, answered from its ground truth (docs/DATA.md, the shapes world).
 
 Every answer is one word: `yes`/`no`, a colour, a shape, or a count written as a digit
 (`0` to `3`). A question is only asked when the scene answers it without doubt:

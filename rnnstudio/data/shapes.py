@@ -1,4 +1,4 @@
-"""The shapes world (CONTRACTS.md section 4): scenes, captions, pictures, grading, cards.
+"""The shapes world (docs/DATA.md): scenes, captions, pictures, grading, cards.
 
 A scene holds 1 to 3 shapes (circle, rectangle, triangle) in the eight colours of the
 easy-VQA data set, small or large, on a light background, never overlapping. Everything
@@ -24,7 +24,7 @@ under it, as on the printable sheet), lying on a desk and photographed at an ang
 colour cast, then blurred, noised and JPEG-compressed. A model trained on it reads real
 webcam frames of the printed cards.
 
-Grading (LECTURE.md row 11) compares a caption with the scene's truth:
+Grading (caption quality, docs/LECTURE.md) compares a caption with the scene's truth:
 
 - object F1: the multiset of (colour, shape) the caption names, counts expanded,
   against the scene's shapes.

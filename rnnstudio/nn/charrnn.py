@@ -1,7 +1,7 @@
 """The character-level language model: embedding -> recurrent stack -> linear head.
 
 One file, read top to bottom. The recurrent stack is torch's own nn.LSTM / nn.GRU /
-nn.RNN, so the parameter names in a model file are PyTorch's (CONTRACTS.md section 2).
+nn.RNN, so the parameter names in a model file are PyTorch's (docs/MODEL-FORMAT.md).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ BURST_S = 0.005  # generate() yields the characters it drew about every 5 ms
 @dataclass(frozen=True)
 class CharRNNConfig:
     vocab_size: int
-    arch: str = "lstm"  # lstm | gru | rnn (the vanilla tanh RNN of LECTURE.md row 3)
+    arch: str = "lstm"  # lstm | gru | rnn (the vanilla tanh RNN of docs/LECTURE.md)
     layers: int = 2
     hidden: int = 128
     embed: int = 64  # size of the learned character embedding; 0 means one-hot input

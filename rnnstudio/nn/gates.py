@@ -2,14 +2,14 @@
 
 For each layer of a CharRNN and each character of a text, starting from a zero state:
 
-    LSTM  i, f, g, o, c, h      (LECTURE.md's equations, PyTorch's gate order)
+    LSTM  i, f, g, o, c, h      (the equations of docs/LECTURE.md, PyTorch's gate order)
     GRU   r, z, n, h            (torch.nn.GRU's equations)
     RNN   h
 
 and the two halves of every gate's pre-activation (the x-part W_i* x_t + b_i* and the
 h-part W_h* h_{t-1} + b_h*), so a step-through view can print each term.
 
-How it stays cheap (MEASURED.md: a Python loop over time steps costs 4-5x one nn.LSTM
+How it stays cheap (measured: a Python loop over time steps costs 4-5x one nn.LSTM
 call). Per layer:
 
 1. one call of torch's own recurrent kernel, for that layer alone and the whole text,

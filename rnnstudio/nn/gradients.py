@@ -1,4 +1,5 @@
-"""Vanishing and exploding gradients, measured by autograd (LECTURE.md rows 7 and 9).
+"""Vanishing and exploding gradients, measured by autograd (docs/LECTURE.md: vanishing and exploding
+gradients; the forget gate and the gradient).
 
 `gradient_norms` runs one recurrent layer over `steps + 1` random inputs, one step at a
 time, takes a loss E that depends on the last hidden state only, and returns the norm of
