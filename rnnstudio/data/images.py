@@ -51,6 +51,16 @@ def read_image(path: str | os.PathLike, max_side: int = MAX_SIDE) -> np.ndarray:
     return to_rgb8(img, max_side, name=str(path))
 
 
+def read_picture_file(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+    """read_image, and the file's modification time (ns): for the app, which keys what it
+    computed from a picture by both, so that a picture file changed on disk is a new picture."""
+    image = read_image(path)
+    try:
+        return image, os.stat(path).st_mtime_ns
+    except OSError:  # removed just after it was read: what was read is still the picture
+        return image, 0
+
+
 def check_picture_file(path: str | os.PathLike) -> None:
     """What read_image refuses without decoding: a missing, empty or oversized file, or one
     that is not a regular file. Quick, for checking every input before a long run."""

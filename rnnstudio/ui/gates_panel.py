@@ -8,8 +8,6 @@ unrolled graph; and the gradient flow plot.
 
 from __future__ import annotations
 
-import codecs
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -66,6 +64,7 @@ from rnnstudio.worker.requests import (
     HypothesisResult,
     InterventionRequest,
     InterventionResult,
+    ReadFileRequest,
 )
 
 DEFAULT_TEXT = (
@@ -483,23 +482,20 @@ class GatesPanel(QWidget):
             self.open_text(path)
 
     def open_text(self, path: str) -> None:
-        try:
-            with open(path, "rb") as f:
-                raw = f.read(MAX_GATES_CHARS * 4)  # enough bytes for MAX_GATES_CHARS characters
-            # Not final: a character cut at the end of what was read is not an error.
-            text = codecs.getincrementaldecoder("utf-8")("strict").decode(raw, final=False)
-        except UnicodeDecodeError as e:
-            self.show_error(f"{path} is not UTF-8 text: byte {e.start} is 0x{raw[e.start]:02x}; save it as UTF-8 and open it again")
-            return
-        except OSError as e:
-            self.show_error(f"cannot read {path}: {e.strerror or e}")
-            return
-        if "\x00" in text:
-            self.show_error(f"{path} looks like a binary file; choose a plain text file")
-            return
-        if len(text) > MAX_GATES_CHARS:
-            self.message.show_message(f"Only the first {MAX_GATES_CHARS:,} characters of {path} are read.", "info")
-        self.text_edit.setPlainText(text[:MAX_GATES_CHARS])
+        """Read the start of a text file on the worker, and put it in the text box when it
+        comes: the GUI thread never waits on a file (a named pipe would freeze it for good)."""
+        from rnnstudio.data.text import read_text_start
+
+        def on_read(payload) -> None:
+            text, more = payload
+            if more:
+                self.message.show_message(f"Only the first {MAX_GATES_CHARS:,} characters of {path} are read.", "info")
+            else:
+                self.message.dismiss()
+            self.text_edit.setPlainText(text)
+
+        self.worker.submit(ReadFileRequest(fn=read_text_start, args=(path, MAX_GATES_CHARS), what="a text"),
+                           slot="gates.open", on_result=on_read, on_error=self._on_error)
 
     # --- computing -------------------------------------------------------------------------
 

@@ -5,7 +5,6 @@ encoder made of each word, and the model's accuracy on easy-VQA's test split."""
 from __future__ import annotations
 
 import html
-import os
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +47,7 @@ from rnnstudio.ui.widgets import (
 )
 from rnnstudio.worker.requests import (
     LoadVQAModelRequest,
+    ReadFileRequest,
     VQAEvalProgress,
     VQAEvalRequest,
     VQAEvalResult,
@@ -99,6 +99,7 @@ class VQAPanel(QWidget):
         self._easyvqa = None  # the test split's questions and picture paths, read on first use
         self._generated = 0
         self._snapshots = 0
+        self._reading: object | None = None  # a token of the picture file being read on the worker
         self._eval_id: int | None = None
         self._confusion_answers: list[str] = []
         self.session: list[tuple] = []  # (picture, VQAResult, true answer or None), for the HTML export
@@ -347,14 +348,12 @@ class VQAPanel(QWidget):
             self.message.show_message(str(e), "error")
 
     def show_easyvqa(self, index: int) -> None:
-        from rnnstudio.data.images import read_image
-
         split = self.easyvqa_test()
         if not 0 <= index < len(split.image_paths):
             return
         truths = {q.question: q.answer for q in split.questions if q.image == index}
-        self.set_picture(read_image(split.image_paths[index]), f"easyvqa-test:{index}", truths,
-                         f"easy-VQA test picture {index}")
+        self._show_picture_file(split.image_paths[index], lambda _stamp: f"easyvqa-test:{index}", truths,
+                                f"easy-VQA test picture {index}")
 
     def show_generated(self, seed: int, camera: bool = False) -> None:
         from rnnstudio.data import shapes
@@ -368,11 +367,30 @@ class VQAPanel(QWidget):
                          f"generated scene {seed}{' (camera look)' if camera else ''}")
 
     def show_file(self, path: str) -> None:
-        from rnnstudio.data.images import read_image
+        self._show_picture_file(path, lambda stamp: f"file:{path}:{stamp}", {}, Path(path).name)
 
-        image = read_image(path)  # a UserError names the file and what is wrong
-        stamp = os.stat(path).st_mtime_ns
-        self.set_picture(image, f"file:{path}:{stamp}", {}, Path(path).name)
+    def _show_picture_file(self, path, key_of, truths: dict[str, str], name: str) -> None:
+        """Read a picture file on the worker and show it when it comes (`key_of(modification
+        time)` is its key). A large picture takes seconds to decode, and the GUI thread never
+        waits on a file; until it is shown, questions wait, and another picture chosen
+        meanwhile wins."""
+        from rnnstudio.data.images import read_picture_file
+
+        self._reading = reading = object()
+
+        def on_read(payload) -> None:
+            if self._reading is reading:
+                image, stamp = payload
+                self.set_picture(image, key_of(stamp), truths, name)
+
+        def on_error(error) -> None:
+            if self._reading is reading:
+                self._reading = None
+                self._on_error(error)  # a UserError names the file and what is wrong
+
+        self.status_message.emit(f"reading {name} ...")
+        self.worker.submit(ReadFileRequest(fn=read_picture_file, args=(str(path),), what="a picture"),
+                           slot="vqa.picture", on_result=on_read, on_error=on_error)
 
     def take_snapshot(self) -> None:
         frame = self.snapshot() if self.snapshot is not None else None
@@ -386,6 +404,7 @@ class VQAPanel(QWidget):
                          f"camera snapshot {self._snapshots}")
 
     def set_picture(self, image: np.ndarray, key: str, truths: dict[str, str], name: str) -> None:
+        self._reading = None  # a picture file still being read is not wanted any more
         if self.model is not None:  # a missing model's message stays until a model opens
             self.message.dismiss()
         self.image, self.image_key, self.known_questions = image, key, truths
@@ -410,6 +429,9 @@ class VQAPanel(QWidget):
     def ask(self, question: str | None = None) -> None:
         if not isinstance(question, str):
             question = self.question_box.currentText()
+        if self._reading is not None:
+            self.message.show_message("The picture is still being read; ask again in a moment.", "info")
+            return
         if self.image is None:
             self.message.show_message("Choose a picture first (on the left).", "info")
             return

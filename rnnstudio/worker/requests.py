@@ -105,6 +105,18 @@ class CallRequest(Request):
     args: tuple = ()
 
 
+@dataclass(frozen=True)
+class ReadFileRequest(CallRequest):
+    """Read a file the user chose on the worker thread: `fn(*args)` reads it and returns what
+    was read. The GUI thread never waits on a file: a large picture takes seconds to decode,
+    and a file on a slow or stalled disk, or a named pipe, would freeze the window."""
+
+    what: str = "a file"  # for the status bar: "reading a picture"
+
+    def describe(self) -> str:
+        return f"reading {self.what}"
+
+
 # A request handler returns this when its request stays open after the handler ends: a
 # training run answers its StartTrainingRequest with progress until it finishes.
 STAYS_OPEN = object()

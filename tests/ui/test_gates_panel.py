@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import threading
+import time
+
 import numpy as np
 import pyqtgraph as pg
 import pytest
@@ -163,8 +167,47 @@ def test_a_text_longer_than_the_lab_reads_is_refused_and_a_long_file_is_cut(lab,
     path = tmp_path / "long.txt"
     path.write_text("the dog sat. " * MAX_GATES_CHARS, encoding="utf-8")
     lab.open_text(str(path))
-    assert len(lab.text_edit.toPlainText()) == MAX_GATES_CHARS
+    qtbot.waitUntil(lambda: len(lab.text_edit.toPlainText()) == MAX_GATES_CHARS, timeout=10_000)
     assert f"first {MAX_GATES_CHARS:,} characters" in lab.message.label.text()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are a POSIX thing")
+def test_open_text_on_a_named_pipe_is_refused_and_never_freezes_the_window(lab, qtbot, tmp_path):
+    pipe = tmp_path / "pipe.txt"
+    os.mkfifo(pipe)
+    done = threading.Event()
+
+    def writer_after_a_while():
+        """A program that writes to the pipe after 3 s: a read that waited for it would end then."""
+        if done.wait(3.0):
+            return
+        while not done.is_set():
+            try:
+                os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))  # opens only while a reader waits
+                return
+            except OSError:
+                time.sleep(0.05)
+
+    writer = threading.Thread(target=writer_after_a_while, daemon=True)
+    writer.start()
+    try:
+        started = time.monotonic()
+        lab.open_text(str(pipe))
+        assert time.monotonic() - started < 1.0, "the GUI thread waited on the pipe"
+        qtbot.waitUntil(lambda: lab.message.kind == "error", timeout=10_000)
+        assert "pipe.txt is a named pipe, not a regular file" in lab.message.label.text()
+        assert lab.text_edit.toPlainText() == READ  # the text is left as it was
+    finally:
+        done.set()
+        writer.join()
+
+
+def test_open_text_names_utf16_and_how_to_convert_it(lab, qtbot, tmp_path):
+    path = tmp_path / "notepad.txt"
+    path.write_bytes("the cat sat".encode("utf-16"))
+    lab.open_text(str(path))
+    qtbot.waitUntil(lambda: lab.message.kind == "error", timeout=10_000)
+    assert "is UTF-16 text" in lab.message.label.text() and "iconv" in lab.message.label.text()
 
 
 def test_heatmaps_drawn_in_presenter_mode_get_its_large_dark_axes(window, qtbot, tiny_model_file):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from rnnstudio.media.sources import write_video
@@ -29,10 +31,16 @@ def ask(panel, qtbot, question):
     return got.args[0]
 
 
+def shown(panel, qtbot, key_start):
+    """Wait for the picture a file was read into on the worker to be shown."""
+    qtbot.waitUntil(lambda: panel.image_key.startswith(key_start), timeout=30_000)
+
+
 def test_an_easyvqa_picture_is_answered_with_a_bar_chart_and_word_states(panel, qtbot):
     panel.source_combo.setCurrentIndex(panel.source_combo.findData("easyvqa"))
     panel.index_spin.setValue(7)
-    assert panel.image_key == "easyvqa-test:7" and panel.image.shape == (64, 64, 3)
+    shown(panel, qtbot, "easyvqa-test:7")
+    assert panel.image.shape == (64, 64, 3)
     question = panel.suggestions.item(0).data(0x0100)  # the picture's own questions are suggested
     assert question in panel.known_questions
     r = ask(panel, qtbot, question)
@@ -86,17 +94,57 @@ def test_odd_pictures_are_handled(panel, qtbot, tmp_path, kind):
     else:
         cv2.imwrite(str(path), np.zeros((5000, 6000, 3), np.uint8))
     panel.show_file(str(path))
+    shown(panel, qtbot, "file:")
     assert panel.image.ndim == 3 and panel.image.shape[2] == 3 and max(panel.image.shape) <= 4096
     assert ask(panel, qtbot, "what color is the shape?").answers
 
 
-def test_a_file_that_is_not_a_picture_is_refused_inline(panel, tmp_path, monkeypatch):
+def test_a_file_that_is_not_a_picture_is_refused_inline(panel, qtbot, tmp_path, monkeypatch):
     path = tmp_path / "notes.png"
     path.write_text("not a picture")
     monkeypatch.setattr("rnnstudio.ui.vqa_panel.QFileDialog.getOpenFileName", lambda *a, **k: (str(path), ""))
     panel.source_combo.setCurrentIndex(panel.source_combo.findData("file"))
     panel.new_picture(random=True)
-    assert panel.message.kind == "error" and "notes.png is not a picture" in panel.message.text()
+    qtbot.waitUntil(lambda: panel.message.kind == "error", timeout=30_000)
+    assert "notes.png is not a picture" in panel.message.text()
+
+
+def test_a_picture_file_is_read_on_the_worker_while_the_window_goes_on(panel, qtbot, tmp_path):
+    import cv2
+
+    path = tmp_path / "deep.png"
+    cv2.imwrite(str(path), np.random.default_rng(0).integers(0, 65535, (1500, 2000, 3), dtype=np.uint16))
+    before = panel.image_key
+    panel.show_file(str(path))
+    assert panel.image_key == before, "show_file returned before the picture was read"
+    panel.ask("what color is the shape?")  # about the picture being read: asked again later
+    assert "still being read" in panel.message.text()
+    shown(panel, qtbot, f"file:{path}:")
+    assert panel.image.shape == (1500, 2000, 3)
+    assert ask(panel, qtbot, "what color is the shape?").image_key == panel.image_key
+
+
+def test_a_picture_chosen_while_another_is_read_wins(panel, qtbot, tmp_path):
+    import cv2
+
+    path = tmp_path / "big.png"
+    cv2.imwrite(str(path), np.zeros((2000, 2000, 3), np.uint8))
+    panel.show_file(str(path))
+    panel.source_combo.setCurrentIndex(panel.source_combo.findData("generated-plain"))  # shown at once
+    generated = panel.image_key
+    assert generated.startswith("generated:")
+    qtbot.wait(1500)  # time for the file to be read: its picture is dropped
+    assert panel.image_key == generated
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are a POSIX thing")
+def test_a_named_pipe_as_a_picture_is_refused_inline(panel, qtbot, tmp_path):
+    pipe = tmp_path / "camera.png"
+    os.mkfifo(pipe)
+    panel.show_file(str(pipe))
+    qtbot.waitUntil(lambda: panel.message.kind == "error", timeout=30_000)
+    assert "camera.png is a named pipe, not a regular file" in panel.message.text()
+    assert ask(panel, qtbot, "what shape is it?").answers  # the worker still serves
 
 
 def test_a_snapshot_comes_from_the_captioning_camera(panel, window, qtbot, tmp_path, coloured_frames):
