@@ -834,6 +834,7 @@ def _load_vqa_for_cli(model_arg, device_choice):
 
 def _read_vqa_batch(path: str) -> list[tuple[int, str, str, str]]:
     """(line number, image as written, the picture's path, question) for each line of a JSONL file."""
+    from rnnstudio.data.files import NotJSON, load_json
     from rnnstudio.data.text import codepoints_to_text, decode_codepoints
 
     file = Path(path)
@@ -843,15 +844,9 @@ def _read_vqa_batch(path: str) -> list[tuple[int, str, str, str]]:
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise UserError(f"{file} line {number} is not JSON ({e.msg}); write one "
-                            f'{{"image": PATH, "question": TEXT}} a line') from None
-        except RecursionError:
-            raise UserError(f"{file} line {number} nests too deeply to read; write one "
-                            f'{{"image": PATH, "question": TEXT}} a line') from None
-        except ValueError as e:  # a number of thousands of digits (Python's int limit)
-            raise UserError(f"{file} line {number} cannot be read ({e}); write one "
+            item = load_json(line)
+        except NotJSON as e:
+            raise UserError(f"{file} line {number} is {e}; write one "
                             f'{{"image": PATH, "question": TEXT}} a line') from None
         if not isinstance(item, dict) or not isinstance(item.get("image"), str) or not isinstance(item.get("question"), str):
             raise UserError(f'{file} line {number} needs an "image" path and a "question", both strings')

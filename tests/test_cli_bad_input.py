@@ -159,8 +159,8 @@ def test_gates_json_writes_four_significant_digits(tiny_model_file, capsys):
 
 
 @pytest.mark.parametrize("line, fragment", [
-    ("[" * 100_000 + "]" * 100_000, "nests too deeply"),
-    ('{"image": "a.png", "question": "how many?", "n": ' + "9" * 5000 + "}", "cannot be read"),
+    ("[" * 100_000 + "]" * 100_000, "is JSON nested too deeply to read"),
+    ('{"image": "a.png", "question": "how many?", "n": ' + "9" * 5000 + "}", "is JSON holding a number too long"),
 ], ids=["nested", "huge number"])
 def test_a_batch_line_nested_too_deep_or_with_a_huge_number_is_refused(tmp_path, capsys, line, fragment):
     batch = tmp_path / "q.jsonl"

@@ -100,7 +100,7 @@ def test_vqa_batch_keeps_the_order_and_the_image_as_written(model, pictures, cap
     bad.write_text(json.dumps(lines[0]) + "\n{not json\n")
     code, text, err = call_main(capsys, "vqa", "--model", out, "--json", "--batch", bad)
     assert code == 2 and text == ""
-    assert_one_line_error(err, "line 2", "not JSON")
+    assert_one_line_error(err, "line 2 is not valid JSON (column 2: ")
     bad.write_text(json.dumps({"image": str(pictures["plain"]), "question": ""}) + "\n")
     code, text, err = call_main(capsys, "vqa", "--model", out, "--json", "--batch", bad)
     assert code == 2 and text == ""

@@ -11,7 +11,6 @@ Every problem is a UserError that names the file and what to do.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnstudio.data.files import NotJSON, load_json
 from rnnstudio.errors import UserError
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -79,9 +79,9 @@ def load_coco(path: str | Path, images: str | Path | None = None, check_images: 
     except OSError as e:
         raise CocoError(f"cannot read {json_path}: {e.strerror or e}") from None
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise CocoError(f"{json_path} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+        doc = load_json(text)
+    except NotJSON as e:
+        raise CocoError(f"{json_path} is {e}; a COCO annotations file is JSON") from None
     if not isinstance(doc, dict):
         raise CocoError(f"{json_path} is not a COCO annotations file: it must be a JSON object with 'images' and 'annotations'")
     for key in ("images", "annotations"):

@@ -9,6 +9,7 @@ what is read (a path swapped for a pipe in between cannot block the read either)
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -81,3 +82,23 @@ def _size_in_words(size: int) -> str:
         if size >= scale:
             return f"{size / scale:.3g} {unit}"
     return f"{size} bytes"
+
+
+class NotJSON(ValueError):
+    """Text that json.loads cannot turn into a value; the message says why, in words."""
+
+
+def load_json(text: str):
+    """json.loads, where every way a text can fail is a NotJSON saying why: also lists or
+    objects nested too deeply for Python's stack (RecursionError) and whole numbers longer than
+    Python converts (a ValueError whose advice, sys.set_int_max_str_digits, is for programmers)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        where = f"line {e.lineno}, column {e.colno}" if "\n" in text.rstrip("\n") else f"column {e.colno}"
+        raise NotJSON(f"not valid JSON ({where}: {e.msg})") from None
+    except RecursionError:
+        raise NotJSON("JSON nested too deeply to read") from None
+    except ValueError as e:
+        reason = "a number too long to read" if "integer string conversion" in str(e) else str(e)
+        raise NotJSON(f"JSON holding {reason}") from None

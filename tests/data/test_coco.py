@@ -58,6 +58,8 @@ def test_tokenize_and_vocab():
     "content, fragment",
     [
         ("{not json", "not valid JSON"),
+        ('{"images": ' + "[" * 100_000 + "]" * 100_000 + "}", "JSON nested too deeply to read"),
+        ('{"images": [], "annotations": [], "n": ' + "9" * 5000 + "}", "JSON holding a number too long to read"),
         ("[1, 2]", "must be a JSON object"),
         ('{"images": []}', "no 'annotations'"),
         ('{"annotations": []}', "no 'images'"),
