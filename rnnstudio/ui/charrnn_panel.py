@@ -365,6 +365,10 @@ class CharRNNPanel(QWidget):
         self.sample_view.setReadOnly(True)
         self.sample_view.setFont(monospace_font())
         self.sample_view.setPlaceholderText("Loading PyTorch and the shipped model…")
+        # A scroll bar that paints its own background: otherwise each streamed chunk, which moves
+        # it, repaints the box behind it too, through FittingGroupBox's Python event() (the GIL
+        # the sampling worker needs): 0.54 ms of GUI time a chunk instead of 0.35 (measured).
+        self.sample_view.verticalScrollBar().setAutoFillBackground(True)
         v.addWidget(self.sample_view, 1)
         self.sample_status = wrapping_label()
         v.addWidget(self.sample_status)

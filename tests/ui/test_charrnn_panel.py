@@ -99,6 +99,42 @@ def test_sampling_while_training(window, qtbot, corpus_file):
     assert not any(t.name == "rnnstudio-device-worker" for t in threading.enumerate())
 
 
+def test_streamed_chunks_repaint_the_sample_view_not_the_box_behind_it(window, qtbot):
+    """Each chunk moves the view's scroll bar; the bar paints its own background, so the
+    sampling box (FittingGroupBox, whose event() is Python) is not repainted 30 times a second."""
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QApplication
+
+    from rnnstudio.worker.requests import TextChunk
+
+    class PaintCounter(QObject):
+        paints = 0
+
+        def eventFilter(self, _obj, event):
+            if event.type() == QEvent.Type.Paint:
+                self.paints += 1
+            return False
+
+    panel = window.panels["charrnn"]
+    box = panel.sample_view.parentWidget()
+    assert box.title() == "Sample"
+    qtbot.waitExposed(window)
+    panel.sample_view.setPlainText("")
+    chunks = [f"line {k}: to be or not to be, that is the question\n" for k in range(60)]
+    counter = PaintCounter()
+    for k, chunk in enumerate(chunks):
+        if k == 20:  # by now the scroll bar has appeared (the view laid out anew, the box with it)
+            box.installEventFilter(counter)
+        panel._on_sample_chunk(TextChunk(chunk))
+        QApplication.processEvents()
+    box.removeEventFilter(counter)
+    assert panel.sample_view.toPlainText() == "".join(chunks)  # the whole sample, in order
+    view = panel.sample_view
+    assert view.verticalScrollBar().value() > 0  # it scrolled along
+    assert view.viewport().rect().contains(view.cursorRect())  # the newest text is in sight
+    assert counter.paints == 0
+
+
 def test_bad_corpus_is_reported_inline_and_trained_model_kept(window, qtbot, corpus_file, tmp_path):
     panel = window.panels["charrnn"]
     configure_tiny(panel, corpus_file, steps=30, sample_at="")
@@ -209,6 +245,20 @@ def test_save_open_and_continue_training_exactly(window, qtbot, corpus_file, tmp
     # Iterations go on from the saved model's 25; the sample is taken 5 into this run.
     assert panel._iters == list(range(26, 36))
     assert [c.iteration for c in panel.timeline_cards] == [30]
+
+
+def test_the_app_keeps_qts_fills_on_the_gui_thread(monkeypatch):
+    """No pool of fill threads competing with the worker for the cores; a value set before is left alone."""
+    import os
+
+    from rnnstudio.ui.app import make_application
+
+    monkeypatch.delenv("QT_NO_GUI_THREADPOOL", raising=False)
+    make_application()
+    assert os.environ["QT_NO_GUI_THREADPOOL"] == "1"
+    monkeypatch.setenv("QT_NO_GUI_THREADPOOL", "0")
+    make_application()
+    assert os.environ["QT_NO_GUI_THREADPOOL"] == "0"
 
 
 def test_window_appears_before_torch_is_imported(tmp_path):
