@@ -221,8 +221,8 @@ def _same_file(a: str, b: str) -> bool:
 
 def _save_trained(out: Path, save) -> None:
     """`save(path)` to --out; where that fails after all (a full disk, a folder removed during
-    training), the trained model is kept in a new file in the temporary or the current folder
-    and the error says where: hours of training are never lost to a failed save."""
+    training), the trained model is kept in a new file in the current folder, or else the
+    temporary one, and the error says where: hours of training are never lost to a failed save."""
     import tempfile
 
     from rnnstudio.errors import ModelFileError
@@ -233,13 +233,13 @@ def _save_trained(out: Path, save) -> None:
     except ModelFileError as e:
         failure = str(e)
     name = f"{out.stem or 'model'}-kept-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.safetensors"
-    for folder in (Path(tempfile.gettempdir()), Path.cwd()):
+    for folder in (Path.cwd(), Path(tempfile.gettempdir())):
         try:
             save(folder / name)
         except ModelFileError:
             continue
         raise UserError(f"{failure}; the trained model is kept in {folder / name} instead: move it where you want it")
-    raise UserError(f"{failure}; it could not be kept in {tempfile.gettempdir()} or the current folder either, "
+    raise UserError(f"{failure}; it could not be kept in the current folder or {tempfile.gettempdir()} either, "
                     f"so it is lost: free some space and train again")
 
 
@@ -271,7 +271,8 @@ class _Results:
 
     def add(self, item=None, lines: tuple[str, ...] = ()) -> None:
         if self.as_json_list:
-            sys.stdout.write(("[" if self.written == 0 else ",\n") + json.dumps(item, ensure_ascii=False, allow_nan=False))
+            separator = "[" if self.written == 0 else ",\n"
+            sys.stdout.write(separator + json.dumps(item, ensure_ascii=False, allow_nan=False))
         else:
             sys.stdout.write("".join(line + "\n" for line in lines))
         sys.stdout.flush()
@@ -610,7 +611,6 @@ def cmd_eval(args) -> int:
 
 def cmd_gates(args) -> int:
     from rnnstudio.data.text import Vocab
-
     from rnnstudio.worker.requests import MAX_GATES_CHARS
 
     if not args.text:

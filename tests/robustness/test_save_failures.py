@@ -9,7 +9,7 @@ import pytest
 
 from rnnstudio.worker.requests import SHIPPED, LoadModelRequest, SaveModelRequest
 
-pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc: no file can be made there")
+pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc, where no file can be made")
 UNWRITABLE = "/proc/m.safetensors"  # a folder where no file can be created, even by root
 
 
