@@ -99,3 +99,25 @@ def test_evaluation_can_be_cancelled(worker, recorder, qtbot, loaded):
     qtbot.waitUntil(lambda: bool(recorder.of(rid, "partial_ready")), timeout=60_000)  # 0 done: pictures loading
     worker.cancel(rid)
     wait_final(qtbot, recorder, rid, "cancelled")
+
+
+def test_a_picture_file_is_read_on_the_worker_and_a_named_pipe_is_a_user_error(worker, recorder, qtbot, tmp_path):
+    import os
+
+    import cv2
+
+    from rnnstudio.data.images import read_picture_file
+    from rnnstudio.worker.requests import ReadFileRequest
+
+    path = tmp_path / "scene.png"
+    cv2.imwrite(str(path), render(random_scene(np.random.default_rng(4)), 96)[..., ::-1])
+    rid = worker.submit(ReadFileRequest(fn=read_picture_file, args=(str(path),), what="a picture"))
+    image, stamp = wait_final(qtbot, recorder, rid).payload
+    assert image.shape == (96, 96, 3) and stamp == os.stat(path).st_mtime_ns
+    if hasattr(os, "mkfifo"):
+        pipe = tmp_path / "pipe.png"
+        os.mkfifo(pipe)
+        rid = worker.submit(ReadFileRequest(fn=read_picture_file, args=(str(pipe),), what="a picture"))
+        error = wait_final(qtbot, recorder, rid, "errored").payload
+        assert error.user_error and "is a named pipe, not a regular file" in error.message
+    assert ReadFileRequest(what="a picture").describe() == "reading a picture"  # the status bar's words
