@@ -133,6 +133,47 @@ def test_freeze_hover_and_save(panel, qtbot, tmp_path):
     panel.stop_source()
 
 
+def test_word_labels_are_kept_and_changed_only_where_the_caption_changes(panel, qtbot):
+    """Live captions repeat for frame after frame of a scene: the labels stay, and each shows
+    the newest caption's word, percentage and colour; a shorter caption drops the labels left over."""
+    from rnnstudio.ui.caption_panel import WordLabel, probability_color
+
+    results = []
+    panel.caption_ready.connect(results.append)
+    panel.source_combo.setCurrentIndex(panel.source_combo.findData("generated-plain"))
+    panel.start_source()
+    qtbot.waitUntil(lambda: len(results) >= 1, timeout=30_000)
+    panel.stop_source()
+    first = results[-1]
+
+    def shown():
+        labels = [panel.words_row.itemAt(k).widget() for k in range(panel.words_row.count())]
+        assert all(isinstance(label, WordLabel) for label in labels)
+        return labels
+
+    def show(words, probabilities):
+        panel.show_result(dataclasses.replace(first, words=words, probabilities=probabilities))
+        labels = shown()
+        assert [label.text() for label in labels] == [f"{w}<br><small>{p:.0%}</small>" for w, p in zip(words, probabilities)]
+        for label, p in zip(labels, probabilities):
+            assert probability_color(round(p, 2)).name() in label.styleSheet()
+        assert [label.index for label in labels] == list(range(len(words)))
+        return labels
+
+    long_caption = show("a large red circle above a small blue square".split(), [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1])
+    again = show("a large red circle above a small blue square".split(), [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1])
+    assert again == long_caption  # the same widgets: nothing rebuilt for the same caption
+    changed = show("a small green triangle".split(), [0.95, 0.35, 0.7, 0.99])
+    assert changed == long_caption[:4]
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)  # the dropped labels' deleteLater
+    assert len(panel.words_holder.findChildren(WordLabel)) == 4
+    panel.show_attention(3)
+    assert panel.view._overlay is not None  # hovering a kept label still shows its word's attention
+
+
 def test_closing_while_captioning_stops_quickly(panel, window, qtbot):
     results = []
     panel.caption_ready.connect(results.append)
