@@ -155,16 +155,19 @@ def load_resnet18_weights(encoder: ResNetEncoder, path: str | Path | None) -> Pa
                 f"pass --encoder-weights FILE (a resnet18 .pth or .safetensors state dict you have), "
                 f"or --encoder small. RNN Studio never downloads weights"
             )
+    import io
+
+    from rnnstudio.data.files import read_regular_file
+
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"resnet18 weights file {path} does not exist; pass the path of a resnet18 .pth or .safetensors file")
+    data = read_regular_file(path, "resnet18 weights file")  # a pipe or a device is refused, never waited on
     try:
         if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
+            from safetensors.torch import load as load_safetensors
 
-            state = load_file(str(path))
+            state = load_safetensors(data)
         else:
-            state = torch.load(str(path), map_location="cpu", weights_only=True)  # tensors only, no code
+            state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)  # tensors only, no code
     except Exception as e:
         raise UserError(f"cannot read resnet18 weights from {path}: {e}") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):

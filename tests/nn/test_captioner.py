@@ -143,3 +143,15 @@ def test_caption_one_picture():
         feats = model.encode(images_to_tensor([pic]))
     assert model.caption(pic).nbest == model.greedy(feats).nbest
     assert model.caption(pic, beam=3).nbest == model.beam_search(feats, 3).nbest
+
+
+def test_resnet18_weights_from_a_named_pipe_are_refused_not_waited_on(tmp_path):
+    import os
+
+    pipe = tmp_path / "r18.pth"
+    os.mkfifo(pipe)
+    with pytest.raises(UserError, match="r18.pth") as refused:
+        load_resnet18_weights(ResNetEncoder(), pipe)  # it waited for a writer forever
+    assert "pipe" in str(refused.value)
+    with pytest.raises(UserError, match="does not exist"):
+        load_resnet18_weights(ResNetEncoder(), tmp_path / "missing.pth")
