@@ -15,14 +15,14 @@ SUBJECTS = ["the film", "the plot", "this phone", "the meal", "the actors", "it"
 
 def toy_sentences(n: int = 1200, seed: int = 0) -> list[Sentence]:
     """Sentences whose label needs the order of the words: "the plot was not dull", "the film
-    was good but the meal was awful" (the clause after "but" decides). Every fifth is neutral
+    was good but the meal was awful" (the clause after "but" decides). Every seventh is neutral
     ("the film was there"). Splits 8:1:1 by position; sources in turn."""
     rng = random.Random(seed)
     out = []
     for i in range(n):
         subject = rng.choice(SUBJECTS)
         kind = rng.random()
-        if i % 5 == 4:
+        if i % 7 == 6:
             text, label, rating = f"{subject} was there", None, 0.1
         elif kind < 0.35:
             positive = rng.random() < 0.5

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import html
-import io
 import re
 import tarfile
 import unicodedata
@@ -33,6 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 from rnnstudio.errors import UserError
 
@@ -56,7 +56,7 @@ SPECIALS = [PAD, UNK]
 MIN_COUNT = 2  # a word seen once in training is <unk>: the model learns what to do with words it does not know
 
 # The subsets where the order of the words matters (the figures the bag of words cannot reach).
-NEGATIONS = frozenset({"not", "n't", "no", "never", "nothing", "nobody", "none", "neither", "nor", "nowhere", "without"})
+NEGATIONS = frozenset("not n't no never nothing nobody none neither nor nowhere without".split())
 BUT = "but"
 
 SPLIT_DESCRIPTION = (
@@ -170,8 +170,7 @@ def load_sentences(threshold: float = LABEL_THRESHOLD, path: str | Path | None =
 # --- the tokeniser ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     """One token: `text` as the model reads it, `text_span` where it stands in the original.
 
     start, end are Python string indices (code points) into the text given to `tokenize`:
@@ -198,7 +197,7 @@ _EMOJI_BASE = (
 )
 _EMOJI_MODIFIERS = "\ufe0f\u20e3\U0001f3fb-\U0001f3ff\U000e0020-\U000e007f"  # variation, keycap, skin tone, tags
 _EMOTICONS = (
-    r"<3|</3|\^_*\^|-_-|[oO]_[oO]|[xX][dD](?![^\W_])"
+    r"<3|</3|\^_*\^|-_-"
     r"|[:;=][-o*'^]?[()\[\]dDpP/\\|3*$@{}oO](?![^\W_])"
     r"|(?<!\S)[()\[\]][-o*'^]?[:;=](?![^\W_])"
 )
@@ -206,12 +205,12 @@ _TOKEN = re.compile(
     rf"""
     (?P<url>(?:https?://|www\.)[^\s<>"]+)
     |(?P<user>@[^\W]+)
+    |(?P<number>\d+(?:[.,:/]\d+)+(?![^\W_])|\d+(?![^\W_]))
+    |(?P<word>[^\W_{_CJK}](?:[^\W_{_CJK}]|[{_MARKS}])*(?:[{_APOSTROPHES}][^\W_{_CJK}]+)*)
     |(?P<emoticon>{_EMOTICONS})
     |(?P<emoji>[\U0001f1e6-\U0001f1ff]{{2}}
         |[{_EMOJI_BASE}][{_EMOJI_MODIFIERS}]*(?:\u200d[{_EMOJI_BASE}][{_EMOJI_MODIFIERS}]*)*)
-    |(?P<number>\d+(?:[.,:/]\d+)+(?![^\W_])|\d+(?![^\W_]))
     |(?P<cjk>[{_CJK}])
-    |(?P<word>[^\W_{_CJK}](?:[^\W_{_CJK}]|[{_MARKS}])*(?:[{_APOSTROPHES}][^\W_{_CJK}]+)*)
     |(?P<punct>(?P<mark>[^\w\s\u200d])(?P=mark)*|_+)
     """,
     re.VERBOSE,
@@ -291,12 +290,16 @@ def _blank_controls(text: str) -> str:
 
 def _word_tokens(surface: str, start: int) -> list[Token]:
     """One word, its contraction split off (see `tokenize`)."""
-    word = unicodedata.normalize("NFC", surface.lower())
-    for a in _APOSTROPHES[1:]:
-        word = word.replace(a, "'")
+    word = surface.lower()
+    if not word.isascii():
+        word = unicodedata.normalize("NFC", word)
+        for a in _APOSTROPHES[1:]:
+            word = word.replace(a, "'")
     if len(word) != len(surface):  # NFC joined an accent to its letter: keep the word whole
         return [Token(word, start, start + len(surface), "word")]
     end = start + len(surface)
+    if "'" not in word and word not in _BARE_NEGATIONS and word != "cannot":
+        return [Token(word, start, end, "word")]  # the common case, quickly
     if word in _BARE_NEGATIONS:
         head, tail = _BARE_NEGATIONS[word]
         cut = start + len(head)
@@ -352,13 +355,17 @@ class Vocabulary:
         return word in self.index and word not in SPECIALS
 
 
-def build_vocabulary(sentences: Iterable[Sentence], min_count: int = MIN_COUNT) -> Vocabulary:
+def build_vocabulary(sentences: Sequence[Sentence], min_count: int = MIN_COUNT,
+                     words: Sequence[list[str]] | None = None) -> Vocabulary:
     """The words of the training split seen at least `min_count` times (ties in alphabetical order).
 
     Only training sentences are counted, neutral ones included (their words are words too);
-    validation and test words the training split lacks stay unknown, as in use.
+    validation and test words the training split lacks stay unknown, as in use. `words`, if
+    given, are the sentences' words_of, already computed.
     """
-    counts = Counter(w for s in sentences if s.split == "train" for w in words_of(s.text))
+    if words is None:
+        words = [words_of(s.text) for s in sentences]
+    counts = Counter(w for s, ws in zip(sentences, words) if s.split == "train" for w in ws)
     kept = sorted((w for w, n in counts.items() if n >= min_count and w not in SPECIALS), key=lambda w: (-counts[w], w))
     return Vocabulary(SPECIALS + kept)
 
@@ -374,10 +381,13 @@ class SentimentData:
     vocab: Vocabulary
     threshold: float = LABEL_THRESHOLD
     min_count: int = MIN_COUNT  # what `vocab` was built with
-    ids: list[list[int]] = field(init=False, repr=False)  # per sentence, in `sentences` order
+    words: list[list[str]] | None = field(default=None, repr=False)  # per sentence: words_of(text)
+    ids: list[list[int]] = field(init=False, repr=False)  # per sentence, the words' indices in `vocab`
 
     def __post_init__(self):
-        self.ids = [self.vocab.encode(words_of(s.text)) for s in self.sentences]
+        if self.words is None:
+            self.words = [words_of(s.text) for s in self.sentences]
+        self.ids = [self.vocab.encode(ws) for ws in self.words]
 
     def indices(self, split: str, labelled: bool = True) -> list[int]:
         """Positions in `sentences` of a split's sentences (only positive and negative ones if `labelled`)."""
@@ -420,7 +430,8 @@ def load_sentiment_data(threshold: float = LABEL_THRESHOLD, min_count: int = MIN
                      Sentence(s.source, s.id, s.text, s.rating, label_for(s.rating, threshold), s.split)
                      for s in sentences]
     sentences = list(sentences)
-    return SentimentData(sentences, build_vocabulary(sentences, min_count), threshold, min_count)
+    words = [words_of(s.text) for s in sentences]  # tokenised once: most of the time this takes
+    return SentimentData(sentences, build_vocabulary(sentences, min_count, words), threshold, min_count, words)
 
 
 def order_subsets(tokens: Sequence[str]) -> set[str]:

@@ -218,7 +218,8 @@ class SentimentClassifier(nn.Module):
             )
         return tokens, ids, unknown
 
-    def read(self, text: str, projection: SentimentProjection | None = None, ig_steps: int = IG_STEPS) -> SentimentReading:
+    def read(self, text: str, projection: SentimentProjection | None = None,
+             ig_steps: int = IG_STEPS) -> SentimentReading:
         """Read `text`: p(positive) after every token, what each token did, the states.
 
         One batch of ig_steps + 1 rows (the embeddings scaled by a = 0, 1/ig_steps, .. 1)
