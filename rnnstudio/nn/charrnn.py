@@ -125,7 +125,8 @@ class CharRNN(nn.Module):
 
     def _zero_state(self):
         """What nn.LSTM / nn.GRU / nn.RNN start from when given no state: zeros (layers, 1, H)."""
-        h = torch.zeros(self.config.layers, 1, self.config.hidden, device=self.head.weight.device)
+        w = self.head.weight
+        h = torch.zeros(self.config.layers, 1, self.config.hidden, dtype=w.dtype, device=w.device)
         return (h, torch.zeros_like(h)) if self.config.arch == "lstm" else h
 
     def _one_step(self):
@@ -139,7 +140,8 @@ class CharRNN(nn.Module):
         rnn = self.rnn
         kernel = RECURRENT_KERNELS[self.config.arch]
         weights = [w for layer in rnn.all_weights for w in layer]
-        args = (weights, rnn.bias, rnn.num_layers, rnn.dropout, rnn.training, False, True)  # ..., bidirectional, batch_first
+        # As nn.LSTM passes them: weights, bias, layers, dropout, training, bidirectional, batch_first.
+        args = (weights, rnn.bias, rnn.num_layers, rnn.dropout, rnn.training, False, True)
         lstm = self.config.arch == "lstm"
         head_weight, head_bias = self.head.weight, self.head.bias  # looked up once: a module attribute costs ~1 us
         if self.config.embed:

@@ -154,14 +154,17 @@ def test_word_labels_are_kept_and_changed_only_where_the_caption_changes(panel, 
     def show(words, probabilities):
         panel.show_result(dataclasses.replace(first, words=words, probabilities=probabilities))
         labels = shown()
-        assert [label.text() for label in labels] == [f"{w}<br><small>{p:.0%}</small>" for w, p in zip(words, probabilities)]
+        want = [f"{w}<br><small>{p:.0%}</small>" for w, p in zip(words, probabilities)]
+        assert [label.text() for label in labels] == want
         for label, p in zip(labels, probabilities):
             assert probability_color(round(p, 2)).name() in label.styleSheet()
         assert [label.index for label in labels] == list(range(len(words)))
         return labels
 
-    long_caption = show("a large red circle above a small blue square".split(), [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1])
-    again = show("a large red circle above a small blue square".split(), [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1])
+    words = "a large red circle above a small blue square".split()
+    probabilities = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]
+    long_caption = show(words, probabilities)
+    again = show(words, probabilities)
     assert again == long_caption  # the same widgets: nothing rebuilt for the same caption
     changed = show("a small green triangle".split(), [0.95, 0.35, 0.7, 0.99])
     assert changed == long_caption[:4]
