@@ -443,3 +443,105 @@ def order_subsets(tokens: Sequence[str]) -> set[str]:
     if BUT in tokens:
         found.add("but")
     return found
+
+
+# --- minimal pairs: one small edit, to see whether a model reads the order ------------------------
+
+AUXILIARIES = frozenset("is was are were am be been being do does did has have had will would can could shall "
+                        "should must may might".split())
+_CLITIC_VERBS = ("'s", "'re", "'m")  # "it's good" -> "it's not good" (tried after the real auxiliaries)
+
+
+class EditError(UserError):
+    """A minimal-pair edit that does not apply to the text (no "but" to swap around, ...)."""
+
+
+def _negations(tokens: list[Token]) -> list[int]:
+    return [n for n, t in enumerate(tokens) if t.text in ("not", "n't")]
+
+
+def _without_negation(text: str, tokens: list[Token], n: int) -> tuple[str, int]:
+    """`text` with negation token n taken out ("was not good" -> "was good", "wasn't" -> "was",
+    "can't" -> "can"), and where it stood in the new text."""
+    token = tokens[n]
+    if token.text == "n't" and n > 0 and tokens[n - 1].end == token.start:
+        head = tokens[n - 1]
+        word = text[head.start : head.end]
+        if head.text != word.lower():  # "ca" of "can't" is "can", "wo" of "won't" is "will"
+            word = head.text.upper() if word.isupper() else head.text
+        return text[: head.start] + word + text[token.end :], head.start + len(word)
+    start = token.start
+    if start > 0 and text[start - 1] == " ":
+        start -= 1  # take one space with it
+    return text[:start] + text[token.end :], start
+
+
+def insert_not(text: str) -> str:
+    """Negate the text, or take its negation out: the first "not" or "n't" is removed if there is
+    one ("wasn't good" -> "was good"); otherwise "not" goes after the first auxiliary verb
+    ("was good" -> "was not good", "it's fun" -> "it's not fun"). EditError if neither applies."""
+    tokens = tokenize(text)
+    found = _negations(tokens)
+    if found:
+        return _without_negation(text, tokens, found[0])[0]
+    for wanted in (AUXILIARIES, _CLITIC_VERBS):
+        for token in tokens:
+            if token.kind == "word" and token.text in wanted:
+                return text[: token.end] + " not" + text[token.end :]
+    raise EditError("there is no 'not' to take out and no verb such as 'is' or 'was' to put 'not' after")
+
+
+def swap_but(text: str) -> str:
+    """The two halves around the first "but" swapped: "The cast was great, but the plot was dull."
+    -> "The plot was dull, but the cast was great." The end mark stays at the end, a capital
+    moves to the new first word. EditError without a "but" that has words on both sides."""
+    tokens = tokenize(text)
+    at = next((n for n, t in enumerate(tokens) if t.text == BUT), None)
+    if at is None or at == 0 or at == len(tokens) - 1:
+        raise EditError("the text needs a 'but' with words before and after it to swap the halves around")
+    but = tokens[at]
+    end = len(tokens)
+    while end > at + 1 and tokens[end - 1].kind == "punct" and tokens[end - 1].text[0] in ".!?":
+        end -= 1
+    closing = text[tokens[end].start :].rstrip() if end < len(tokens) else ""
+    right = text[but.end : tokens[end - 1].end].strip()
+    left = text[: but.start].rstrip()
+    comma = left.endswith((",", ";"))
+    left = left.rstrip(",; ")
+    if not right or not left:
+        raise EditError("the text needs words on both sides of 'but' to swap the halves around")
+    if left[:1].isupper() and right[:1].islower():
+        right = right[0].upper() + right[1:]
+        first_word = left.split(maxsplit=1)[0]
+        if first_word != "I" and not first_word.isupper():
+            left = left[0].lower() + left[1:]
+    return f"{right}{',' if comma else ''} {text[but.start : but.end]} {left}{closing}"
+
+
+def move_negation(text: str, k: int) -> str:
+    """The first negation moved k words earlier, away from the words it negates: with k = 2,
+    "the film was not good" -> "the not film was good" ("n't" moves as "not"). The grammar
+    suffers; the question is whether a model still carries the "not" to "good". k is clamped
+    to the words before the negation. EditError if the text has no "not" or "n't"."""
+    if k < 0:
+        raise ValueError("k must be at least 0")
+    tokens = tokenize(text)
+    found = _negations(tokens)
+    if not found:
+        raise EditError("the text has no 'not' or 'n't' to move; insert one first")
+    n = found[0]
+    word = "NOT" if text[tokens[n].start : tokens[n].end].isupper() and tokens[n].text == "not" else "not"
+    shorter, _ = _without_negation(text, tokens, n)
+    # Where the word k tokens before the negation stands in the shorter text (it is unchanged before it).
+    target = max(n - k, 0)
+    if target == n:
+        at = _without_negation(text, tokens, n)[1]
+        return shorter[:at] + " " + word + shorter[at:]
+    at = tokens[target].start
+    rest = shorter[at:]
+    if at == 0 and rest[:1].isupper() and word == "not":  # "The film ..." -> "Not the film ..."
+        first_word = rest.split(maxsplit=1)[0]
+        word = "Not"
+        if first_word != "I" and not first_word.isupper():
+            rest = rest[0].lower() + rest[1:]
+    return shorter[:at] + word + " " + rest

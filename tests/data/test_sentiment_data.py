@@ -12,15 +12,19 @@ from rnnstudio.data.sentiment import (
     POSITIVE,
     SOURCES,
     SPECIALS,
+    EditError,
     SentimentDataError,
     Sentence,
     build_vocabulary,
+    insert_not,
     label_for,
     load_sentences,
     load_sentiment_data,
+    move_negation,
     order_subsets,
     parse_ground_truth,
     split_of,
+    swap_but,
     tokenize,
     words_of,
 )
@@ -182,3 +186,34 @@ def test_spans_map_back_to_the_text(text):
     for i, ch in enumerate(text):
         if i not in covered:
             assert ch.isspace() or not ch.isprintable() or ch == "\u200d"
+
+
+# --- minimal pairs ----------------------------------------------------------------------------------
+
+
+def test_insert_not_negates_and_takes_negation_out():
+    assert insert_not("The film was good.") == "The film was not good."
+    assert insert_not("it's fun") == "it's not fun"
+    assert insert_not("The film wasn't good.") == "The film was good."
+    assert insert_not("It can't fail") == "It can fail"
+    assert insert_not("The film was not good!") == "The film was good!"
+    with pytest.raises(EditError, match="verb"):
+        insert_not("Great")
+
+
+def test_swap_but_swaps_the_halves():
+    assert swap_but("The cast was great, but the plot was dull.") == "The plot was dull, but the cast was great."
+    assert swap_but("I liked it but the ending was bad!!!") == "The ending was bad but I liked it!!!"
+    for text in ("but no", "no but", "nothing to swap"):
+        with pytest.raises(EditError, match="but"):
+            swap_but(text)
+
+
+def test_move_negation_moves_it_k_words_earlier():
+    text = "the film was not good"
+    assert [move_negation(text, k) for k in range(4)] == [
+        "the film was not good", "the film not was good", "the not film was good", "not the film was good"]
+    assert move_negation(text, 10) == "not the film was good"
+    assert move_negation("The film wasn't good", 3) == "Not the film was good"
+    with pytest.raises(EditError, match="no 'not'"):
+        move_negation("a good film", 1)
