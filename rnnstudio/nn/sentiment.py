@@ -562,6 +562,12 @@ def vader_compound(text: str) -> float:
     return float(_vader().polarity_scores(text)["compound"])
 
 
+@lru_cache(maxsize=4096)
+def _prefix_compound(prefix: str) -> float:
+    # Typing changes the end of a text: the prefixes before it were scored on the last keystroke.
+    return vader_compound(prefix)
+
+
 def compound_to_p(compound: float | np.ndarray):
     """VADER's compound score read as p(positive) = (c + 1) / 2: a straight map of [-1, 1] onto
     [0, 1], so that p > 0.5 exactly where VADER says positive (c > 0) and p = 0.5 where it
@@ -572,14 +578,8 @@ def compound_to_p(compound: float | np.ndarray):
 
 def vader_p_positive(text: str, tokens: list[Token] | None = None) -> np.ndarray:
     """VADER's p(positive) after each token: of text[:end of token t] for every t, (T,) float32,
-    on the same tokens as the models' (tokenize(text) unless given)."""
+    on the same tokens as the models' (tokenize(text) unless given). About 0.1 ms a prefix;
+    prefixes scored before are remembered (4,096 of them), so typing at the end costs one."""
     if tokens is None:
         tokens = tokenize(text)
-    vader = _vader()
-    cache: dict[int, float] = {}
-    out = np.empty(len(tokens), dtype=np.float32)
-    for n, token in enumerate(tokens):
-        if token.end not in cache:
-            cache[token.end] = vader.polarity_scores(text[: token.end])["compound"]
-        out[n] = compound_to_p(cache[token.end])
-    return out
+    return np.array([compound_to_p(_prefix_compound(text[: t.end])) for t in tokens], dtype=np.float32)

@@ -41,7 +41,7 @@ CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
 ATTENTIONS = ("none", "additive")
 TASK = "translate"
 MAX_SOURCE_TOKENS = 60  # the training sentences have at most 25; longer text is several sentences
-MAX_SOURCE_CHARS = 2_000  # checked before tokenising, so that a pasted book is refused at once
+MAX_SOURCE_CHARS = 10_000  # checked before tokenising, so that a pasted book is refused at once
 WHAT_IF_TOP = 5  # what step_top_k offers by default: the decoder's five likeliest next words
 
 
@@ -169,6 +169,25 @@ class BeamTrace:
 
 
 @dataclass
+class SourceReading:
+    """A French text as the model reads it."""
+
+    text: str
+    typed: list[str]  # its tokens as typed
+    unknown: list[int]  # positions in `typed` of the tokens the model does not know
+    read: list[int]  # positions of the tokens the model reads: all but unknown signs (emoji, symbols)
+    ids: list[int]  # the indices of those tokens, unknown words as <unk>
+
+    def spread(self, attention: np.ndarray | None) -> np.ndarray | None:
+        """Attention over the tokens read (T, len(read)) -> over the typed tokens (T, len(typed)), 0 where unread."""
+        if attention is None:
+            return None
+        full = np.zeros((attention.shape[0], len(self.typed)), np.float32)
+        full[:, self.read] = attention
+        return full
+
+
+@dataclass
 class NBestEntry:
     translation: str
     tokens: list[str]
@@ -184,13 +203,14 @@ class TranslationResult:
     source_tokens: list[str]  # the French tokens as typed
     unknown: list[str]  # French tokens the model does not know: read as <unk>, shown marked
     unknown_positions: list[int]  # their places in source_tokens
+    read_positions: list[int]  # the places in source_tokens the model read (unknown signs are not read)
     tokens: list[str]  # the model's English tokens of the best translation (lower-case, n't 's split)
     words: list[str]  # each token as written in `translation` (cased; <unk> replaced by a copied French word)
     translation: str  # the best translation written as a person would
     attention: np.ndarray | None  # (len(tokens), len(source_tokens)): where each English token looked
     logprob: float
     nbest: list[NBestEntry]  # best first
-    hypotheses: list[Hypothesis]  # the decodings behind nbest, in the same order
+    hypotheses: list[Hypothesis]  # the decodings behind nbest; their attention is over the tokens read
 
     def to_json(self) -> dict:
         """The command line's JSON: source, translation, tokens, source_tokens, attention, nbest, unknown."""
@@ -379,7 +399,8 @@ class Translator(nn.Module):
         ids = []
         for token in prefix:
             if isinstance(token, int):
-                if not 0 <= token < len(self.target_vocab) or token in (self.target_vocab.pad, self.target_vocab.sos):
+                v = self.target_vocab
+                if not 0 <= token < len(v) or token in (v.pad, v.sos, v.eos):
                     raise UserError(f"{token} is not an English token index of this model")
                 ids.append(token)
             elif token in self.target_vocab and token not in SPECIALS[:3]:
@@ -544,7 +565,7 @@ class Translator(nn.Module):
         """A pair read two ways: teacher forced (fed the reference) and free running (fed its own
         likeliest token), the reference's loss at each step of both, and where they part."""
         self.eval()
-        source_ids = self.source_ids(french)[0]
+        source_ids = self.read_source(french).ids
         reference = self.target_vocab.encode(tokenize_english(english)) + [self.target_vocab.eos]
         encoded = self._encode_one(source_ids)
         start = self.start_state(encoded)
@@ -600,49 +621,66 @@ class Translator(nn.Module):
 
     # --- text in, text out --------------------------------------------------------------------
 
-    def source_ids(self, text: str) -> tuple[list[int], list[str], list[int]]:
-        """French text -> (indices, tokens as typed, positions of unknown tokens), refusing bad input."""
-        if not isinstance(text, str) or not text.strip():
+    def read_source(self, text: str, refuse: bool = True) -> SourceReading:
+        """French text -> what the model reads of it. Refuses (UserError) text that cannot be
+        translated: empty, longer than one sentence, no French word the model knows, or English;
+        with refuse=False (evaluation: the test split as it is) reads whatever there is."""
+        if not isinstance(text, str) or (refuse and not text.strip()):
             raise UserError("there is nothing to translate: type a French sentence")
-        if len(text) > MAX_SOURCE_CHARS:
+        if refuse and len(text) > MAX_SOURCE_CHARS:
             raise UserError(f"the text is {len(text):,} characters long; the model translates one sentence at a "
                             f"time (at most {MAX_SOURCE_TOKENS} words and signs): give it one sentence")
         typed = tokenize_french(text, lower=False)
-        if not typed:
+        if refuse and not typed:
             raise UserError("there is nothing to translate: type a French sentence")
-        if len(typed) > MAX_SOURCE_TOKENS:
+        if refuse and len(typed) > MAX_SOURCE_TOKENS:
             raise UserError(f"the text has {len(typed)} words and signs; the model translates one sentence at a "
                             f"time, of at most {MAX_SOURCE_TOKENS} (it learned on sentences of up to 25): "
                             f"give it one sentence")
         lower = [t.lower() for t in typed]
         unknown = [i for i, t in enumerate(lower) if t not in self.source_vocab]
+        if refuse:
+            self._refuse_unreadable(typed, lower, unknown)
+        # Unknown words and numbers are read as <unk> (a translation can copy them); unknown signs
+        # (emoji, symbols) carry no word to translate, and reading them as <unk> makes the model write one.
+        read = [i for i, t in enumerate(lower) if t in self.source_vocab or _has_word_or_digit(t)]
+        if not read:  # refuse=False only: nothing but unknown signs, or nothing at all
+            typed, unknown = (typed, unknown) if typed else ([UNK], [0])
+            read = list(range(len(typed)))
+        ids = self.source_vocab.encode([lower[i] if i < len(lower) else UNK for i in read])
+        return SourceReading(text=text, typed=typed, unknown=unknown, read=read, ids=ids)
+
+    def _refuse_unreadable(self, typed: list[str], lower: list[str], unknown: list[int]) -> None:
         words = [t for t in lower if is_word(t)]
         known_words = [t for t in words if t in self.source_vocab]
+        details = {"unknown": [typed[i] for i in unknown], "unknown_positions": unknown}
         english_like = [t for t in words if t not in self.source_vocab and t in self.target_vocab]
         if len(english_like) > len(known_words):
-            shown = ", ".join(english_like[:6])
+            shown = ", ".join(_short(t) for t in english_like[:6])
             raise UserError(f"this looks like English ({shown}); the model translates from French to English: "
-                            f"type the French sentence",
-                            details={"unknown": [typed[i] for i in unknown], "unknown_positions": unknown})
+                            f"type the French sentence", details=details)
         if not known_words:
-            shown = ", ".join(typed[i] for i in unknown[:8]) or text.strip()[:40]
+            shown = ", ".join(_short(typed[i]) for i in unknown[:8]) or _short(" ".join(typed))
             raise UserError(f"the model knows none of these words as French ({shown}); type a French sentence",
-                            details={"unknown": [typed[i] for i in unknown], "unknown_positions": unknown})
-        return self.source_vocab.encode(lower), typed, unknown
+                            details=details)
 
-    def written(self, hypothesis: Hypothesis, source_tokens: list[str], unknown_positions: list[int]) -> list[str]:
+    def written(self, hypothesis: Hypothesis, reading: SourceReading) -> list[str]:
         """Each English token as written: cased, and <unk> replaced by the French word it copies
         (the one it looked at most, with attention; without, the unknown French words in turn)."""
         words = self.casing.words(hypothesis.tokens)
-        queue = [source_tokens[i] for i in unknown_positions]
+        queue = [reading.typed[i] for i in reading.unknown if i in reading.read]
         for t, token in enumerate(hypothesis.tokens):
             if token != UNK:
                 continue
             if hypothesis.attention is not None and t < len(hypothesis.attention):
-                words[t] = source_tokens[int(np.argmax(hypothesis.attention[t]))]
+                words[t] = reading.typed[reading.read[int(np.argmax(hypothesis.attention[t]))]]
             elif queue:
                 words[t] = queue.pop(0)
         return words
+
+    def written_text(self, hypothesis: Hypothesis, reading: SourceReading) -> str:
+        """The translation a hypothesis stands for, written as a person would."""
+        return join_words(hypothesis.tokens, self.written(hypothesis, reading))
 
     @torch.no_grad()
     def translate(self, text: str, width: int = 5, length_penalty: float = 0.0, nbest: int | None = None,
@@ -652,19 +690,26 @@ class Translator(nn.Module):
         Raises UserError for text that cannot be translated: empty, longer than one sentence,
         no French word the model knows, or English.
         """
-        ids, typed, unknown = self.source_ids(text)
-        hyps = self.beam_search(ids, width=width, length_penalty=length_penalty, nbest=nbest,
+        reading = self.read_source(text)
+        hyps = self.beam_search(reading.ids, width=width, length_penalty=length_penalty, nbest=nbest,
                                 forced_prefix=forced_prefix, max_len=max_len, trace=trace)
-        entries = []
-        for hyp in hyps:
-            words = self.written(hyp, typed, unknown)
-            entries.append(NBestEntry(join_words(hyp.tokens, words), list(hyp.tokens), hyp.logprob, hyp.score))
+        entries = [NBestEntry(self.written_text(h, reading), list(h.tokens), h.logprob, h.score) for h in hyps]
         best = hyps[0]
         return TranslationResult(
-            source=text, source_tokens=typed, unknown=[typed[i] for i in unknown], unknown_positions=unknown,
-            tokens=list(best.tokens), words=self.written(best, typed, unknown), translation=entries[0].translation,
-            attention=best.attention, logprob=best.logprob, nbest=entries, hypotheses=hyps,
+            source=text, source_tokens=reading.typed, unknown=[reading.typed[i] for i in reading.unknown],
+            unknown_positions=reading.unknown, read_positions=reading.read, tokens=list(best.tokens),
+            words=self.written(best, reading), translation=entries[0].translation,
+            attention=reading.spread(best.attention), logprob=best.logprob, nbest=entries, hypotheses=hyps,
         )
+
+
+def _has_word_or_digit(token: str) -> bool:
+    return any(c.isalnum() for c in token)
+
+
+def _short(token: str, most: int = 24) -> str:
+    """A token to quote in a message: a pasted run of 5,000 letters is shown by its start."""
+    return token if len(token) <= most else token[: most - 1] + "…"
 
 
 def pad_batch(sequences: list[list[int]], pad: int, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:

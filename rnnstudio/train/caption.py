@@ -8,6 +8,8 @@ returns plain numbers.
 
 `evaluate_shapes` measures a model on scenes it never saw (another seed stream):
 object-level F1, corpus BLEU-4 against the canonical caption, and the grade counts.
+`CaptionLoop` is a run of the trainer (rnnstudio.train.loop) with those measurements at its
+end; `caption_loop` makes the one `rnnstudio train caption` runs.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ import torch
 
 from rnnstudio.nn.captioner import SPECIALS, Captioner, CaptionerConfig, images_to_tensor
 from rnnstudio.train.accel import FLOAT32
+from rnnstudio.train.defaults import CaptionDefaults
+from rnnstudio.train.distributed import Run
+from rnnstudio.train.loop import TrainingLoop
 
 TRAIN_STREAM = 11  # first key of the training scenes' seeds
 EVAL_STREAM = 23  # ... and of the evaluation scenes': never the same scenes
@@ -29,12 +34,12 @@ EVAL_STREAM = 23  # ... and of the evaluation scenes': never the same scenes
 
 @dataclass(frozen=True)
 class CaptionTrainSettings:
-    batch_size: int = 64
-    lr: float = 2e-3  # Adam; decays on a cosine to lr/10 over the planned steps
-    steps: int = 3000
+    batch_size: int = CaptionDefaults.batch_size
+    lr: float = CaptionDefaults.lr  # Adam; decays on a cosine to lr/10 over the planned steps
+    steps: int = CaptionDefaults.steps
     grad_clip: float = 5.0
-    seed: int = 0
-    camera_fraction: float = 0.5  # shapes world: share of camera-look pictures in a batch
+    seed: int = CaptionDefaults.seed
+    camera_fraction: float = CaptionDefaults.camera_fraction  # shapes world: share of camera-look pictures in a batch
     variety: float = 0.0  # shapes world: share of captions in a variant form (0: canonical only)
 
     def __post_init__(self):
@@ -265,3 +270,101 @@ def evaluate_coco(model: Captioner, data: CocoData, device="cpu") -> dict:
     hyps = caption_batch(model, images, device)
     refs = [item.captions for item in data.held]
     return {"bleu4": round(corpus_bleu(hyps, refs), 4), "images": len(images)}
+
+
+# --- a run ------------------------------------------------------------------------------------
+
+
+class CaptionLoop(TrainingLoop):
+    """A run of a CaptionTrainer (rnnstudio.train.loop): the mean loss since the last line every
+    `log_every` iterations; at the end, the shapes world's unseen scenes (`eval_scenes` of each
+    look) or a COCO-format set's held-out images."""
+
+    totals = ("images_seen",)
+    compile_helps = True  # a fixed batch of fixed-size pictures: the encoder compiles well
+
+    def __init__(self, trainer: CaptionTrainer, steps: int, run: Run | None = None, seed: int = 0,
+                 log_every: int = CaptionDefaults.log_every, eval_scenes: int = CaptionDefaults.eval_scenes,
+                 data=None, described: str = "", weights_note: str = ""):
+        super().__init__(trainer, steps, run, seed)
+        self.log_every = log_every
+        self.eval_scenes = eval_scenes
+        self.data = data if data is not None else trainer.data  # all of it, not one process's share
+        self.described = described or trainer.data.name
+        self.weights_note = weights_note  # where a resnet18 encoder's first weights came from
+        self._recent: list[float] = []
+
+    def compile_part(self):
+        return self.trainer.model.encoder
+
+    def measure(self, info: dict) -> list:
+        self._recent.append(info["loss"])
+        it = info["iteration"]
+        if (it - self.first) % self.log_every and not self.done:
+            return []
+        loss = self.run.mean(sum(self._recent) / len(self._recent))  # every process, at the same steps
+        self._recent = []
+        line = (f"iter {it:6d}  loss {loss:.3f} nats/caption  ({info['nats_per_word']:.3f} nats/word)  "
+                f"{self.iterations_per_second():.2f} it/s")
+        return [self.evaluation(line, loss=loss)] if self.run.is_main else []
+
+    def describe(self) -> str:
+        c = self.trainer.config
+        params = sum(p.numel() for p in self.trainer.model.parameters())
+        return (f"{self.described}; {len(self.data.vocab)} words; {c.encoder} encoder at {c.image_size}x{c.image_size}, "
+                f"LSTM {c.hidden}, {params:,} parameters{self.weights_note}; on {self.run.describe()}{self.speed_note()}")
+
+    def finish(self) -> list[str]:
+        model, device = self.trainer.model, self.trainer.device
+        if not isinstance(self.data, ShapesData):
+            held = evaluate_coco(model, self.data, device=device)
+            self.metrics.update({"bleu4_held_out": held["bleu4"], "held_out_images": held["images"]})
+            return [f"held-out images: BLEU-4 {held['bleu4']:.4f} on {held['images']} images"]
+        plain = evaluate_shapes(model, self.eval_scenes, camera=False, device=device)
+        camera = evaluate_shapes(model, self.eval_scenes, camera=True, device=device)
+        self.metrics.update({
+            "object_f1_plain": plain["object_f1"], "object_f1_camera": camera["object_f1"],
+            "bleu4_plain": plain["bleu4"], "bleu4_camera": camera["bleu4"],
+            "grades_plain": plain["grades"], "grades_camera": camera["grades"], "eval_scenes": self.eval_scenes,
+        })
+        return [f"unseen plain scenes:  object F1 {plain['object_f1']:.4f}  BLEU-4 {plain['bleu4']:.4f}  {plain['grades']}",
+                f"unseen camera scenes: object F1 {camera['object_f1']:.4f}  BLEU-4 {camera['bleu4']:.4f}  "
+                f"{camera['grades']}"]
+
+    def save_to(self, path, trained: dict) -> None:
+        from rnnstudio.nn.captioner import save_captioner
+
+        save_captioner(path, self.trainer.model, trained)
+
+
+def caption_loop(options: CaptionDefaults, run: Run | None = None) -> CaptionLoop:
+    """A new captioner trained as `options` say, in this process of `run`: `rnnstudio train caption`."""
+    from rnnstudio.nn.captioner import load_resnet18_weights
+
+    run = run if run is not None else Run(torch.device("cpu"))
+    o = options
+    image_size = o.input_size()
+    settings = CaptionTrainSettings(batch_size=o.batch_size, lr=o.lr, steps=o.steps, seed=o.seed,
+                                    camera_fraction=o.camera_fraction)
+    if o.data == "shapes":
+        data = ShapesData(image_size, settings)
+        described = f"the shapes world (generated, {o.camera_fraction:.0%} camera look)"
+    else:
+        from rnnstudio.data.coco import load_coco
+
+        coco = load_coco(o.data, o.images)
+        data = CocoData(coco, image_size, settings, min_count=o.min_count)
+        described = f"{coco.name}: {len(data.train):,} training and {len(data.held):,} held-out images"
+    torch.manual_seed(o.seed)
+    config = CaptionerConfig(vocab_size=len(data.vocab), encoder=o.encoder, image_size=image_size,
+                             channels=o.channels, hidden=o.hidden)
+    model = Captioner(config, data.vocab)
+    weights_note = ""
+    if o.encoder == "resnet18":
+        if o.encoder_weights and o.encoder_weights.lower() == "none":
+            weights_note = ", encoder from scratch"
+        else:
+            weights_note = f", encoder from {load_resnet18_weights(model.encoder, o.encoder_weights)}"
+    trainer = CaptionTrainer(run.shard(data), config, settings, device=run.device, model=model)
+    return CaptionLoop(trainer, o.steps, run, seed=o.seed, log_every=o.log_every, eval_scenes=o.eval_scenes,
+                       data=data, described=described, weights_note=weights_note)

@@ -2,8 +2,9 @@
 
 `CharRNNTrainer.step()` runs one iteration (a batch of windows of `seq_len` characters,
 forward, backward through those steps only, an Adam update) and returns plain numbers.
-The caller decides when to step, so a worker can interleave training with sampling, and
-pausing is simply not stepping: the optimizer state and counters stay as they are.
+`CharRNNLoop` is a run of it (rnnstudio.train.loop): validation on its schedule and the
+app's timeline samples; the app's worker steps it between interactive requests (pausing is
+simply not stepping), `rnnstudio train charrnn` runs it to the end (`charrnn_loop`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ from torch import nn
 from rnnstudio.data.text import Corpus, Vocab
 from rnnstudio.nn.charrnn import CharRNN, CharRNNConfig
 from rnnstudio.train.accel import FLOAT32
+from rnnstudio.train.defaults import CharRNNDefaults
+from rnnstudio.train.distributed import Run
+from rnnstudio.train.loop import TrainingLoop
+from rnnstudio.train.progress import TimelineSample
 
 
 BATCH_RNG_KEY = "batch_rng.state"  # saved beside Adam's moments, so that resuming is exact
@@ -26,12 +31,12 @@ BATCH_RNG_KEY = "batch_rng.state"  # saved beside Adam's moments, so that resumi
 
 @dataclass(frozen=True)
 class TrainSettings:
-    seq_len: int = 64  # the BPTT window: gradients flow back at most this many characters
-    batch_size: int = 32  # windows trained on at once
-    lr: float = 2e-3  # Adam's learning rate
-    steps: int = 2000  # iterations planned; the learning rate decays to lr/10 over them
+    seq_len: int = CharRNNDefaults.seq_len  # the BPTT window: gradients flow back at most this many characters
+    batch_size: int = CharRNNDefaults.batch_size  # windows trained on at once
+    lr: float = CharRNNDefaults.lr  # Adam's learning rate
+    steps: int = CharRNNDefaults.steps  # iterations planned; the learning rate decays to lr/10 over them
     grad_clip: float = 5.0  # largest gradient norm, against exploding gradients
-    seed: int = 0
+    seed: int = CharRNNDefaults.seed
     valid_windows: int = 64  # validation estimate: this many windows of seq_len * 4
 
     def __post_init__(self):
@@ -222,3 +227,96 @@ def evaluate_text(model: CharRNN, indices: np.ndarray, device="cpu", streams: in
         total += float(nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum"))
         count += y.numel()
     return total / count
+
+
+# --- a run ------------------------------------------------------------------------------------
+
+
+class CharRNNLoop(TrainingLoop):
+    """A run of a CharRNNTrainer, `steps` iterations on from where it is (rnnstudio.train.loop).
+
+    The validation loss is measured every `eval_every` iterations of the run, at each timeline
+    sample and at the end (an Evaluation each); `sample_at` (iterations within the run) are the
+    app's timeline samples, each a TimelineSample. Iteration numbers count from the model's
+    first training step, so a continued model goes on from where it was.
+    """
+
+    rate_key = "chars"
+    totals = ("chars_seen",)
+
+    def __init__(self, trainer: CharRNNTrainer, steps: int, run: Run | None = None, seed: int = 0,
+                 eval_every: int = CharRNNDefaults.eval_every, sample_at: tuple[int, ...] = (),
+                 sample_length: int = CharRNNDefaults.sample_length,
+                 sample_temperature: float = CharRNNDefaults.sample_temperature):
+        super().__init__(trainer, steps, run, seed)
+        self.eval_every = eval_every
+        self.sample_length = sample_length
+        self.sample_temperature = sample_temperature
+        self._sample_at = {self.first + k for k in sample_at}
+        self.full_valid: float | None = None  # nats per character on all of the held-out text (finish)
+
+    def measure(self, info: dict) -> list:
+        it = info["iteration"]
+        if (it - self.first) % self.eval_every and it not in self._sample_at and not self.done:
+            return []
+        train = self.run.mean(info["loss"])  # every process, at the same steps
+        if not self.run.is_main:
+            return []
+        valid = self.trainer.validate()
+        self.validated(it, valid)
+        line = (f"iter {it:6d}  train {train:.3f}  valid {valid:.3f} nats/char  "
+                f"{self.units_per_second():,.0f} chars/s")
+        events = [self.evaluation(line, train=train, valid=valid)]
+        if it in self._sample_at:
+            events.append(self.timeline_sample(it))
+        return events
+
+    def timeline_sample(self, iteration: int) -> TimelineSample:
+        model = self.trainer.model
+        model.eval()
+        try:
+            vocab = self.trainer.vocab
+            generator = torch.Generator(device="cpu").manual_seed(self.seed + iteration)
+            prime = vocab.encode("\n") if "\n" in vocab.chars else []
+            indices = list(model.generate(prime, self.sample_length, self.sample_temperature, 0, generator))
+        finally:
+            model.train()
+        return TimelineSample(iteration, vocab.decode(indices), self.trainer.last_valid_loss)
+
+    def describe(self) -> str:
+        t, c = self.trainer, self.trainer.config
+        return (f"{t.corpus_name}: {len(t.train_data):,} training and {len(t.valid_data):,} validation characters, "
+                f"{len(t.vocab)} symbols; {c.arch} {c.layers} x {c.hidden} on {self.run.describe()}{self.speed_note()}")
+
+    def finish(self) -> list[str]:
+        """The loss on all of the held-out text, in nats and bits per character."""
+        t = self.trainer
+        self.full_valid = evaluate_text(t.model, t.valid_data.cpu().numpy(), device=t.device)
+        self.metrics["valid_nats_per_char"] = round(self.full_valid, 4)
+        self.metrics["valid_bits_per_char"] = round(self.full_valid / math.log(2), 4)
+        return []
+
+    def closing_line(self, out) -> str:
+        return f"validation on all of the held-out text: {self.full_valid:.4f} nats/char; wrote {out}"
+
+    def save_to(self, path, trained: dict) -> None:
+        from rnnstudio.nn.charrnn import save_charrnn
+
+        save_charrnn(path, self.trainer.model, self.trainer.vocab.chars, trained)
+
+
+def charrnn_loop(options: CharRNNDefaults, run: Run | None = None) -> CharRNNLoop:
+    """A new model trained as `options` say, in this process of `run`: `rnnstudio train charrnn`."""
+    from rnnstudio.data.text import load_corpus
+
+    run = run if run is not None else Run(torch.device("cpu"))
+    corpus = load_corpus(options.corpus)
+    config = CharRNNConfig(vocab_size=1, arch=options.arch, layers=options.layers, hidden=options.hidden,
+                           embed=options.embed, dropout=options.dropout)
+    settings = TrainSettings(  # each process draws its own windows: rank 0 keeps the seed
+        seq_len=options.seq_len, batch_size=options.batch_size, lr=options.lr, steps=options.steps,
+        seed=run.seed(options.seed),
+    )
+    torch.manual_seed(options.seed)
+    trainer = CharRNNTrainer(corpus, config, settings, device=run.device)
+    return CharRNNLoop(trainer, options.steps, run, seed=options.seed, eval_every=options.eval_every)

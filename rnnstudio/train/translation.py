@@ -24,11 +24,9 @@ import numpy as np
 import torch
 
 from rnnstudio.data.translation import (
-    Casing, Pair, Splits, Vocabulary, is_word, join_words, load_splits, tokenize_english, tokenize_french,
+    Casing, Pair, Splits, Vocabulary, is_word, load_splits, tokenize_english, tokenize_french,
 )
-from rnnstudio.nn.translation import (
-    Hypothesis, Translator, TranslatorConfig, pad_batch, round_weights, save_translator,
-)
+from rnnstudio.nn.translation import Translator, TranslatorConfig, pad_batch, round_weights, save_translator
 
 # BLEU by the French sentence's length in words (tokens with a letter or a digit): buckets of a
 # few hundred test sentences each, the last open-ended.
@@ -250,30 +248,20 @@ def forced_loss(model: Translator, pairs: list[Pair], chunk: int = 256) -> float
 
 def translate_pairs(model: Translator, pairs: list[Pair], width: int = 1, length_penalty: float = 0.0,
                     chunk: int = 256, progress=None) -> list[str]:
-    """The written translation of each pair's French sentence, as it is (no refusals: unknown
-    words are read as <unk>): greedy in batches when width is 1, else beam search one by one."""
-    typed = [tokenize_french(p.french, lower=False) for p in pairs]
-    sources = []
-    for tokens in typed:
-        ids = model.source_vocab.encode([t.lower() for t in tokens])
-        sources.append(ids or [model.source_vocab.unk])  # a sentence of no tokens at all is read as one <unk>
+    """The written translation of each pair's French sentence, read as `Translator.translate` reads
+    it but never refused: greedy in batches when width is 1, else beam search one by one."""
+    readings = [model.read_source(p.french, refuse=False) for p in pairs]
     out = []
     for start in range(0, len(pairs), chunk):
+        part = readings[start: start + chunk]
         if width == 1:
-            hyps = model.greedy_batch(sources[start: start + chunk])
+            hyps = model.greedy_batch([r.ids for r in part])
         else:
-            hyps = [model.beam_search(s, width=width, length_penalty=length_penalty, nbest=1)[0]
-                    for s in sources[start: start + chunk]]
-        for hyp, tokens in zip(hyps, typed[start: start + chunk]):
-            out.append(written_translation(model, hyp, tokens))
+            hyps = [model.beam_search(r.ids, width=width, length_penalty=length_penalty, nbest=1)[0] for r in part]
+        out += [model.written_text(hyp, reading) for hyp, reading in zip(hyps, part)]
         if progress is not None:
             progress(min(start + chunk, len(pairs)), len(pairs))
     return out
-
-
-def written_translation(model: Translator, hyp: Hypothesis, typed: list[str]) -> str:
-    unknown = [i for i, t in enumerate(typed) if t.lower() not in model.source_vocab]
-    return join_words(hyp.tokens, model.written(hyp, typed, unknown))
 
 
 def score_translations(model: Translator, pairs: list[Pair], width: int = 1, length_penalty: float = 0.0,

@@ -53,6 +53,7 @@ from rnnstudio.ui.widgets import (
 from rnnstudio.worker.requests import (
     SHIPPED,
     TRAINING,
+    CharRNNDefaults,
     LoadModelRequest,
     ModelInfo,
     SampleRequest,
@@ -188,29 +189,29 @@ class CharRNNPanel(QWidget):
         for label, key in ARCHS:
             self.arch_combo.addItem(label, key)
         add_explained_row(form, "Cell", self.arch_combo, "Vanilla RNN: h = tanh(W_hh h + W_xh x); LSTM and GRU add gates.")
-        self.layers_spin = _spin(1, 4, 2)
+        self.layers_spin = _spin(1, 4, CharRNNDefaults.layers)
         add_explained_row(form, "Layers", self.layers_spin, "Stacked recurrent layers; each reads the one below.")
-        self.hidden_spin = _spin(8, 1024, 128, step=32)
+        self.hidden_spin = _spin(8, 1024, CharRNNDefaults.hidden, step=32)
         add_explained_row(form, "Hidden size", self.hidden_spin, "Numbers in the state h_t: the network's memory.")
-        self.dropout_spin = _dspin(0.0, 0.9, 0.0, 0.05, 2)
+        self.dropout_spin = _dspin(0.0, 0.9, CharRNNDefaults.dropout, 0.05, 2)
         add_explained_row(form, "Dropout", self.dropout_spin, "Zeroes this fraction between layers in training, against overfitting.",
                           advanced=True)
         v.addWidget(model)
 
         train = QGroupBox("Training")
         form = QFormLayout(train)
-        self.seq_spin = _spin(4, 1000, 64, step=8)
+        self.seq_spin = _spin(4, 1000, CharRNNDefaults.seq_len, step=8)
         add_explained_row(form, "Sequence length", self.seq_spin,
                           "The BPTT window: gradients flow back through at most this many characters.")
-        self.batch_spin = _spin(1, 512, 32, step=8)
+        self.batch_spin = _spin(1, 512, CharRNNDefaults.batch_size, step=8)
         add_explained_row(form, "Batch size", self.batch_spin, "Text windows trained on at once, averaged in one step.",
                           advanced=True)
-        self.lr_spin = _dspin(1e-5, 1.0, 2e-3, 5e-4, 4)
+        self.lr_spin = _dspin(1e-5, 1.0, CharRNNDefaults.lr, 5e-4, 4)
         add_explained_row(form, "Learning rate", self.lr_spin, "Adam's step size; it decays to a tenth by the last iteration.",
                           advanced=True)
-        self.steps_spin = _spin(10, 1_000_000, 2000, step=100)
+        self.steps_spin = _spin(10, 1_000_000, CharRNNDefaults.steps, step=100)
         add_explained_row(form, "Iterations", self.steps_spin, "Training steps to run, one batch each.")
-        self.sample_at_edit = QLineEdit("100, 300, 700, 2000")
+        self.sample_at_edit = QLineEdit(", ".join(map(str, CharRNNDefaults.sample_at)))
         add_explained_row(form, "Samples at", self.sample_at_edit,
                           "Iterations at which a sample is kept in the timeline.")
         self.continue_check = QCheckBox("Continue the opened model")
@@ -470,7 +471,7 @@ class CharRNNPanel(QWidget):
             batch_size=self.batch_spin.value(),
             lr=self.lr_spin.value(),
             steps=self.steps_spin.value(),
-            eval_every=max(10, self.steps_spin.value() // 40),
+            eval_every=CharRNNDefaults.curve_eval_every(self.steps_spin.value()),
             sample_at=self._sample_iterations(),
         )
 

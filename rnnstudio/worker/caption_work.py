@@ -1,6 +1,8 @@
 """Captioning on the device thread: loading the captioner and captioning frames.
 
-Plain Python and torch, no Qt; request handlers are generators like those in charrnn_work.
+Plain Python and torch, no Qt; the handlers registered here serve the requests of
+rnnstudio.worker.caption_messages. OpenCV and the captioner load with this module, on the
+first captioning request.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from rnnstudio.data.images import fit_square
 from rnnstudio.errors import UserError
 from rnnstudio.nn.captioner import images_to_tensor, load_captioner
 from rnnstudio.paths import shipped_model
-from rnnstudio.worker.requests import (
+from rnnstudio.worker.caption_messages import (
     CaptionModelInfo,
     CaptionRequest,
     CaptionResult,
     LoadCaptionModelRequest,
 )
+from rnnstudio.worker.protocol import WorkContext, handles
 
 MAX_BEAM = 20
 
@@ -28,7 +31,7 @@ class CaptionWorkspace:
         self.device = device
         self.loaded = None
 
-    def load(self, request: LoadCaptionModelRequest):
+    def load(self, request: LoadCaptionModelRequest) -> CaptionModelInfo:
         path = request.path or str(shipped_model("caption"))
         self.loaded = load_captioner(path, self.device)
         c = self.loaded.model.config
@@ -36,9 +39,8 @@ class CaptionWorkspace:
             path=str(path), encoder=c.encoder, vocab_size=len(self.loaded.vocab), input_size=c.image_size,
             trained=dict(self.loaded.trained),
         )
-        yield
 
-    def caption(self, request: CaptionRequest):
+    def caption(self, request: CaptionRequest) -> CaptionResult:
         if self.loaded is None:
             raise UserError("no captioning model is open; open one, or reinstall RNN Studio for the shipped one")
         if not 1 <= request.beam <= MAX_BEAM:
@@ -69,4 +71,13 @@ class CaptionWorkspace:
             f1=f1,
             seconds=time.perf_counter() - t0,
         )
-        yield
+
+
+@handles(LoadCaptionModelRequest)
+def _load(request: LoadCaptionModelRequest, context: WorkContext) -> CaptionModelInfo:
+    return context.state(CaptionWorkspace).load(request)
+
+
+@handles(CaptionRequest)
+def _caption(request: CaptionRequest, context: WorkContext) -> CaptionResult:
+    return context.state(CaptionWorkspace).caption(request)

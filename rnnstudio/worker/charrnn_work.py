@@ -1,9 +1,9 @@
 """The char-RNN work done on the device thread: loading, sampling, training, saving.
 
-Plain Python and torch, no Qt: each interactive request is a generator function that
-yields partial results and returns its final result; the device worker drives it and
-may stop it between any two yields. Training is a `TrainingRun` stepped one iteration at
-a time, so the worker can put interactive requests between its steps.
+Plain Python and torch, no Qt. The handlers registered here serve the requests of
+rnnstudio.worker.charrnn_messages on the `CharRNNWorkspace`, the char-RNN models the worker
+holds. Training is a `TrainingRun` that the handler of StartCharRNNTrainingRequest makes the
+worker's job: the worker steps it one iteration at a time, between interactive requests.
 """
 
 from __future__ import annotations
@@ -18,22 +18,22 @@ from rnnstudio.errors import UserError
 from rnnstudio.nn.charrnn import CharRNN, CharRNNConfig, load_charrnn, save_charrnn
 from rnnstudio.paths import shipped_model
 from rnnstudio.train.charrnn import CharRNNTrainer, TrainSettings
-from rnnstudio.worker.requests import (
+from rnnstudio.train.progress import TimelineSample, TrainingProgress
+from rnnstudio.worker.charrnn_messages import (
     SHIPPED,
-    STAYS_OPEN,
     TRAINING,
-    LoadModelRequest,
-    ModelInfo,
+    CharRNNModelInfo,
+    CharRNNTrainingStarted,
+    CharRNNTrainSpec,
+    LoadCharRNNRequest,
     SampleRequest,
     SampleResult,
-    SaveModelRequest,
-    StartTrainingRequest,
+    SaveCharRNNRequest,
+    StartCharRNNTrainingRequest,
     TextChunk,
-    TimelineSample,
-    TrainingProgress,
-    TrainingStarted,
-    TrainSpec,
 )
+from rnnstudio.worker.jobs import StartsJob
+from rnnstudio.worker.protocol import WorkContext, handles
 
 PROGRESS_INTERVAL_S = 0.1  # report training progress at most 10 times a second
 STREAM_INTERVAL_S = 0.03  # send streamed sample text about 30 times a second
@@ -47,9 +47,9 @@ class LoadedModel:
     path: str | None
 
 
-def model_info(role: str, loaded: LoadedModel) -> ModelInfo:
+def model_info(role: str, loaded: LoadedModel) -> CharRNNModelInfo:
     c = loaded.model.config
-    return ModelInfo(
+    return CharRNNModelInfo(
         role=role,
         path=loaded.path,
         arch=c.arch,
@@ -78,15 +78,12 @@ class CharRNNWorkspace:
             raise UserError(what)
         return self.models[role]
 
-    # --- interactive work -------------------------------------------------------------------
-
-    def load(self, request: LoadModelRequest):
+    def load(self, request: LoadCharRNNRequest) -> CharRNNModelInfo:
         path = request.path or str(shipped_model("charrnn"))
         loaded = load_charrnn(path, self.device)
         self.models[SHIPPED] = LoadedModel(loaded.model, Vocab(loaded.vocab), loaded.trained, str(path))
         self._opened_optimizer = loaded.optimizer_tensors
         return model_info(SHIPPED, self.models[SHIPPED])
-        yield  # a generator, like every request handler
 
     def sample(self, request: SampleRequest):
         """Stream a sample; yields TextChunk about 30 times a second, returns SampleResult."""
@@ -121,7 +118,7 @@ class CharRNNWorkspace:
         seconds = max(time.perf_counter() - t0, 1e-9)
         return SampleResult(prime=request.prime, text="".join(pieces), chars_per_second=request.length / seconds)
 
-    def save(self, request: SaveModelRequest):
+    def save(self, request: SaveCharRNNRequest) -> str:
         if request.role == TRAINING and self.training is not None:
             t = self.training.trainer
             save_charrnn(request.path, t.model, t.vocab.chars, t.trained_info(), t.optimizer_tensors())
@@ -129,9 +126,9 @@ class CharRNNWorkspace:
             loaded = self.model(request.role)
             save_charrnn(request.path, loaded.model, loaded.vocab.chars, loaded.trained)
         return request.path
-        yield
 
-    def start_training(self, request: StartTrainingRequest, request_id: int):
+    def start_training(self, request: StartCharRNNTrainingRequest, request_id: int = 0):
+        """Read the corpus and build the run; yields CharRNNTrainingStarted, returns the run (now `training`)."""
         spec = request.spec
         if spec.sample_length < 1:
             raise UserError("the timeline sample length must be at least 1")
@@ -163,11 +160,43 @@ class CharRNNWorkspace:
             trainer = CharRNNTrainer(corpus, config, settings, self.device)
         self.training = TrainingRun(trainer, spec, request_id)
         info = model_info(TRAINING, self.model(TRAINING))
-        yield TrainingStarted(
+        yield CharRNNTrainingStarted(
             model=info, corpus=corpus.name, train_chars=len(corpus.train), valid_chars=len(corpus.valid),
             resumed_from=trainer.iteration,
         )
-        return STAYS_OPEN  # the run answers this request with progress until it ends
+        return self.training
+
+
+# --- handlers -----------------------------------------------------------------------------------
+
+
+def workspace(context: WorkContext) -> CharRNNWorkspace:
+    """The worker's char-RNN workspace. Its training run is the worker's job (the worker steps,
+    stops and resets it), so the model in training is the job's while the job is a char-RNN run."""
+    ws = context.state(CharRNNWorkspace)
+    ws.training = context.job if isinstance(context.job, TrainingRun) else None
+    return ws
+
+
+@handles(LoadCharRNNRequest)
+def load(request: LoadCharRNNRequest, context: WorkContext) -> CharRNNModelInfo:
+    return workspace(context).load(request)
+
+
+@handles(SaveCharRNNRequest)
+def save(request: SaveCharRNNRequest, context: WorkContext) -> str:
+    return workspace(context).save(request)
+
+
+@handles(SampleRequest)
+def sample(request: SampleRequest, context: WorkContext):
+    return workspace(context).sample(request)
+
+
+@handles(StartCharRNNTrainingRequest)
+def start_training(request: StartCharRNNTrainingRequest, context: WorkContext):
+    run = yield from workspace(context).start_training(request)
+    return StartsJob(run)  # the run answers this request with progress until it ends
 
 
 class TrainingRun:
@@ -177,7 +206,7 @@ class TrainingRun:
     goes on from where it was; `spec.steps` and `spec.sample_at` count within this run.
     """
 
-    def __init__(self, trainer: CharRNNTrainer, spec: TrainSpec, request_id: int):
+    def __init__(self, trainer: CharRNNTrainer, spec: CharRNNTrainSpec, request_id: int):
         self.trainer = trainer
         self.spec = spec
         self.request_id = request_id

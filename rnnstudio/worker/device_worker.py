@@ -1,14 +1,16 @@
 """The device worker: one long-lived thread that owns the accelerator and the models.
 
-Panels call `submit()` from the GUI thread and get an id back. The thread runs
-interactive requests first, in order, and steps the training run only when none is
-waiting, so a model can be sampled while it trains. Responses come back as Qt signals
-on the GUI thread, carrying plain Python / numpy data.
+Panels call `submit()` from the GUI thread with callbacks and get an id back. The thread runs
+requests in order, each by the handler its feature registered (rnnstudio.worker.protocol), and
+steps the training job (rnnstudio.worker.jobs) only when no request waits, so a model can be
+sampled while it trains. Each response reaches its request's callback once, on the GUI thread,
+carrying plain Python / numpy data.
 
-- A request submitted with a `slot` supersedes the previous request of that slot: the
-  older one is cancelled if it has not finished, and anything it still sends is dropped
-  on the GUI thread, so a panel never sees a stale result.
-- Any exception in a request is caught, logged and sent as `errored`; the thread goes on.
+- A request submitted with a `slot` supersedes the previous request of that slot: the older
+  one is cancelled if it has not finished, and anything it still sends is dropped on the GUI
+  thread, so a panel never sees a stale result.
+- Any exception in a request is caught, logged and sent to `on_error` (or, for a request
+  submitted without one, as `unhandled_error`); the thread goes on.
 - `shutdown()` stops the work between two steps (a training step is well under a second)
   and joins the thread.
 - Python's cyclic garbage collector does not run on this thread: the app switches the
@@ -23,7 +25,6 @@ import itertools
 import logging
 import os
 import threading
-import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,39 +32,18 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from rnnstudio.errors import UserError
-from rnnstudio.worker.requests import (
-    STAYS_OPEN,
-    CallRequest,
-    CaptionRequest,
-    ErrorInfo,
-    GatesRequest,
-    GradientRequest,
-    HypothesisRequest,
-    InterventionRequest,
-    LoadCaptionModelRequest,
-    LoadModelRequest,
-    LoadVQAModelRequest,
-    Request,
-    Response,
-    SampleRequest,
-    SaveModelRequest,
-    StartTrainingRequest,
-    TrainingControlRequest,
-    VQAEvalRequest,
-    VQAQuestionRequest,
-)
+from rnnstudio.worker.jobs import JobSlot, StartsJob
+from rnnstudio.worker.protocol import ErrorInfo, Request, Response, WorkContext, check_answer, serve
 
 log = logging.getLogger(__name__)
 
-TRAINING_ACTIVITY_INTERVAL_S = 0.25  # how often training updates the status bar's activity text
+FINAL = ("result", "error", "cancelled")  # the kinds of response that end a request
 
 
 @dataclass
 class _Pending:
     request_id: int
     request: Request
-    slot: str | None
-    callbacks: dict
 
 
 def default_torch_threads() -> int:
@@ -78,11 +58,8 @@ def default_torch_threads() -> int:
 
 class DeviceWorker(QObject):
     ready = Signal(str)  # a description of the device, once torch is loaded
-    result_ready = Signal(object)  # Response
-    partial_ready = Signal(object)  # Response
-    errored = Signal(object)  # Response with ErrorInfo
-    cancelled = Signal(object)  # Response
     activity_changed = Signal(str)  # what the worker is doing, for the status bar
+    unhandled_error = Signal(object)  # the Response of a request that failed and has no on_error
 
     _deliver = Signal(str, object)  # (kind, Response), from the worker thread to the GUI thread
 
@@ -91,18 +68,16 @@ class DeviceWorker(QObject):
         self._device_choice = device
         self._torch_threads = torch_threads or default_torch_threads()
         self._ids = itertools.count(1)
-        self._last_training_activity = 0.0
         self._cond = threading.Condition()
         self._queue: collections.deque[_Pending] = collections.deque()
         self._cancelled: set[int] = set()
         self._stopping = False
         self._current_in_slot: dict[str, int] = {}  # GUI thread only
         self._callbacks: dict[int, dict] = {}  # GUI thread only
-        self._slot_of: dict[int, str] = {}
+        self._slot_of: dict[int, str] = {}  # GUI thread only
         self.device_name: str | None = None
-        self.workspace = None  # the CharRNNWorkspace, made on the worker thread
-        self.caption_workspace = None
-        self.vqa_workspace = None
+        self.jobs = JobSlot(self._send)  # worker thread only
+        self.context: WorkContext | None = None  # made on the worker thread once torch is loaded
         self._deliver.connect(self._on_deliver, Qt.ConnectionType.QueuedConnection)
         self._thread = threading.Thread(target=self._run, name="rnnstudio-device-worker", daemon=True)
 
@@ -123,9 +98,10 @@ class DeviceWorker(QObject):
         on_error: Callable | None = None,
         on_cancelled: Callable | None = None,
     ) -> int:
+        """Queue `request`; each callback gets the payload of its kind of response."""
         request_id = next(self._ids)
-        callbacks = {"partial": on_partial, "result": on_result, "error": on_error, "cancelled": on_cancelled}
-        self._callbacks[request_id] = callbacks
+        self._callbacks[request_id] = {"partial": on_partial, "result": on_result, "error": on_error,
+                                       "cancelled": on_cancelled}
         if slot is not None:
             previous = self._current_in_slot.get(slot)
             self._current_in_slot[slot] = request_id
@@ -133,7 +109,7 @@ class DeviceWorker(QObject):
             if previous is not None:
                 self.cancel(previous)
         with self._cond:
-            self._queue.append(_Pending(request_id, request, slot, callbacks))
+            self._queue.append(_Pending(request_id, request))
             self._cond.notify()
         return request_id
 
@@ -163,14 +139,6 @@ class DeviceWorker(QObject):
 
     @Slot(str, object)
     def _on_deliver(self, kind: str, response: Response) -> None:
-        rid = response.request_id
-        final = kind in ("result", "error", "cancelled")
-        # A response to a superseded request is dropped here, on the GUI thread, so it can
-        # never arrive after the newer request was submitted.
-        if kind != "activity" and not self.is_current(rid):
-            if final:
-                self._forget(rid)
-            return
         if kind == "ready":
             self.device_name = response.payload
             self.ready.emit(response.payload)
@@ -178,14 +146,17 @@ class DeviceWorker(QObject):
         if kind == "activity":
             self.activity_changed.emit(response.payload)
             return
-        signal = {"partial": self.partial_ready, "result": self.result_ready, "error": self.errored,
-                  "cancelled": self.cancelled}[kind]
-        signal.emit(response)
-        callback = self._callbacks.get(rid, {}).get(kind)
-        if final:
+        rid = response.request_id
+        # A response to a superseded request is dropped here, on the GUI thread, so it can
+        # never arrive after the newer request was submitted.
+        current = self.is_current(rid)
+        callback = self._callbacks.get(rid, {}).get(kind) if current else None
+        if kind in FINAL:
             self._forget(rid)
         if callback is not None:
             callback(response.payload)
+        elif current and kind == "error":
+            self.unhandled_error.emit(response)
 
     def _forget(self, rid: int) -> None:
         self._callbacks.pop(rid, None)
@@ -199,211 +170,88 @@ class DeviceWorker(QObject):
         self._deliver.emit(kind, Response(request_id, request, payload))
 
     def _activity(self, text: str) -> None:
-        self._deliver.emit("activity", Response(0, None, text))
+        self._send("activity", 0, None, text)
 
     def _run(self) -> None:
         try:
             self._activity("loading PyTorch ...")
-            self._setup()
+            from rnnstudio.worker.engine import start_engine  # torch, on this thread only
+
+            device, description = start_engine(self._device_choice, self._torch_threads)
         except Exception as e:  # torch missing or broken: say so, and serve nothing
             log.exception("the device worker could not start")
             self._activity(f"the model engine could not start: {e}")
             return
+        self.context = WorkContext(device, self.jobs)
+        self._send("ready", 0, None, description)
         self._activity("idle")
         while True:
             with self._cond:
-                while not self._stopping and not self._queue and not self._training_due():
+                while not self._stopping and not self._queue and not self._job_due():
                     self._cond.wait()
                 if self._stopping:
                     return
                 item = self._queue.popleft() if self._queue else None
-                skip = item is not None and item.request_id in self._cancelled
-                if skip:
-                    self._cancelled.discard(item.request_id)
+                skip = item is not None and self._take_cancel(item.request_id)
+                job_cancelled = item is None and self._take_cancel(self.jobs.request_id)
             if skip:
                 self._send("cancelled", item.request_id, item.request)
             elif item is not None:
                 self._serve(item)
+            elif job_cancelled:  # its panel asked for a new run or cancelled this one
+                self.jobs.cancel()
+                self._activity(self.jobs.activity())
             else:
-                self._train_one_step()
+                self.jobs.step()
+                if not self.jobs.running:
+                    self._activity(self.jobs.activity())
 
-    def _setup(self) -> None:
-        import torch
+    def _job_due(self) -> bool:
+        return self.jobs.running or (self.jobs.open and self.jobs.request_id in self._cancelled)
 
-        from rnnstudio.nn.device import describe_device, select_device
-        from rnnstudio.worker.charrnn_work import CharRNNWorkspace
-
-        torch.set_num_threads(self._torch_threads)
-        try:
-            device = select_device(self._device_choice)
-        except UserError as e:
-            log.warning("%s; using the CPU", e)
-            device = select_device("cpu")
-        _warm_optimizer()
-        self.workspace = CharRNNWorkspace(device)
-        self._send("ready", 0, None, describe_device(device))
-
-    def _training_due(self) -> bool:
-        run = self.workspace.training if self.workspace is not None else None
-        return run is not None and run.state == "running"
+    def _take_cancel(self, request_id: int) -> bool:
+        if request_id in self._cancelled:
+            self._cancelled.discard(request_id)
+            return True
+        return False
 
     def _serve(self, item: _Pending) -> None:
-        request = item.request
+        request, rid = item.request, item.request_id
         self._activity(request.describe())
         try:
-            work = self._work_for(item)
-            result = None
+            work = serve(request, self.context)
             while True:
                 try:
                     partial = next(work)
                 except StopIteration as stop:
                     result = stop.value
                     break
-                if self._should_stop(item.request_id):
+                if self._should_stop(rid):
                     work.close()
-                    self._send("cancelled", item.request_id, request)
+                    self._send("cancelled", rid, request)
                     return
                 if partial is not None:
-                    self._send("partial", item.request_id, request, partial)
-            if result is not STAYS_OPEN:
-                self._send("result", item.request_id, request, result)
+                    self._send("partial", rid, request, partial)
+            if isinstance(result, StartsJob):  # the job answers this request from now on
+                with self._cond:
+                    previous_cancelled = self.jobs.open and self._take_cancel(self.jobs.request_id)
+                self.jobs.start(result.job, rid, request, previous_cancelled)
+            else:
+                check_answer(request, result)
+                self._send("result", rid, request, result)
         except UserError as e:
-            log.info("request %s refused: %s", item.request_id, e)
+            log.info("request %s refused: %s", rid, e)
             details = getattr(e, "details", None)
-            self._send("error", item.request_id, request, ErrorInfo(str(e), user_error=True, details=details))
+            self._send("error", rid, request, ErrorInfo(str(e), user_error=True, details=details))
         except Exception as e:
-            log.error("request %s failed:\n%s", item.request_id, traceback.format_exc())
+            log.error("request %s failed:\n%s", rid, traceback.format_exc())
             message = f"internal error in {request.describe()}: {type(e).__name__}: {e}"
-            self._send("error", item.request_id, request, ErrorInfo(message, user_error=False))
+            self._send("error", rid, request, ErrorInfo(message, user_error=False))
         finally:
             with self._cond:
-                self._cancelled.discard(item.request_id)
-            self._activity(self._idle_text())
+                self._cancelled.discard(rid)
+            self._activity(self.jobs.activity())
 
     def _should_stop(self, request_id: int) -> bool:
         with self._cond:
             return self._stopping or request_id in self._cancelled
-
-    def _work_for(self, item: _Pending):
-        request, ws = item.request, self.workspace
-        if isinstance(request, SampleRequest):
-            return ws.sample(request)
-        if isinstance(request, LoadModelRequest):
-            return ws.load(request)
-        if isinstance(request, SaveModelRequest):
-            return ws.save(request)
-        if isinstance(request, StartTrainingRequest):
-            return ws.start_training(request, item.request_id)
-        if isinstance(request, TrainingControlRequest):
-            return self._control_training(request)
-        if isinstance(request, CallRequest):
-            return _call(request)
-        if isinstance(request, (CaptionRequest, LoadCaptionModelRequest)):
-            if self.caption_workspace is None:  # OpenCV and the captioner load on first use
-                from rnnstudio.worker.caption_work import CaptionWorkspace
-
-                self.caption_workspace = CaptionWorkspace(ws.device)
-            if isinstance(request, CaptionRequest):
-                return self.caption_workspace.caption(request)
-            return self.caption_workspace.load(request)
-        if isinstance(request, (LoadVQAModelRequest, VQAQuestionRequest, VQAEvalRequest)):
-            if self.vqa_workspace is None:
-                from rnnstudio.worker.vqa_work import VQAWorkspace
-
-                self.vqa_workspace = VQAWorkspace(ws.device)
-            if isinstance(request, VQAQuestionRequest):
-                return self.vqa_workspace.ask(request)
-            if isinstance(request, VQAEvalRequest):
-                return self.vqa_workspace.evaluate(request)
-            return self.vqa_workspace.load(request)
-        from rnnstudio.worker import gates_work
-
-        if isinstance(request, GatesRequest):
-            return gates_work.compute_gates(ws, request)
-        if isinstance(request, HypothesisRequest):
-            return gates_work.search_units(request)
-        if isinstance(request, InterventionRequest):
-            return gates_work.intervene(ws, request)
-        if isinstance(request, GradientRequest):
-            return gates_work.gradient_flow(ws, request)
-        raise TypeError(f"the worker has no handler for {type(request).__name__}")
-
-    def _control_training(self, request: TrainingControlRequest):
-        run = self.workspace.training
-        if request.action == "reset":
-            if run is not None:
-                run.state = "stopped"
-                self._send("result", run.request_id, None, run.progress())
-            self.workspace.training = None
-            return "reset"
-        if run is None:
-            raise UserError("no training run to " + request.action)
-        if request.action == "pause" and run.state == "running":
-            run.state = "paused"
-        elif request.action == "resume" and run.state == "paused":
-            run.state = "running"
-        elif request.action == "stop" and run.state in ("running", "paused"):
-            run.state = "stopped"
-            self._send("result", run.request_id, None, run.progress())
-            return run.state
-        self._send("partial", run.request_id, None, run.progress())
-        return run.state
-        yield
-
-    def _train_one_step(self) -> None:
-        run = self.workspace.training
-        with self._cond:
-            superseded = run.request_id in self._cancelled
-        if superseded:  # its panel asked for a new run or cancelled this one
-            run.state = "stopped"
-            self._send("cancelled", run.request_id, None)
-            return
-        now = time.monotonic()
-        if now - self._last_training_activity >= TRAINING_ACTIVITY_INTERVAL_S:
-            # Not every iteration: each status-bar update costs the GUI thread (and the GIL)
-            # time the training step wants.
-            self._last_training_activity = now
-            self._activity(f"training: iteration {run.trainer.iteration + 1} of {run.planned}")
-        try:
-            events = run.step()
-        except Exception as e:
-            log.error("training step failed:\n%s", traceback.format_exc())
-            run.state = "stopped"
-            # The iterations trained since the last report are in the model: report them, so
-            # the loss curve ends where the model stands, not up to 0.1 s of steps earlier.
-            self._send("partial", run.request_id, None, run.progress())
-            user = isinstance(e, UserError)
-            message = str(e) if user else f"training stopped by an internal error: {type(e).__name__}: {e}"
-            self._send("error", run.request_id, None, ErrorInfo(message, user_error=user))
-            self._activity(self._idle_text())
-            return
-        for event in events:
-            self._send("partial", run.request_id, None, event)
-        if run.state == "finished":
-            self._send("result", run.request_id, None, run.progress())
-            self._activity(self._idle_text())
-
-    def _idle_text(self) -> str:
-        run = self.workspace.training if self.workspace else None
-        if run is not None and run.state == "paused":
-            return f"training paused at iteration {run.trainer.iteration}"
-        if run is not None and run.state == "running":
-            return f"training: iteration {run.trainer.iteration} of {run.planned}"
-        return "idle"
-
-
-def _warm_optimizer() -> None:
-    """Build an optimizer once while the window still says "loading PyTorch".
-
-    torch.optim imports torch._dynamo on first use (about 1 s, in long GIL-holding calls):
-    done here, the first Train press starts as quickly as the second and the GUI does not
-    stall for ~180 ms then.
-    """
-    import torch
-
-    torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
-
-
-def _call(request: CallRequest):
-    return request.fn(*request.args)
-    yield

@@ -1,6 +1,6 @@
 """The LSTM internals lab's work on the device thread: gates, unit search, interventions,
-gradient flow. Plain Python and torch, no Qt; each function is a request handler (a
-generator) like those in charrnn_work.
+gradient flow, on the char-RNN workspace's models. Plain Python and torch, no Qt; the handlers
+registered here serve the requests of rnnstudio.worker.gates_messages.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from rnnstudio.nn.gates import saturation, trace_gates
 from rnnstudio.nn.gradients import GRADIENT_EXPLANATION, gradient_norms
 from rnnstudio.nn.hypothesis import find_matches, rank_units
 from rnnstudio.nn.interventions import generate_with_intervention
-from rnnstudio.worker.charrnn_work import CharRNNWorkspace
-from rnnstudio.worker.requests import (
+from rnnstudio.worker.charrnn_work import CharRNNWorkspace, workspace
+from rnnstudio.worker.gates_messages import (
     MAX_GATES_CHARS,
     GatesRequest,
     GatesResult,
@@ -24,11 +24,12 @@ from rnnstudio.worker.requests import (
     InterventionRequest,
     InterventionResult,
 )
+from rnnstudio.worker.protocol import WorkContext, handles
 
 SATURATED_GATES = {"lstm": ("i", "f", "o"), "gru": ("r", "z"), "rnn": ()}
 
 
-def compute_gates(ws: CharRNNWorkspace, request: GatesRequest):
+def compute_gates(ws: CharRNNWorkspace, request: GatesRequest) -> GatesResult:
     if not request.text:
         raise UserError("there is no text to read; type or paste some, or take the latest sample")
     if len(request.text) > MAX_GATES_CHARS:
@@ -59,10 +60,9 @@ def compute_gates(ws: CharRNNWorkspace, request: GatesRequest):
         probs=trace.probs,
         saturation=[{g: saturation(layer[g]) for g in gates} for layer in trace.layers],
     )
-    yield
 
 
-def search_units(request: HypothesisRequest):
+def search_units(request: HypothesisRequest) -> HypothesisResult:
     values = request.values
     if values is None:
         raise UserError("compute the gates of a text first")
@@ -72,7 +72,6 @@ def search_units(request: HypothesisRequest):
     units = [u for u, _ in ranked[:3]]
     matches = find_matches(values, units, request.threshold) if units else []
     return HypothesisResult(ranked=ranked, matches=matches, units=units)
-    yield
 
 
 def intervene(ws: CharRNNWorkspace, request: InterventionRequest):
@@ -121,3 +120,26 @@ def gradient_flow(ws: CharRNNWorkspace, request: GradientRequest):
             )
             yield None
     return GradientResult(curves=curves, explanation=GRADIENT_EXPLANATION, request=request)
+
+
+# --- handlers -----------------------------------------------------------------------------------
+
+
+@handles(GatesRequest)
+def _gates(request: GatesRequest, context: WorkContext) -> GatesResult:
+    return compute_gates(workspace(context), request)
+
+
+@handles(HypothesisRequest)
+def _search_units(request: HypothesisRequest, context: WorkContext) -> HypothesisResult:
+    return search_units(request)
+
+
+@handles(InterventionRequest)
+def _intervene(request: InterventionRequest, context: WorkContext):
+    return intervene(workspace(context), request)
+
+
+@handles(GradientRequest)
+def _gradient_flow(request: GradientRequest, context: WorkContext):
+    return gradient_flow(workspace(context), request)

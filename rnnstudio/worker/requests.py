@@ -10,6 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# Made in rnnstudio.train, named here for the GUI, which imports nothing of rnnstudio.train itself.
+from rnnstudio.train.defaults import CharRNNDefaults  # noqa: F401
+from rnnstudio.train.progress import TimelineSample, TrainingProgress  # noqa: F401
+
 # Where models live on the worker, by role.
 SHIPPED = "shipped"  # the model opened from a file (the shipped one at start)
 TRAINING = "training"  # the model being trained
@@ -157,27 +161,6 @@ class SampleResult:
     text: str
     chars_per_second: float
     cancelled: bool = False
-
-
-@dataclass(frozen=True)
-class TrainingProgress:
-    """Iterations since the last report, batched so the GUI is not flooded."""
-
-    iterations: list[int]
-    losses: list[float]
-    valid: list[tuple[int, float]]  # (iteration, validation loss) measured in this batch
-    chars_per_second: float
-    learning_rate: float
-    iteration: int
-    planned: int
-    state: str  # running | paused | stopped | finished
-
-
-@dataclass(frozen=True)
-class TimelineSample:
-    iteration: int
-    text: str
-    valid_loss: float | None
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Visual question answering on the worker thread: the model, a cache of picture features,
-and evaluation on easy-VQA in small, cancellable steps."""
+and evaluation on easy-VQA in small, cancellable steps. The handlers registered here serve
+the requests of rnnstudio.worker.vqa_messages."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from rnnstudio.data.images import fit_square
 from rnnstudio.errors import UserError
 from rnnstudio.nn.vqa import load_vqa
 from rnnstudio.paths import shipped_model
-from rnnstudio.worker.requests import (
+from rnnstudio.worker.protocol import WorkContext, handles
+from rnnstudio.worker.vqa_messages import (
     LoadVQAModelRequest,
     VQAEvalProgress,
     VQAEvalRequest,
@@ -33,18 +35,18 @@ class VQAWorkspace:
         self.loaded = None
         self._features: collections.OrderedDict[str, torch.Tensor] = collections.OrderedDict()
 
-    def load(self, request: LoadVQAModelRequest):
+    def load(self, request: LoadVQAModelRequest) -> VQAModelInfo:
         path = request.path or str(shipped_model("vqa"))
         self.loaded = load_vqa(path, self.device)
         self._features.clear()  # features of another model mean nothing to this one
         model = self.loaded.model
         return VQAModelInfo(path=str(path), answers=list(model.answers), vocab=list(model.vocab),
                             image_size=model.config.image_size, trained=dict(self.loaded.trained))
-        yield
 
     def _model(self):
         if self.loaded is None:
-            raise UserError("no question-answering model is open; open one, or reinstall RNN Studio for the shipped one")
+            raise UserError(
+                "no question-answering model is open; open one, or reinstall RNN Studio for the shipped one")
         return self.loaded.model
 
     def features(self, key: str, image) -> tuple[torch.Tensor, bool]:
@@ -62,7 +64,7 @@ class VQAWorkspace:
                 self._features.popitem(last=False)
         return feats, False
 
-    def ask(self, request: VQAQuestionRequest):
+    def ask(self, request: VQAQuestionRequest) -> VQAResult:
         if not 1 <= request.topk <= MAX_TOPK:
             raise UserError(f"top-k must be between 1 and {MAX_TOPK}")
         t0 = time.perf_counter()
@@ -75,7 +77,6 @@ class VQAWorkspace:
             answers=a.answers, all_answers=[(model.answers[i], float(a.probs[i])) for i in order],
             hidden=a.hidden, glimpses=a.glimpses, features_cached=cached, seconds=time.perf_counter() - t0,
         )
-        yield
 
     def evaluate(self, request: VQAEvalRequest):
         """Every question of an easy-VQA split, a hundred pictures a step; progress as partials."""
@@ -103,3 +104,18 @@ class VQAWorkspace:
             questions=list(data.questions), truth=list(data.answers), predicted=predicted,
             image_paths=[split.image_paths[p] for p in data.image_of],
         )
+
+
+@handles(LoadVQAModelRequest)
+def _load(request: LoadVQAModelRequest, context: WorkContext) -> VQAModelInfo:
+    return context.state(VQAWorkspace).load(request)
+
+
+@handles(VQAQuestionRequest)
+def _ask(request: VQAQuestionRequest, context: WorkContext) -> VQAResult:
+    return context.state(VQAWorkspace).ask(request)
+
+
+@handles(VQAEvalRequest)
+def _evaluate(request: VQAEvalRequest, context: WorkContext):
+    return context.state(VQAWorkspace).evaluate(request)

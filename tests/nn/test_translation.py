@@ -46,7 +46,7 @@ def tiny_model(attention="additive", cell="gru", seed=0, **overrides) -> Transla
 
 
 def ids(model: Translator, text: str) -> list[int]:
-    return model.source_ids(text)[0]
+    return model.read_source(text).ids
 
 
 KINDS = [("additive", "gru"), ("additive", "lstm"), ("none", "gru"), ("none", "lstm")]
@@ -183,6 +183,9 @@ def test_translate_gives_the_command_line_json():
     assert out["source_tokens"] == ["Je", "connais", "la", "sœur", "de", "Zorglub", "🙂", "."]
     assert out["unknown"] == ["Zorglub", "🙂"] and result.unknown_positions == [5, 6]
     assert len(out["attention"]) == len(out["tokens"]) and all(len(r) == 8 for r in out["attention"])
+    assert result.read_positions == [0, 1, 2, 3, 4, 5, 7]  # the emoji is marked, not read: no word to translate
+    assert all(row[6] == 0 for row in out["attention"])
+    np.testing.assert_allclose(result.attention.sum(axis=1), 1.0, atol=1e-5)
     assert len(out["nbest"]) == 2 and out["nbest"][0]["translation"] == out["translation"]
     assert out["nbest"][0]["logprob"] >= out["nbest"][1]["logprob"] or True  # scores order; logprobs may tie
     assert out["tokens"] == result.tokens and len(result.words) == len(result.tokens)
@@ -194,7 +197,9 @@ def test_an_unknown_english_token_copies_the_french_word_it_looks_at():
     hyp = model.greedy(ids(model, "Je connais Zorglub."))
     hyp.tokens = ["i", "know", UNK, "."]
     hyp.attention = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0.1, 0.8, 0.1], [0, 0, 0, 1]], np.float32)
-    assert model.written(hyp, typed, [2]) == ["I", "know", "Zorglub", "."]
+    reading = model.read_source("Je connais Zorglub.")
+    assert reading.typed == typed and reading.unknown == [2] and reading.read == [0, 1, 2, 3]
+    assert model.written(hyp, reading) == ["I", "know", "Zorglub", "."]
 
 
 def test_forcing_comparison_finds_where_free_running_leaves_the_reference():
@@ -219,7 +224,8 @@ def test_forcing_comparison_finds_where_free_running_leaves_the_reference():
     ("你好世界", "knows none of these words"),
     ("I am tired.", "looks like English"),
     (" ".join(["je suis grand"] * 167), "one sentence"),
-    ("x" * 5000, "one sentence"),
+    ("x" * 20_000, "one sentence"),
+    ("x" * 5000, r"as French \(x{23}…\)"),
 ])
 def test_bad_input_gets_a_clear_message(text, message):
     model = tiny_model()
@@ -231,6 +237,7 @@ def test_other_scripts_and_emoji_beside_french_are_marked_and_translated():
     model = tiny_model()
     result = model.translate("Je suis grand 🙂 Привет 你好 !")
     assert result.unknown == ["🙂", "Привет", "你好", "!"]
+    assert result.read_positions == [0, 1, 2, 4, 5]  # unknown words are read as <unk>, unknown signs not at all
     assert result.translation and result.tokens is not None
     only_unknown = None
     try:

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from rnnstudio.errors import ModelFileError
+from rnnstudio.train.progress import TrainingProgress
 from rnnstudio.worker.requests import (
     SHIPPED,
     CaptionModelInfo,
@@ -36,7 +37,6 @@ from rnnstudio.worker.requests import (
     SampleResult,
     SaveModelRequest,
     StartTrainingRequest,
-    TrainingProgress,
     TrainSpec,
     VQAEvalRequest,
     VQAEvalResult,

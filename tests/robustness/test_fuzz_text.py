@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from rnnstudio.errors import TextFileError, UserError
+from rnnstudio.train.progress import TimelineSample, TrainingProgress
 from rnnstudio.worker.requests import (
     SHIPPED,
     GatesRequest,
@@ -30,8 +31,6 @@ from rnnstudio.worker.requests import (
     SampleResult,
     StartTrainingRequest,
     TextChunk,
-    TimelineSample,
-    TrainingProgress,
     TrainingStarted,
     TrainSpec,
     VQAQuestionRequest,

@@ -184,7 +184,7 @@ def test_presenter_mode_enlarges_fonts_and_check_boxes(window, qtbot):
         return check.style().subElementRect(QStyle.SubElement.SE_CheckBoxIndicator, option, check).width()
 
     from rnnstudio.ui.charrnn_panel import TimelineCard
-    from rnnstudio.worker.requests import TimelineSample
+    from rnnstudio.train.progress import TimelineSample
 
     app = QApplication.instance()
     panel = window.panels["charrnn"]
@@ -283,7 +283,7 @@ def test_what_the_class_reads_stays_readable_in_presenter_mode_on_a_small_screen
     from PySide6.QtGui import QFontMetrics
 
     from rnnstudio.ui.charrnn_panel import SAMPLE_LINES_IN_SIGHT, TIMELINE_LINES_IN_SIGHT
-    from rnnstudio.worker.requests import TimelineSample
+    from rnnstudio.train.progress import TimelineSample
 
     def lines(view):
         return view.viewport().height() / QFontMetrics(view.font()).lineSpacing()
@@ -313,7 +313,7 @@ def test_what_the_class_reads_stays_readable_in_presenter_mode_on_a_small_screen
 def test_the_default_four_samples_stand_side_by_side(window, qtbot):
     """The lesson's samples at 100 / 300 / 700 / 2000 iterations, on a 1280 x 800 screen: all
     four in sight, none scrolled out of the timeline."""
-    from rnnstudio.worker.requests import TimelineSample
+    from rnnstudio.train.progress import TimelineSample
 
     panel = window.panels["charrnn"]
     window.show_panel("charrnn")

@@ -404,7 +404,7 @@ def test_the_first_run_says_where_to_start_and_later_runs_do_not(qtbot, tmp_path
 def test_the_samples_lesson_in_presenter_mode_on_a_small_projector_overlaps_nothing(window, qtbot, tiny_model_file):
     """1366 x 768 in presenter type, the lesson's sentence shown and its four samples in the
     timeline: the sampling controls had been drawn under the sample view."""
-    from rnnstudio.worker.requests import TimelineSample
+    from rnnstudio.train.progress import TimelineSample
 
     panel = window.panels["charrnn"]
     window.show_panel("charrnn")

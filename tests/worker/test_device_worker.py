@@ -4,42 +4,40 @@ from __future__ import annotations
 
 import threading
 import time
-
+from dataclasses import dataclass
 
 from worker_helpers import WAIT_MS, Recorder, wait_final
 
 from rnnstudio.errors import UserError
-from rnnstudio.worker.device_worker import DeviceWorker
-from rnnstudio.worker.requests import (
+from rnnstudio.train.progress import TimelineSample, TrainingProgress
+from rnnstudio.worker.charrnn_messages import (
     TRAINING,
-    CallRequest,
-    ErrorInfo,
-    LoadModelRequest,
-    ModelInfo,
+    CharRNNModelInfo,
+    CharRNNTrainingStarted,
+    CharRNNTrainSpec,
+    LoadCharRNNRequest,
     SampleRequest,
     SampleResult,
-    SaveModelRequest,
-    StartTrainingRequest,
+    SaveCharRNNRequest,
+    StartCharRNNTrainingRequest,
     TextChunk,
-    TimelineSample,
-    TrainingControlRequest,
-    TrainingProgress,
-    TrainingStarted,
-    TrainSpec,
 )
+from rnnstudio.worker.device_worker import DeviceWorker
+from rnnstudio.worker.jobs import StartsJob, TrainingControlRequest
+from rnnstudio.worker.protocol import CallRequest, ErrorInfo, Request, handles
 
-def load_tiny(qtbot, worker, recorder, path) -> ModelInfo:
-    rid = worker.submit(LoadModelRequest(path=str(path)))
+def load_tiny(qtbot, worker, recorder, path) -> CharRNNModelInfo:
+    rid = worker.submit(LoadCharRNNRequest(path=str(path)))
     info = wait_final(qtbot, recorder, rid).payload
-    assert isinstance(info, ModelInfo)
+    assert isinstance(info, CharRNNModelInfo)
     return info
 
 
-def training_spec(corpus, steps=1_000_000, **kw) -> TrainSpec:
+def training_spec(corpus, steps=1_000_000, **kw) -> CharRNNTrainSpec:
     base = dict(corpus=str(corpus), arch="lstm", layers=1, hidden=16, embed=8, seq_len=16, batch_size=8,
                 lr=1e-2, steps=steps, eval_every=1_000_000, sample_at=(), sample_length=20)
     base.update(kw)
-    return TrainSpec(**base)
+    return CharRNNTrainSpec(**base)
 
 
 def progress_of(recorder, rid) -> list[TrainingProgress]:
@@ -76,7 +74,7 @@ def test_sample_without_a_model_is_a_user_error(qtbot, worker, recorder):
 def test_loading_a_bad_file_is_a_user_error(qtbot, worker, recorder, tmp_path):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"not a model at all, just some bytes in a file")
-    rid = worker.submit(LoadModelRequest(path=str(bad)))
+    rid = worker.submit(LoadCharRNNRequest(path=str(bad)))
     error = wait_final(qtbot, recorder, rid, "errored").payload
     assert error.user_error and "bad.safetensors" in error.message
 
@@ -109,9 +107,10 @@ def test_interactive_requests_run_in_submission_order(qtbot, worker, recorder, t
 
 
 def test_sampling_the_training_model_during_training(qtbot, worker, recorder, tiny_text_file):
-    train_id = worker.submit(StartTrainingRequest(spec=training_spec(tiny_text_file)))
+    train_id = worker.submit(StartCharRNNTrainingRequest(spec=training_spec(tiny_text_file)))
     qtbot.waitUntil(lambda: len(progress_of(recorder, train_id)) >= 2, timeout=WAIT_MS)
-    started = [r.payload for r in recorder.of(train_id, "partial_ready") if isinstance(r.payload, TrainingStarted)]
+    started = [r.payload for r in recorder.of(train_id, "partial_ready")
+               if isinstance(r.payload, CharRNNTrainingStarted)]
     assert len(started) == 1 and started[0].resumed_from == 0 and started[0].model.role == TRAINING
 
     sample_id = worker.submit(SampleRequest(role=TRAINING, length=40, seed=3))
@@ -133,7 +132,7 @@ def test_sampling_the_training_model_during_training(qtbot, worker, recorder, ti
 
 
 def test_requests_submitted_during_training_are_served_in_order(qtbot, worker, recorder, tiny_text_file):
-    train_id = worker.submit(StartTrainingRequest(spec=training_spec(tiny_text_file)))
+    train_id = worker.submit(StartCharRNNTrainingRequest(spec=training_spec(tiny_text_file)))
     qtbot.waitUntil(lambda: len(progress_of(recorder, train_id)) >= 1, timeout=WAIT_MS)
     ran: list[int] = []
     ids = [worker.submit(CallRequest(fn=ran.append, args=(i,))) for i in range(5)]
@@ -148,7 +147,7 @@ def test_training_runs_to_the_end_and_can_be_saved(qtbot, worker, recorder, tiny
     from rnnstudio.nn.charrnn import load_charrnn
 
     spec = training_spec(tiny_text_file, steps=30, eval_every=10, sample_at=(15,))
-    train_id = worker.submit(StartTrainingRequest(spec=spec))
+    train_id = worker.submit(StartCharRNNTrainingRequest(spec=spec))
     final = wait_final(qtbot, recorder, train_id).payload
     assert final.state == "finished" and final.iteration == 30
     valid = [v for p in progress_of(recorder, train_id) + [final] for v in p.valid]
@@ -157,7 +156,7 @@ def test_training_runs_to_the_end_and_can_be_saved(qtbot, worker, recorder, tiny
     assert len(timeline) == 1 and timeline[0].iteration == 15 and len(timeline[0].text) == 20
 
     out = tmp_path / "trained.safetensors"
-    save_id = worker.submit(SaveModelRequest(path=str(out)))
+    save_id = worker.submit(SaveCharRNNRequest(path=str(out)))
     assert wait_final(qtbot, recorder, save_id).payload == str(out)
     loaded = load_charrnn(out)
     assert loaded.trained["steps"] == 30
@@ -165,16 +164,16 @@ def test_training_runs_to_the_end_and_can_be_saved(qtbot, worker, recorder, tiny
 
 
 def test_pause_and_resume_training(qtbot, worker, recorder, tiny_text_file):
-    train_id = worker.submit(StartTrainingRequest(spec=training_spec(tiny_text_file)))
+    train_id = worker.submit(StartCharRNNTrainingRequest(spec=training_spec(tiny_text_file)))
     qtbot.waitUntil(lambda: len(progress_of(recorder, train_id)) >= 1, timeout=WAIT_MS)
     pause_id = worker.submit(TrainingControlRequest("pause"))
     assert wait_final(qtbot, recorder, pause_id).payload == "paused"
     paused_at = max(p.iteration for p in progress_of(recorder, train_id))
     # While paused, the worker still serves requests and trains not a single step.
-    marker = worker.submit(CallRequest(fn=lambda: worker.workspace.training.trainer.iteration))
+    marker = worker.submit(CallRequest(fn=lambda: worker.jobs.job.trainer.iteration))
     at = wait_final(qtbot, recorder, marker).payload
     time.sleep(0.2)
-    again = worker.submit(CallRequest(fn=lambda: worker.workspace.training.trainer.iteration))
+    again = worker.submit(CallRequest(fn=lambda: worker.jobs.job.trainer.iteration))
     assert wait_final(qtbot, recorder, again).payload == at == paused_at
     resume_id = worker.submit(TrainingControlRequest("resume"))
     assert wait_final(qtbot, recorder, resume_id).payload == "running"
@@ -192,8 +191,8 @@ def test_cancel_a_long_sample(qtbot, worker, recorder, tiny_model_file):
     rid = worker.submit(SampleRequest(length=10_000_000, seed=1))
     qtbot.waitUntil(lambda: len(recorder.of(rid, "partial_ready")) >= 1, timeout=WAIT_MS)
     assert isinstance(recorder.of(rid, "partial_ready")[0].payload, TextChunk)
-    with qtbot.waitSignal(worker.cancelled, timeout=WAIT_MS, check_params_cb=lambda r: r.request_id == rid):
-        worker.cancel(rid)
+    worker.cancel(rid)
+    wait_final(qtbot, recorder, rid, "cancelled")
     # The worker is free again, and the cancelled sample never sends a result.
     after = worker.submit(CallRequest(fn=lambda: "next"))
     assert wait_final(qtbot, recorder, after).payload == "next"
@@ -279,10 +278,10 @@ def test_user_error_is_marked_as_user_error(qtbot, worker, recorder):
 
 def test_bad_training_spec_is_a_user_error(qtbot, worker, recorder, tmp_path):
     missing = tmp_path / "no-such-corpus.txt"
-    rid = worker.submit(StartTrainingRequest(spec=training_spec(missing)))
+    rid = worker.submit(StartCharRNNTrainingRequest(spec=training_spec(missing)))
     error = wait_final(qtbot, recorder, rid, "errored").payload
     assert error.user_error and "no-such-corpus.txt" in error.message
-    rid = worker.submit(StartTrainingRequest(spec=training_spec(missing, arch="transformer")))
+    rid = worker.submit(StartCharRNNTrainingRequest(spec=training_spec(missing, arch="transformer")))
     error = wait_final(qtbot, recorder, rid, "errored").payload
     assert error.user_error and "arch" in error.message
 
@@ -303,7 +302,7 @@ def test_shutdown_while_training_is_prompt(qtbot, tiny_text_file):
     try:
         with qtbot.waitSignal(w.ready, timeout=WAIT_MS):
             w.start()
-        train_id = w.submit(StartTrainingRequest(spec=training_spec(tiny_text_file)))
+        train_id = w.submit(StartCharRNNTrainingRequest(spec=training_spec(tiny_text_file)))
         qtbot.waitUntil(lambda: len(progress_of(recorder, train_id)) >= 2, timeout=WAIT_MS)
         # More work queued behind it is dropped, not run.
         ran = []
@@ -343,3 +342,123 @@ def test_shutdown_of_an_idle_worker_and_twice(qtbot):
         assert not w.running
     finally:
         w.shutdown(timeout=5.0)
+
+
+# --- the training job, for any model --------------------------------------------------------------
+
+
+class CountingLoop:
+    """A training loop of no model at all: the members of rnnstudio.train.loop.TrainingLoop that
+    the worker uses are all it knows of training."""
+
+    def __init__(self, steps: int, fail_at: int | None = None):
+        self.state = "running"
+        self.iteration = 0
+        self.planned = steps
+        self.fail_at = fail_at
+        self._iters: list[int] = []
+
+    @property
+    def done(self) -> bool:
+        return self.iteration >= self.planned
+
+    def step(self) -> list:
+        if self.iteration + 1 == self.fail_at:
+            raise RuntimeError("the counter overflowed")
+        time.sleep(0.001)
+        self.iteration += 1
+        self._iters.append(self.iteration)
+        return [self.progress()] if self.iteration % 10 == 0 else []
+
+    def progress(self) -> TrainingProgress:
+        p = TrainingProgress(iterations=self._iters, losses=[0.5] * len(self._iters), valid=[], chars_per_second=0.0,
+                             learning_rate=0.1, iteration=self.iteration, planned=self.planned, state=self.state)
+        self._iters = []
+        return p
+
+
+@dataclass(frozen=True)
+class CountRequest(Request):
+    answers = TrainingProgress
+    partials = (TrainingProgress,)
+
+    steps: int = 100
+    fail_at: int | None = None
+
+
+@handles(CountRequest)
+def _start_counting(request: CountRequest, context):
+    return StartsJob(CountingLoop(request.steps, request.fail_at))
+
+
+def counted(recorder, rid) -> list[int]:
+    return [i for r in recorder.of(rid) if isinstance(r.payload, TrainingProgress) for i in r.payload.iterations]
+
+
+def test_a_job_of_any_model_trains_pauses_resumes_and_finishes(qtbot, worker, recorder):
+    rid = worker.submit(CountRequest(steps=1_000_000))
+    qtbot.waitUntil(lambda: len(counted(recorder, rid)) >= 20, timeout=WAIT_MS)
+    assert wait_final(qtbot, recorder, worker.submit(TrainingControlRequest("pause"))).payload == "paused"
+    paused_at = worker.jobs.job.iteration
+    assert counted(recorder, rid) == list(range(1, paused_at + 1)), "the pause reports every iteration so far"
+    time.sleep(0.1)
+    assert worker.jobs.job.iteration == paused_at
+    assert wait_final(qtbot, recorder, worker.submit(TrainingControlRequest("resume"))).payload == "running"
+    qtbot.waitUntil(lambda: worker.jobs.job.iteration > paused_at, timeout=WAIT_MS)
+    assert wait_final(qtbot, recorder, worker.submit(TrainingControlRequest("stop"))).payload == "stopped"
+    final = wait_final(qtbot, recorder, rid).payload
+    assert final.state == "stopped" and counted(recorder, rid) == list(range(1, final.iteration + 1))
+
+    short = worker.submit(CountRequest(steps=25))
+    final = wait_final(qtbot, recorder, short).payload
+    assert final.state == "finished" and final.iteration == 25 and counted(recorder, short) == list(range(1, 26))
+
+
+def test_a_failing_job_ends_its_request_with_the_error_and_the_worker_goes_on(qtbot, worker, recorder):
+    rid = worker.submit(CountRequest(steps=100, fail_at=15))
+    error = wait_final(qtbot, recorder, rid, "errored").payload
+    assert not error.user_error and "RuntimeError: the counter overflowed" in error.message
+    assert counted(recorder, rid) == list(range(1, 15)), "the steps before the fault are all reported"
+    assert wait_final(qtbot, recorder, worker.submit(CallRequest(fn=lambda: "on"))).payload == "on"
+
+
+def test_a_new_job_stops_the_running_one(qtbot, worker, recorder):
+    first = worker.submit(CountRequest(steps=1_000_000))
+    qtbot.waitUntil(lambda: len(counted(recorder, first)) >= 10, timeout=WAIT_MS)
+    second = worker.submit(CountRequest(steps=30))
+    assert wait_final(qtbot, recorder, first).payload.state == "stopped"
+    assert wait_final(qtbot, recorder, second).payload.iteration == 30
+
+    # Superseded in its slot while paused: it ends (cancelled, and dropped) and the new one trains.
+    third = worker.submit(CountRequest(steps=1_000_000), slot="train")
+    qtbot.waitUntil(lambda: len(counted(recorder, third)) >= 10, timeout=WAIT_MS)
+    wait_final(qtbot, recorder, worker.submit(TrainingControlRequest("pause")))
+    fourth = worker.submit(CountRequest(steps=20), slot="train")
+    assert wait_final(qtbot, recorder, fourth).payload.iteration == 20
+    assert recorder.final(third) is None
+
+
+def test_reset_forgets_the_run_and_its_model(qtbot, worker, recorder, tiny_text_file):
+    train_id = worker.submit(StartCharRNNTrainingRequest(spec=training_spec(tiny_text_file)))
+    qtbot.waitUntil(lambda: len(progress_of(recorder, train_id)) >= 1, timeout=WAIT_MS)
+    assert len(wait_final(qtbot, recorder, worker.submit(SampleRequest(role=TRAINING, length=5))).payload.text) == 5
+    assert wait_final(qtbot, recorder, worker.submit(TrainingControlRequest("reset"))).payload == "reset"
+    assert wait_final(qtbot, recorder, train_id).payload.state == "stopped"
+    error = wait_final(qtbot, recorder, worker.submit(SampleRequest(role=TRAINING, length=5)), "errored").payload
+    assert error.user_error and "no model is being trained" in error.message
+    error = wait_final(qtbot, recorder, worker.submit(TrainingControlRequest("pause")), "errored").payload
+    assert error.user_error and error.message == "no training run to pause"
+
+
+def test_an_error_nobody_asked_for_is_still_delivered(qtbot, worker):
+    """A request submitted without on_error: its error goes to unhandled_error (the main window's
+    status bar), once."""
+    errors = []
+    worker.unhandled_error.connect(errors.append)
+    rid = worker.submit(CallRequest(fn=lambda: 1 / 0))
+    qtbot.waitUntil(lambda: bool(errors), timeout=WAIT_MS)
+    handled = []
+    done = worker.submit(CallRequest(fn=lambda: 1 / 0), on_error=handled.append)
+    qtbot.waitUntil(lambda: bool(handled), timeout=WAIT_MS)
+    assert [e.request_id for e in errors] == [rid] and done != rid
+    assert "ZeroDivisionError" in errors[0].payload.message

@@ -7,7 +7,7 @@ import pytest
 from worker_helpers import wait_final
 
 from rnnstudio.data.shapes import random_scene, render
-from rnnstudio.worker.requests import (
+from rnnstudio.worker.vqa_messages import (
     LoadVQAModelRequest,
     VQAEvalProgress,
     VQAEvalRequest,
@@ -107,7 +107,7 @@ def test_a_picture_file_is_read_on_the_worker_and_a_named_pipe_is_a_user_error(w
     import cv2
 
     from rnnstudio.data.images import read_picture_file
-    from rnnstudio.worker.requests import ReadFileRequest
+    from rnnstudio.worker.protocol import ReadFileRequest
 
     path = tmp_path / "scene.png"
     cv2.imwrite(str(path), render(random_scene(np.random.default_rng(4)), 96)[..., ::-1])
