@@ -192,7 +192,8 @@ def worker_train(app: App, corpus: str, steps: int, probe: StallProbe | None = N
     worker thread's per-iteration (CPU s, run-queue wait s, minor faults, wall s, GUI thread CPU s)
     to `stats`.
     """
-    from rnnstudio.worker.requests import StartTrainingRequest, TrainingProgress, TrainingStarted
+    from rnnstudio.train.progress import TrainingProgress
+    from rnnstudio.worker.requests import StartTrainingRequest, TrainingStarted
 
     c = TRAIN
     s = {"t0": None, "it0": 0, "t": None, "it": None, "done": False, "error": None}

@@ -17,8 +17,7 @@ from rnnstudio.data.text import Vocab, load_corpus
 from rnnstudio.errors import UserError
 from rnnstudio.nn.charrnn import CharRNN, CharRNNConfig, load_charrnn, save_charrnn
 from rnnstudio.paths import shipped_model
-from rnnstudio.train.charrnn import CharRNNTrainer, TrainSettings
-from rnnstudio.train.progress import TimelineSample, TrainingProgress
+from rnnstudio.train.charrnn import CharRNNLoop, CharRNNTrainer, TrainSettings
 from rnnstudio.worker.charrnn_messages import (
     SHIPPED,
     TRAINING,
@@ -35,7 +34,6 @@ from rnnstudio.worker.charrnn_messages import (
 from rnnstudio.worker.jobs import StartsJob
 from rnnstudio.worker.protocol import WorkContext, handles
 
-PROGRESS_INTERVAL_S = 0.1  # report training progress at most 10 times a second
 STREAM_INTERVAL_S = 0.03  # send streamed sample text about 30 times a second
 
 
@@ -199,79 +197,13 @@ def start_training(request: StartCharRNNTrainingRequest, context: WorkContext):
     return StartsJob(run)  # the run answers this request with progress until it ends
 
 
-class TrainingRun:
-    """A training run stepped by the worker. Pausing is not stepping: nothing is lost.
-
-    Iteration numbers count from the model's first training step, so a continued model
-    goes on from where it was; `spec.steps` and `spec.sample_at` count within this run.
-    """
+class TrainingRun(CharRNNLoop):
+    """A training run stepped by the worker: the char-RNN loop of rnnstudio.train.charrnn (the one
+    `rnnstudio train charrnn` runs), with the spec it was started from and the request it answers.
+    Pausing is not stepping: nothing is lost. `spec.steps` and `spec.sample_at` count within this run."""
 
     def __init__(self, trainer: CharRNNTrainer, spec: CharRNNTrainSpec, request_id: int):
-        self.trainer = trainer
+        super().__init__(trainer, spec.steps, seed=spec.seed, eval_every=spec.eval_every, sample_at=spec.sample_at,
+                         sample_length=spec.sample_length, sample_temperature=spec.sample_temperature)
         self.spec = spec
         self.request_id = request_id
-        self.state = "running"
-        self.first = trainer.iteration
-        self.planned = self.first + spec.steps
-        self._sample_at = {self.first + k for k in spec.sample_at}
-        self._iters: list[int] = []
-        self._losses: list[float] = []
-        self._valid: list[tuple[int, float]] = []
-        self._chars = 0
-        self._seconds = 0.0
-        self._last_report = time.perf_counter()
-        self._rate = 0.0
-
-    @property
-    def done(self) -> bool:
-        return self.trainer.iteration >= self.planned
-
-    def step(self) -> list:
-        """One iteration; returns the partial results it produced (maybe none)."""
-        info = self.trainer.step()
-        it = info["iteration"]
-        self._iters.append(it)
-        self._losses.append(info["loss"])
-        self._chars += info["chars"]
-        self._seconds += info["seconds"]
-        events = []
-        if (it - self.first) % self.spec.eval_every == 0 or it in self._sample_at or self.done:
-            self._valid.append((it, self.trainer.validate()))
-        if it in self._sample_at:
-            events.append(self._timeline_sample(it))
-        if self.done:
-            self.state = "finished"
-        now = time.perf_counter()
-        if events or self.done or now - self._last_report >= PROGRESS_INTERVAL_S:
-            events.insert(0, self.progress())
-        return events
-
-    def _timeline_sample(self, iteration: int) -> TimelineSample:
-        model = self.trainer.model
-        model.eval()
-        try:
-            vocab = self.trainer.vocab
-            generator = torch.Generator(device="cpu").manual_seed(self.spec.seed + iteration)
-            prime = vocab.encode("\n") if "\n" in vocab.chars else []
-            indices = list(model.generate(prime, self.spec.sample_length, self.spec.sample_temperature, 0, generator))
-        finally:
-            model.train()
-        return TimelineSample(iteration, vocab.decode(indices), self.trainer.last_valid_loss)
-
-    def progress(self) -> TrainingProgress:
-        if self._seconds > 0:
-            self._rate = self._chars / self._seconds
-        p = TrainingProgress(
-            iterations=self._iters,
-            losses=self._losses,
-            valid=self._valid,
-            chars_per_second=self._rate,
-            learning_rate=self.trainer.learning_rate(),
-            iteration=self.trainer.iteration,
-            planned=self.planned,
-            state=self.state,
-        )
-        self._iters, self._losses, self._valid = [], [], []
-        self._chars, self._seconds = 0, 0.0
-        self._last_report = time.perf_counter()
-        return p
