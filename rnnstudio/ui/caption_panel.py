@@ -42,12 +42,7 @@ from rnnstudio.ui.widgets import (
     when_worker_ready,
 )
 from rnnstudio.worker.capture import CameraProbe, CaptureThread
-from rnnstudio.worker.requests import (
-    CaptionModelInfo,
-    CaptionRequest,
-    CaptionResult,
-    LoadCaptionModelRequest,
-)
+from rnnstudio.worker.caption_messages import CaptionModelInfo, CaptionRequest, CaptionResult, LoadCaptionModelRequest
 
 SOURCES = [
     ("Generated shapes, camera look", "generated-camera"),

@@ -50,23 +50,22 @@ from rnnstudio.ui.widgets import (
     panel_layout,
     when_worker_ready,
 )
-from rnnstudio.worker.requests import (
+from rnnstudio.train.defaults import CharRNNDefaults
+from rnnstudio.train.progress import TimelineSample, TrainingProgress
+from rnnstudio.worker.charrnn_messages import (
     SHIPPED,
     TRAINING,
-    CharRNNDefaults,
-    LoadModelRequest,
-    ModelInfo,
+    CharRNNModelInfo,
+    CharRNNTrainSpec,
+    CharRNNTrainingStarted,
+    LoadCharRNNRequest,
     SampleRequest,
     SampleResult,
-    SaveModelRequest,
-    StartTrainingRequest,
+    SaveCharRNNRequest,
+    StartCharRNNTrainingRequest,
     TextChunk,
-    TimelineSample,
-    TrainingControlRequest,
-    TrainingProgress,
-    TrainingStarted,
-    TrainSpec,
 )
+from rnnstudio.worker.jobs import TrainingControlRequest
 
 CORPORA = [("Shakespeare (all plays but The Tempest)", "shakespeare"), ("Python standard library", "python")]
 ARCHS = [("LSTM", "lstm"), ("GRU", "gru"), ("Vanilla RNN", "rnn")]
@@ -127,7 +126,7 @@ class CharRNNPanel(QWidget):
         self._training_id: int | None = None
         self._training_state = "none"  # none | starting | running | paused | stopped | finished
         self._sample_id: int | None = None
-        self._models: dict[str, ModelInfo] = {}
+        self._models: dict[str, CharRNNModelInfo] = {}
         self._iters: list[int] = []
         self._losses: list[float] = []
         self._valid_iters: list[int] = []
@@ -432,10 +431,10 @@ class CharRNNPanel(QWidget):
 
     def open_model(self, path: str | None) -> None:
         """Open a model file (None: the shipped one) to sample from."""
-        self.worker.submit(LoadModelRequest(path=path), slot="charrnn.load",
+        self.worker.submit(LoadCharRNNRequest(path=path), slot="charrnn.load",
                            on_result=self._on_model_loaded, on_error=self._on_error)
 
-    def _on_model_loaded(self, info: ModelInfo) -> None:
+    def _on_model_loaded(self, info: CharRNNModelInfo) -> None:
         self._models[info.role] = info
         name = Path(info.path).name if info.path else "model"
         self.source_combo.setItemText(0, f"Opened: {name}")
@@ -452,7 +451,7 @@ class CharRNNPanel(QWidget):
 
     def save_model(self, path: str) -> None:
         role = TRAINING if self._training_state != "none" else SHIPPED
-        self.worker.submit(SaveModelRequest(path=path, role=role), on_result=self._on_saved, on_error=self._on_error)
+        self.worker.submit(SaveCharRNNRequest(path=path, role=role), on_result=self._on_saved, on_error=self._on_error)
 
     def _on_saved(self, path: str) -> None:
         self.message.show_message(f"Saved {path}.", "info")
@@ -460,8 +459,8 @@ class CharRNNPanel(QWidget):
 
     # --- training --------------------------------------------------------------------------
 
-    def train_spec(self) -> TrainSpec:
-        return TrainSpec(
+    def train_spec(self) -> CharRNNTrainSpec:
+        return CharRNNTrainSpec(
             corpus=self.corpus_spec(),
             arch=self.arch_combo.currentData(),
             layers=self.layers_spin.value(),
@@ -494,7 +493,7 @@ class CharRNNPanel(QWidget):
         self._update_training_buttons()
         self.progress_label.setText("Reading the corpus and building the network…")
         self._training_id = self.worker.submit(
-            StartTrainingRequest(
+            StartCharRNNTrainingRequest(
                 spec=self.train_spec(), continue_role=SHIPPED if self.continue_check.isChecked() else None
             ),
             slot="charrnn.train",
@@ -503,7 +502,7 @@ class CharRNNPanel(QWidget):
         )
 
     def _on_training_partial(self, payload) -> None:
-        if isinstance(payload, TrainingStarted):
+        if isinstance(payload, CharRNNTrainingStarted):
             self._training_state = "running"
             self._models[TRAINING] = payload.model
             self.source_combo.setCurrentIndex(1)

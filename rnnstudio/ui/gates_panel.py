@@ -52,10 +52,9 @@ from rnnstudio.ui.widgets import (
     panel_layout,
     when_worker_ready,
 )
-from rnnstudio.worker.requests import (
+from rnnstudio.worker.charrnn_messages import SHIPPED, TRAINING
+from rnnstudio.worker.gates_messages import (
     MAX_GATES_CHARS,
-    SHIPPED,
-    TRAINING,
     GatesRequest,
     GatesResult,
     GradientRequest,
@@ -64,8 +63,8 @@ from rnnstudio.worker.requests import (
     HypothesisResult,
     InterventionRequest,
     InterventionResult,
-    ReadFileRequest,
 )
+from rnnstudio.worker.protocol import ReadFileRequest
 
 DEFAULT_TEXT = (
     "KING RICHARD III:\n"

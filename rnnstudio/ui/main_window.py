@@ -79,7 +79,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.device_label)
         worker.ready.connect(self._on_worker_ready)
         worker.activity_changed.connect(self._on_worker_activity)
-        worker.errored.connect(self._on_worker_errored)
+        worker.unhandled_error.connect(self._on_worker_errored)  # errors of requests submitted without on_error
         self.shapes_dialog: SequenceShapesDialog | None = None
         self._build_menus()
         self.presenter = False

@@ -45,9 +45,9 @@ from rnnstudio.ui.widgets import (
     when_worker_ready,
     wrapping_label,
 )
-from rnnstudio.worker.requests import (
+from rnnstudio.worker.protocol import ReadFileRequest
+from rnnstudio.worker.vqa_messages import (
     LoadVQAModelRequest,
-    ReadFileRequest,
     VQAEvalProgress,
     VQAEvalRequest,
     VQAEvalResult,
