@@ -262,7 +262,7 @@ class App:
         # The panel opens the shipped model once the worker is ready; let that finish (or
         # fail, where no model is shipped yet) before measuring anything.
         done = []
-        from rnnstudio.worker.requests import CallRequest
+        from rnnstudio.worker.protocol import CallRequest
 
         self.worker.submit(CallRequest(fn=lambda: None), on_result=done.append, on_error=done.append)
         wait_until(lambda: done, 60, "the worker to settle")

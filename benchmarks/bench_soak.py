@@ -15,7 +15,7 @@ CHARS = 40
 
 
 def case_soak_sampling(cfg: Settings, threads: int, device: str, tmp: Path) -> list[Row]:
-    from rnnstudio.worker.requests import SHIPPED, SampleRequest
+    from rnnstudio.worker.charrnn_messages import SHIPPED, SampleRequest
 
     marks = {}
     t0 = time.perf_counter()

@@ -36,7 +36,7 @@ def case_vqa_answer(cfg: Settings, threads: int, device: str, tmp: Path) -> list
     from rnnstudio.data import shapes
     from rnnstudio.data.images import fit_square
     from rnnstudio.nn.vqa import load_vqa
-    from rnnstudio.worker.requests import LoadVQAModelRequest, VQAQuestionRequest
+    from rnnstudio.worker.vqa_messages import LoadVQAModelRequest, VQAQuestionRequest
 
     torch.set_num_threads(threads)
     path, what = _model_file(tmp)

@@ -175,16 +175,17 @@ class BareTrainer:
 
 
 def train_spec(corpus: str, steps: int):
-    from rnnstudio.worker.requests import TrainSpec
+    from rnnstudio.worker.charrnn_messages import CharRNNTrainSpec
 
     c = TRAIN
-    return TrainSpec(corpus=corpus, layers=c["layers"], hidden=c["hidden"], embed=c["embed"], seq_len=c["seq_len"],
-                     batch_size=c["batch_size"], lr=c["lr"], steps=steps, sample_at=(), eval_every=10**9)
+    return CharRNNTrainSpec(corpus=corpus, layers=c["layers"], hidden=c["hidden"], embed=c["embed"],
+                            seq_len=c["seq_len"], batch_size=c["batch_size"], lr=c["lr"], steps=steps, sample_at=(),
+                            eval_every=10**9)
 
 
 def worker_train(app: App, corpus: str, steps: int, probe: StallProbe | None = None,
                  stats: list | None = None) -> tuple[float, float | None]:
-    """Train through the worker; characters per second, from the TrainingStarted partial to the
+    """Train through the worker; characters per second, from the CharRNNTrainingStarted partial to the
     last progress report before the final one (which also carries the end-of-run validation).
 
     The panel's own handlers get every partial, so the plot and labels redraw as in the app.
@@ -193,7 +194,7 @@ def worker_train(app: App, corpus: str, steps: int, probe: StallProbe | None = N
     to `stats`.
     """
     from rnnstudio.train.progress import TrainingProgress
-    from rnnstudio.worker.requests import StartTrainingRequest, TrainingStarted
+    from rnnstudio.worker.charrnn_messages import CharRNNTrainingStarted, StartCharRNNTrainingRequest
 
     c = TRAIN
     s = {"t0": None, "it0": 0, "t": None, "it": None, "done": False, "error": None}
@@ -203,7 +204,7 @@ def worker_train(app: App, corpus: str, steps: int, probe: StallProbe | None = N
 
     def on_partial(p):
         now = time.perf_counter()
-        if isinstance(p, TrainingStarted):
+        if isinstance(p, CharRNNTrainingStarted):
             s["t0"], s["it0"] = now, p.resumed_from
             s["w0"], s["g0"] = worker.read(), gui.read()
             if probe is not None:
@@ -221,7 +222,7 @@ def worker_train(app: App, corpus: str, steps: int, probe: StallProbe | None = N
         s["error"] = e.message
 
     app.reset_panel()
-    app.worker.submit(StartTrainingRequest(spec=train_spec(corpus, steps)), slot="charrnn.train",
+    app.worker.submit(StartCharRNNTrainingRequest(spec=train_spec(corpus, steps)), slot="charrnn.train",
                       on_partial=on_partial, on_result=on_result, on_error=on_error)
     wait_until(lambda: s["done"] or s["error"], 600, "training through the worker")
     stall = probe.stop() if probe is not None else None
@@ -357,7 +358,7 @@ def worker_sample(app: App, length: int, seed: int, stats: list | None = None) -
     """Sample through the worker, streamed into the panel's text view; chars/s, submit to result.
 
     Appends per character (worker CPU s, worker run-queue wait s, 0, wall s, GUI thread CPU s) to `stats`."""
-    from rnnstudio.worker.requests import SHIPPED, SampleRequest
+    from rnnstudio.worker.charrnn_messages import SHIPPED, SampleRequest
 
     s = {"t": None, "error": None, "n": 0}
     to_view = app.forward("_on_sample_chunk")
@@ -384,14 +385,14 @@ def worker_sample(app: App, length: int, seed: int, stats: list | None = None) -
 
 def case_sample_throughput(cfg: Settings, threads: int, device: str, tmp: Path) -> list[Row]:
     from rnnstudio.nn.charrnn import load_charrnn
-    from rnnstudio.worker.requests import LoadModelRequest
+    from rnnstudio.worker.charrnn_messages import LoadCharRNNRequest
 
     path = make_sample_model(tmp)
     bare_model = load_charrnn(path, device).model.eval()
     base, ours, our_stats = [], [], []
     with App(threads, device) as app:
         loaded = []
-        app.worker.submit(LoadModelRequest(path=path), slot="charrnn.load", on_result=loaded.append,
+        app.worker.submit(LoadCharRNNRequest(path=path), slot="charrnn.load", on_result=loaded.append,
                           on_error=lambda e: loaded.append(e))
         wait_until(lambda: loaded, 60, "the worker to load the model")
         if not hasattr(loaded[0], "vocab"):
@@ -419,7 +420,8 @@ def case_sample_throughput(cfg: Settings, threads: int, device: str, tmp: Path) 
 # --- case: gui_stall ----------------------------------------------------------------------------------
 
 def case_gui_stall(cfg: Settings, threads: int, device: str, tmp: Path) -> list[Row]:
-    from rnnstudio.worker.requests import StartTrainingRequest, TrainingControlRequest, TrainingStarted
+    from rnnstudio.worker.charrnn_messages import CharRNNTrainingStarted, StartCharRNNTrainingRequest
+    from rnnstudio.worker.jobs import TrainingControlRequest
 
     corpus = corpus_file(tmp)
     idle, busy, starting = [], [], []
@@ -435,7 +437,7 @@ def case_gui_stall(cfg: Settings, threads: int, device: str, tmp: Path) -> list[
             s = {"started": False, "ended": False, "error": None}
 
             def on_partial(p, s=s):
-                if isinstance(p, TrainingStarted):
+                if isinstance(p, CharRNNTrainingStarted):
                     s["started"] = True
                 to_panel_partial(p)
 
@@ -445,7 +447,7 @@ def case_gui_stall(cfg: Settings, threads: int, device: str, tmp: Path) -> list[
 
             app.reset_panel()
             probe.start()  # from pressing Train: reading the corpus, building the model
-            app.worker.submit(StartTrainingRequest(spec=train_spec(corpus, 10**6)), slot="charrnn.train",
+            app.worker.submit(StartCharRNNTrainingRequest(spec=train_spec(corpus, 10**6)), slot="charrnn.train",
                               on_partial=on_partial, on_result=on_end,
                               on_error=lambda e, s=s: s.update(error=e.message))
             wait_until(lambda s=s: s["started"] or s["error"], 120, "training to start")
@@ -570,16 +572,17 @@ def case_startup(cfg: Settings, threads: int, device: str, tmp: Path) -> list[Ro
 # --- case: first_train (informational) ---------------------------------------------------------------
 
 # A fresh app: training is started twice; each start is timed from submit to the
-# TrainingStarted partial, with a stall probe on the GUI thread over the same span.
+# CharRNNTrainingStarted partial, with a stall probe on the GUI thread over the same span.
 FIRST_TRAIN_CHILD = _CHILD_COMMON + r"""
 import os
 from PySide6.QtCore import Qt
 from rnnstudio.ui.app import build_window, make_application
-from rnnstudio.worker.requests import CallRequest, StartTrainingRequest, TrainingStarted, TrainSpec
+from rnnstudio.worker.charrnn_messages import CharRNNTrainSpec, CharRNNTrainingStarted, StartCharRNNTrainingRequest
+from rnnstudio.worker.protocol import CallRequest
 app = make_application()
 window = build_window()
 corpus = sys.argv[1]
-spec = TrainSpec(corpus=corpus, layers=2, hidden=128, embed=64, seq_len=64, batch_size=32, steps=3,
+spec = CharRNNTrainSpec(corpus=corpus, layers=2, hidden=128, embed=64, seq_len=64, batch_size=32, steps=3,
                  sample_at=(), eval_every=10**9)
 probe = QTimer()
 probe.setTimerType(Qt.TimerType.PreciseTimer)
@@ -594,10 +597,10 @@ def start():
     s["gap"], s["prev"], s["t0"] = 0.0, time.perf_counter(), time.perf_counter()
     s["had_dynamo"] = "torch._dynamo" in sys.modules
     probe.start()
-    window.worker.submit(StartTrainingRequest(spec=spec), slot="charrnn.train", on_partial=partial,
+    window.worker.submit(StartCharRNNTrainingRequest(spec=spec), slot="charrnn.train", on_partial=partial,
                          on_result=ended, on_error=failed)
 def partial(p):
-    if isinstance(p, TrainingStarted):
+    if isinstance(p, CharRNNTrainingStarted):
         tick()
         probe.stop()
         print("START", 1000 * (time.perf_counter() - s["t0"]), 1000 * s["gap"], int(s["had_dynamo"]), flush=True)
@@ -641,8 +644,8 @@ def case_first_train(cfg: Settings, threads: int, device: str, tmp: Path) -> lis
             f"second {second[-1]:.0f} ms (GUI stall {second_stall[-1]:.0f} ms)"
             + ("" if starts[0][2] == "0" else "; torch._dynamo was already imported"))
     row = Row("first_train", median(first), median(second), "ms", "info", None)
-    row.notes.append(f"fresh app, Train pressed twice: submit to TrainingStarted, first {spread(first)} ms, second "
-                     f"{spread(second)} ms; longest GUI stall meanwhile: first {spread(first_stall)} ms, second "
+    row.notes.append(f"fresh app, Train pressed twice: submit to CharRNNTrainingStarted, first {spread(first)} ms, "
+                     f"second {spread(second)} ms; longest GUI stall meanwhile: first {spread(first_stall)} ms, second "
                      f"{spread(second_stall)} ms")
     return [row]
 

@@ -27,7 +27,3 @@ class ModelFileError(UserError):
 
 class PeerLost(Exception):
     """Under torchrun: another training process stopped, and this one cannot go on alone."""
-
-
-class Cancelled(Exception):
-    """Raised inside work that noticed its request was cancelled."""

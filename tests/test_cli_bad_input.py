@@ -134,7 +134,7 @@ def test_a_device_as_the_model_is_refused_unread():
 
 
 def test_gates_refuses_a_text_longer_than_the_app_reads(tiny_model_file, capsys):
-    from rnnstudio.worker.requests import MAX_GATES_CHARS
+    from rnnstudio.worker.gates_messages import MAX_GATES_CHARS
 
     text = "the cat sat. " * (MAX_GATES_CHARS // 12)
     assert len(text) > MAX_GATES_CHARS

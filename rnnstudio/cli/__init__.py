@@ -611,7 +611,7 @@ def cmd_eval(args) -> int:
 
 def cmd_gates(args) -> int:
     from rnnstudio.data.text import Vocab
-    from rnnstudio.worker.requests import MAX_GATES_CHARS
+    from rnnstudio.worker.gates_messages import MAX_GATES_CHARS
 
     if not args.text:
         raise UserError("--text is empty; give the text the model should read, at least one character")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
-from rnnstudio.worker.requests import VQAEvalProgress
+from worker_helpers import Recorder
+
+from rnnstudio.worker.vqa_messages import VQAEvalProgress
 
 CLOSE_LIMIT_S = 2.0
 THREADS = ("rnnstudio-device-worker", "rnnstudio-capture")
@@ -67,12 +69,14 @@ def test_closing_during_a_vqa_evaluation(shipped_models, window, qtbot, monkeypa
     panel = window.panels["vqa"]
     window.show_panel("vqa")
     qtbot.waitUntil(lambda: panel.model is not None, timeout=WAIT_MS)
-    progress = []
-    window.worker.partial_ready.connect(
-        lambda r: progress.append(r.payload) if isinstance(r.payload, VQAEvalProgress) else None)
+    recorder = Recorder(window.worker)
     panel.evaluate()
+
+    def progress():
+        return [r.payload for _, r in recorder.events if isinstance(r.payload, VQAEvalProgress)]
+
     # Pictures are being answered: the evaluation is past loading, in the middle of a step.
-    qtbot.waitUntil(lambda: any(p.pictures_done > 0 for p in progress), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: any(p.pictures_done > 0 for p in progress()), timeout=WAIT_MS)
     qtbot.wait(300)
-    assert progress[-1].pictures_done < progress[-1].pictures
+    assert progress()[-1].pictures_done < progress()[-1].pictures
     assert close_and_time(window) < CLOSE_LIMIT_S

@@ -15,12 +15,18 @@ import pytest
 
 from rnnstudio.errors import ModelFileError
 from rnnstudio.train.progress import TrainingProgress
-from rnnstudio.worker.requests import (
+from rnnstudio.worker.caption_messages import CaptionModelInfo, CaptionRequest, CaptionResult, LoadCaptionModelRequest
+from rnnstudio.worker.charrnn_messages import (
     SHIPPED,
-    CaptionModelInfo,
-    CaptionRequest,
-    CaptionResult,
-    ErrorInfo,
+    CharRNNModelInfo,
+    CharRNNTrainSpec,
+    LoadCharRNNRequest,
+    SampleRequest,
+    SampleResult,
+    SaveCharRNNRequest,
+    StartCharRNNTrainingRequest,
+)
+from rnnstudio.worker.gates_messages import (
     GatesRequest,
     GatesResult,
     GradientRequest,
@@ -29,15 +35,10 @@ from rnnstudio.worker.requests import (
     HypothesisResult,
     InterventionRequest,
     InterventionResult,
-    LoadCaptionModelRequest,
-    LoadModelRequest,
+)
+from rnnstudio.worker.protocol import ErrorInfo
+from rnnstudio.worker.vqa_messages import (
     LoadVQAModelRequest,
-    ModelInfo,
-    SampleRequest,
-    SampleResult,
-    SaveModelRequest,
-    StartTrainingRequest,
-    TrainSpec,
     VQAEvalRequest,
     VQAEvalResult,
     VQAModelInfo,
@@ -53,7 +54,7 @@ def files(tiny_model_file, caption_file, vqa_file, tmp_path):
 
 def _open_models(client, files, *tasks):
     if "charrnn" in tasks:
-        client.run(LoadModelRequest(path=str(files["charrnn"])))
+        client.run(LoadCharRNNRequest(path=str(files["charrnn"])))
     if "caption" in tasks:
         client.run(LoadCaptionModelRequest(path=str(files["caption"])))
     if "vqa" in tasks:
@@ -81,9 +82,9 @@ def _cases():
         "sample": (("charrnn",), (charrnn, "sample_index", 30),
                    lambda f: SampleRequest(length=200, seed=1), SampleResult),
         "load": (("charrnn",), (charrnn_work, "load_charrnn", 0),
-                 lambda f: LoadModelRequest(path=str(f["charrnn"])), ModelInfo),
+                 lambda f: LoadCharRNNRequest(path=str(f["charrnn"])), CharRNNModelInfo),
         "save": (("charrnn",), (modelfile, "safetensors_save", 0),
-                 lambda f: SaveModelRequest(path=str(f["tmp"] / "saved.safetensors"), role=SHIPPED), str),
+                 lambda f: SaveCharRNNRequest(path=str(f["tmp"] / "saved.safetensors"), role=SHIPPED), str),
         "gates": (("charrnn",), (gates_work, "trace_gates", 0),
                   lambda f: GatesRequest(text="the cat sat on the mat.\n"), GatesResult),
         "hypothesis": ((), (gates_work, "rank_units", 0),
@@ -142,15 +143,24 @@ def test_a_fault_in_a_request_is_reported_and_the_next_one_is_served(kind, clien
 
 def test_every_kind_of_request_is_covered():
     """A new request type needs its fault case here (training has its own test below)."""
-    from rnnstudio.worker import requests
+    import importlib
+    import pkgutil
 
-    served = {
-        name for name, value in vars(requests).items()
-        if isinstance(value, type) and issubclass(value, requests.Request) and value is not requests.Request
-    }
-    covered = {"SampleRequest", "LoadModelRequest", "SaveModelRequest", "GatesRequest", "HypothesisRequest",
+    import rnnstudio.worker
+    from rnnstudio.worker.protocol import Request
+
+    for module in pkgutil.iter_modules(rnnstudio.worker.__path__):  # every request the worker knows of
+        importlib.import_module(f"rnnstudio.worker.{module.name}")
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    served = {r.__name__ for r in subclasses(Request) if r.__module__.startswith("rnnstudio.")}
+    covered = {"SampleRequest", "LoadCharRNNRequest", "SaveCharRNNRequest", "GatesRequest", "HypothesisRequest",
                "InterventionRequest", "GradientRequest", "CaptionRequest", "LoadCaptionModelRequest",
-               "LoadVQAModelRequest", "VQAQuestionRequest", "VQAEvalRequest", "StartTrainingRequest"}
+               "LoadVQAModelRequest", "VQAQuestionRequest", "VQAEvalRequest", "StartCharRNNTrainingRequest"}
     # tests' hook, and reading a file the user chose (a plain function, like it); pause/resume/stop flags
     not_model_work = {"CallRequest", "ReadFileRequest", "TrainingControlRequest"}
     assert served - not_model_work == covered
@@ -158,7 +168,7 @@ def test_every_kind_of_request_is_covered():
 
 
 def _spec(corpus, steps):
-    return TrainSpec(corpus=str(corpus), arch="lstm", layers=1, hidden=16, embed=8, seq_len=16, batch_size=8,
+    return CharRNNTrainSpec(corpus=str(corpus), arch="lstm", layers=1, hidden=16, embed=8, seq_len=16, batch_size=8,
                      lr=1e-2, steps=steps, eval_every=5, sample_at=(10,), sample_length=20)
 
 
@@ -167,7 +177,7 @@ def test_a_fault_in_a_training_step_stops_that_run_and_the_next_run_trains(exc, 
     from rnnstudio.train.charrnn import CharRNNTrainer
 
     raised = fail_once(CharRNNTrainer, "step", after=6, exc=exc)
-    first = client.worker.submit(StartTrainingRequest(spec=_spec(tiny_text_file, 30)))
+    first = client.worker.submit(StartCharRNNTrainingRequest(spec=_spec(tiny_text_file, 30)))
     error = client.wait(first, "errored")
     assert raised == ["step"]
     assert not error.user_error and error.message.startswith("training stopped by an internal error")
@@ -176,11 +186,11 @@ def test_a_fault_in_a_training_step_stops_that_run_and_the_next_run_trains(exc, 
     iterations = [i for r in client.recorder.of(first, "partial_ready") if isinstance(r.payload, TrainingProgress)
                   for i in r.payload.iterations]
     assert iterations == list(range(1, 7))  # six steps, then the fault
-    assert client.worker.workspace.training.state == "stopped"
+    assert client.worker.jobs.job.state == "stopped"
 
     # The stopped run's model can still be sampled, and a new run trains to its end.
     assert len(client.run(SampleRequest(role="training", length=15, seed=0)).text) == 15
-    second = client.worker.submit(StartTrainingRequest(spec=_spec(tiny_text_file, 12)))
+    second = client.worker.submit(StartCharRNNTrainingRequest(spec=_spec(tiny_text_file, 12)))
     final = client.wait(second)
     assert final.state == "finished" and final.iteration == 12
 
@@ -189,11 +199,11 @@ def test_a_fault_in_a_timeline_sample_stops_the_run_not_the_worker(client, tiny_
     from rnnstudio.nn import charrnn
 
     raised = fail_once(charrnn, "sample_index", after=3)  # in the timeline sample at iteration 10
-    rid = client.worker.submit(StartTrainingRequest(spec=_spec(tiny_text_file, 30)))
+    rid = client.worker.submit(StartCharRNNTrainingRequest(spec=_spec(tiny_text_file, 30)))
     error = client.wait(rid, "errored")
     assert raised == ["sample_index"] and "injected fault in sample_index" in error.message
-    assert client.worker.workspace.training.trainer.iteration == 10
-    final = client.run(StartTrainingRequest(spec=_spec(tiny_text_file, 12)))
+    assert client.worker.jobs.job.iteration == 10
+    final = client.run(StartCharRNNTrainingRequest(spec=_spec(tiny_text_file, 12)))
     assert final.iteration == 12
 
 
@@ -209,16 +219,16 @@ def test_a_model_file_deleted_while_in_use(client, files, tiny_text_file):
     assert len(client.run(SampleRequest(prime="the ", length=50, seed=2)).text) == 50
     assert isinstance(client.run(GatesRequest(text="the dog sat on the log.")), GatesResult)
     kept = files["tmp"] / "kept.safetensors"
-    assert client.run(SaveModelRequest(path=str(kept), role=SHIPPED)) == str(kept)
+    assert client.run(SaveCharRNNRequest(path=str(kept), role=SHIPPED)) == str(kept)
     from rnnstudio.nn.charrnn import load_charrnn
 
     assert load_charrnn(kept).trained["steps"] == 20
     spec = _spec(tiny_text_file, 5)
-    assert client.run(StartTrainingRequest(spec=spec, continue_role=SHIPPED)).iteration == 25
+    assert client.run(StartCharRNNTrainingRequest(spec=spec, continue_role=SHIPPED)).iteration == 25
     assert client.run(CaptionRequest(image=_picture(), beam=1)).words is not None
     assert client.run(VQAQuestionRequest(image_key="x", image=_picture(), question="is there a circle?")).answers
 
-    for request in (LoadModelRequest(path=str(files["charrnn"])), LoadCaptionModelRequest(path=str(files["caption"])),
+    for request in (LoadCharRNNRequest(path=str(files["charrnn"])), LoadCaptionModelRequest(path=str(files["caption"])),
                     LoadVQAModelRequest(path=str(files["vqa"]))):
         error = client.run(request, "errored")
         assert error.user_error
@@ -297,11 +307,11 @@ def test_a_full_disk_while_saving_through_the_worker(client, files, monkeypatch)
     target = files["charrnn"]
     old = target.read_bytes()
     monkeypatch.setattr(modelfile.os, "fdopen", _DiskFills(os.fdopen, 4096))
-    error = client.run(SaveModelRequest(path=str(target), role=SHIPPED), "errored")
+    error = client.run(SaveCharRNNRequest(path=str(target), role=SHIPPED), "errored")
     assert error.user_error and "No space left on device" in error.message and str(target) in error.message
     assert target.read_bytes() == old
     assert sorted(p.name for p in files["tmp"].iterdir()) == sorted(
         ["tiny-lstm.safetensors", "tiny-caption.safetensors", "tiny-vqa.safetensors"])
     monkeypatch.undo()  # space again: the same save succeeds
-    assert client.run(SaveModelRequest(path=str(target), role=SHIPPED)) == str(target)
-    assert client.run(LoadModelRequest(path=str(target))).trained["steps"] == 20
+    assert client.run(SaveCharRNNRequest(path=str(target), role=SHIPPED)) == str(target)
+    assert client.run(LoadCharRNNRequest(path=str(target))).trained["steps"] == 20

@@ -8,6 +8,7 @@ adds the exception handling that the fault tests check).
 
 from __future__ import annotations
 
+import inspect
 import tempfile
 from pathlib import Path
 
@@ -19,23 +20,24 @@ from hypothesis import strategies as st
 
 from rnnstudio.errors import TextFileError, UserError
 from rnnstudio.train.progress import TimelineSample, TrainingProgress
-from rnnstudio.worker.requests import (
+from rnnstudio.worker.charrnn_messages import (
     SHIPPED,
+    CharRNNTrainSpec,
+    CharRNNTrainingStarted,
+    LoadCharRNNRequest,
+    SampleRequest,
+    SampleResult,
+    StartCharRNNTrainingRequest,
+    TextChunk,
+)
+from rnnstudio.worker.gates_messages import (
     GatesRequest,
     GatesResult,
     HypothesisRequest,
     HypothesisResult,
     InterventionRequest,
-    LoadModelRequest,
-    SampleRequest,
-    SampleResult,
-    StartTrainingRequest,
-    TextChunk,
-    TrainingStarted,
-    TrainSpec,
-    VQAQuestionRequest,
-    VQAResult,
 )
+from rnnstudio.worker.vqa_messages import VQAQuestionRequest, VQAResult
 
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -51,7 +53,10 @@ MIXED_TEXT = st.one_of(st.text(alphabet=st.sampled_from(ALPHABET), max_size=120)
 
 
 def drive(handler):
-    """Run a request handler (a generator) to its end: (partials, result)."""
+    """Run a request handler's work to its end: (partials, result). A generator yields its partials
+    and returns the result; a plain function has returned its result already."""
+    if not inspect.isgenerator(handler):
+        return [], handler
     partials = []
     while True:
         try:
@@ -79,7 +84,7 @@ def workspace(request, tmp_path_factory):
     path = tmp_path_factory.mktemp("fuzz") / f"tiny-{request.param}.safetensors"
     save_charrnn(path, model, ALPHABET, {"steps": 0})
     ws = CharRNNWorkspace(torch.device("cpu"))
-    drive(ws.load(LoadModelRequest(path=str(path))))
+    drive(ws.load(LoadCharRNNRequest(path=str(path))))
     return ws
 
 
@@ -105,16 +110,16 @@ def test_any_text_file_trains_or_is_refused_clearly(unit, length):
             assert "\x00" in text or len(text) < 1000, str(e)
             return
         assert codepoints_to_text(np.concatenate([corpus.train, corpus.valid])) == text
-        spec = TrainSpec(corpus=str(path), arch="gru", layers=1, hidden=8, embed=4, seq_len=8, batch_size=4,
+        spec = CharRNNTrainSpec(corpus=str(path), arch="gru", layers=1, hidden=8, embed=4, seq_len=8, batch_size=4,
                          steps=2, eval_every=1, sample_at=(1,), sample_length=12)
         ws = CharRNNWorkspace(torch.device("cpu"))
         try:
-            partials, _ = drive(ws.start_training(StartTrainingRequest(spec=spec), 1))
+            partials, _ = drive(ws.start_training(StartCharRNNTrainingRequest(spec=spec), 1))
         except TextFileError as e:
             assert_clear(e)
             return
     event("trained")
-    started = [p for p in partials if isinstance(p, TrainingStarted)]
+    started = [p for p in partials if isinstance(p, CharRNNTrainingStarted)]
     assert len(started) == 1 and set(started[0].model.vocab) == set(text)
     run = ws.training
     events = run.step() + run.step()
@@ -256,7 +261,7 @@ def vqa_workspace(vqa_model, tmp_path_factory):
     """The worker's VQA workspace with a tiny model opened from a file, and one picture cached."""
     from rnnstudio.data.shapes import random_scene, render
     from rnnstudio.nn.vqa import save_vqa
-    from rnnstudio.worker.requests import LoadVQAModelRequest
+    from rnnstudio.worker.vqa_messages import LoadVQAModelRequest
     from rnnstudio.worker.vqa_work import VQAWorkspace
 
     path = tmp_path_factory.mktemp("fuzz") / "tiny-vqa.safetensors"

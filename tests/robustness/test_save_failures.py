@@ -7,19 +7,19 @@ import os
 
 import pytest
 
-from rnnstudio.worker.requests import SHIPPED, LoadModelRequest, SaveModelRequest
+from rnnstudio.worker.charrnn_messages import SHIPPED, LoadCharRNNRequest, SaveCharRNNRequest
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc, where no file can be made")
 UNWRITABLE = "/proc/m.safetensors"  # a folder where no file can be created, even by root
 
 
 def test_a_save_where_no_file_can_be_created_is_a_user_error_and_the_next_save_works(client, tiny_model_file, tmp_path):
-    client.run(LoadModelRequest(path=str(tiny_model_file)))
-    error = client.run(SaveModelRequest(path=UNWRITABLE, role=SHIPPED), "errored")
+    client.run(LoadCharRNNRequest(path=str(tiny_model_file)))
+    error = client.run(SaveCharRNNRequest(path=UNWRITABLE, role=SHIPPED), "errored")
     assert error.user_error and "internal error" not in error.message
     assert f"could not save {UNWRITABLE}" in error.message and "choose another" in error.message
     again = tmp_path / "saved.safetensors"
-    assert client.run(SaveModelRequest(path=str(again), role=SHIPPED)) == str(again)
+    assert client.run(SaveCharRNNRequest(path=str(again), role=SHIPPED)) == str(again)
     assert again.stat().st_size > 0
 
 

@@ -105,7 +105,7 @@ def test_streamed_chunks_repaint_the_sample_view_not_the_box_behind_it(window, q
     from PySide6.QtCore import QEvent, QObject
     from PySide6.QtWidgets import QApplication
 
-    from rnnstudio.worker.requests import TextChunk
+    from rnnstudio.worker.charrnn_messages import TextChunk
 
     class PaintCounter(QObject):
         paints = 0

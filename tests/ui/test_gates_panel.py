@@ -158,7 +158,7 @@ def test_latest_sample_becomes_the_text(window, qtbot, tiny_model_file):
 
 
 def test_a_text_longer_than_the_lab_reads_is_refused_and_a_long_file_is_cut(lab, qtbot, tmp_path):
-    from rnnstudio.worker.requests import MAX_GATES_CHARS
+    from rnnstudio.worker.gates_messages import MAX_GATES_CHARS
 
     lab.text_edit.setPlainText("the cat sat. " * (MAX_GATES_CHARS // 10))
     lab.compute()
