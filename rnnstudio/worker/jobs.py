@@ -103,12 +103,12 @@ class JobSlot:
     def step(self) -> None:
         """One step of the running job; its events go to its request as partial results."""
         job = self.job
-        now = time.monotonic()
-        if now - self._last_activity >= ACTIVITY_INTERVAL_S:
-            # Not every step: each status-bar update costs the GUI thread (and the GIL) time the step wants.
-            self._last_activity = now
-            self._send("activity", 0, None, f"training: iteration {job.iteration + 1} of {job.planned}")
         try:
+            now = time.monotonic()
+            if now - self._last_activity >= ACTIVITY_INTERVAL_S:
+                # Not every step: each status-bar update costs the GUI thread (and the GIL) time the step wants.
+                self._last_activity = now
+                self._send("activity", 0, None, f"training: iteration {job.iteration + 1} of {job.planned}")
             events = job.step()
             for event in events:
                 if event is not None:
@@ -116,9 +116,12 @@ class JobSlot:
         except Exception as e:
             log.error("training step failed:\n%s", traceback.format_exc())
             job.state = "stopped"
-            # The iterations trained since the last report are in the model: report them, so
-            # the loss curve ends where the model stands, not up to 0.1 s of steps earlier.
-            self._send("partial", self.request_id, self.request, job.progress())
+            try:
+                # The iterations trained since the last report are in the model: report them, so
+                # the loss curve ends where the model stands, not up to 0.1 s of steps earlier.
+                self._send("partial", self.request_id, self.request, job.progress())
+            except Exception:  # a job too broken to report: the error below still ends its request
+                log.error("the failed job's progress could not be read:\n%s", traceback.format_exc())
             user = isinstance(e, UserError)
             message = str(e) if user else f"training stopped by an internal error: {type(e).__name__}: {e}"
             self._end("error", ErrorInfo(message, user_error=user))
