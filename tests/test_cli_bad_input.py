@@ -86,14 +86,14 @@ def test_train_caption_refuses_to_write_the_model_over_its_annotations(capsys, t
 
 def test_a_save_that_fails_after_training_keeps_the_model_and_says_where(tmp_path, monkeypatch, tiny_trainer):
     """The folder of --out removed during training: the model goes to the current folder."""
-    from rnnstudio.cli import _save_trained
     from rnnstudio.errors import UserError
+    from rnnstudio.train.loop import save_or_keep
 
     monkeypatch.chdir(tmp_path)
     trainer = tiny_trainer(steps=3)
     out = tmp_path / "gone" / "verse.safetensors"
     with pytest.raises(UserError) as refused:
-        _save_trained(out, lambda path: save_charrnn(path, trainer.model, trainer.vocab.chars, trainer.trained_info()))
+        save_or_keep(out, lambda path: save_charrnn(path, trainer.model, trainer.vocab.chars, trainer.trained_info()))
     message = str(refused.value)
     kept = [p for p in tmp_path.iterdir() if p.name.startswith("verse-kept-")]
     assert len(kept) == 1 and kept[0].suffix == ".safetensors"

@@ -226,9 +226,9 @@ def test_shipped_model_answers_unseen_scenes(tmp_path, capsys):
 
 def test_a_batch_streams_its_answers_with_progress_and_names_the_line_of_a_bad_picture(
         model, pictures, capsys, tmp_path, monkeypatch):
-    import rnnstudio.cli
+    import rnnstudio.cli.common
 
-    monkeypatch.setattr(rnnstudio.cli, "PROGRESS_EVERY_S", 0.0)  # progress after every answer, not every second
+    monkeypatch.setattr(rnnstudio.cli.common, "PROGRESS_EVERY_S", 0.0)  # progress after every answer, not every second
     out, _ = model
     batch = tmp_path / "q.jsonl"
     lines = [{"image": str(pictures["plain"]), "question": "how many shapes are there?"},
