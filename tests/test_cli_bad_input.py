@@ -4,7 +4,6 @@ terminal cannot show; and what it writes when interrupted or when a save fails l
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal

@@ -97,3 +97,39 @@ def test_coco_training_a_few_steps(tmp_path):
     losses = [trainer.step()["loss"] for _ in range(8)]
     assert losses[-1] < losses[0]
     assert 0 <= evaluate_coco(trainer.model, data)["bleu4"] <= 1
+
+
+def test_the_loop_logs_the_mean_loss_on_its_schedule_and_measures_unseen_scenes_at_the_end(tmp_path):
+    from rnnstudio.nn.captioner import load_captioner
+    from rnnstudio.train.caption import CaptionLoop
+    from rnnstudio.train.progress import Evaluation
+
+    trainer = tiny_trainer(steps_planned=5)
+    loop = CaptionLoop(trainer, 5, log_every=2, eval_scenes=3)
+    events = []
+    while not loop.done:
+        events += loop.step()
+    evaluations = [e for e in events if isinstance(e, Evaluation)]
+    assert [e.iteration for e in evaluations] == [2, 4, 5]
+    assert all(" nats/caption  (" in e.line and e.line.endswith(" it/s") for e in evaluations)
+    lines = loop.finish()
+    assert lines[0].startswith("unseen plain scenes:  object F1 ") and lines[1].startswith("unseen camera scenes: ")
+    loop.save(tmp_path / "c.safetensors")
+    trained = load_captioner(tmp_path / "c.safetensors").trained
+    assert trained["steps"] == 5 and trained["metrics"]["eval_scenes"] == 3
+    assert {"object_f1_plain", "bleu4_camera", "grades_plain"} <= set(trained["metrics"])
+
+
+def test_one_set_of_defaults_for_the_trainer_and_the_command_line():
+    from rnnstudio.cli import build_parser
+    from rnnstudio.train.caption import CaptionDefaults
+
+    defaults, settings = CaptionDefaults(), CaptionTrainSettings()
+    assert (settings.batch_size, settings.lr, settings.steps, settings.seed, settings.camera_fraction) == (
+        defaults.batch_size, defaults.lr, defaults.steps, defaults.seed, defaults.camera_fraction)
+    args = vars(build_parser().parse_args(["train", "caption", "--out", "m.safetensors"]))
+    assert {k: args[k] for k in ("data", "steps", "encoder", "hidden", "channels", "lr", "min_count", "log_every")} == {
+        k: getattr(defaults, k) for k in ("data", "steps", "encoder", "hidden", "channels", "lr", "min_count",
+                                          "log_every")}
+    assert args["batch"] == defaults.batch_size and args["image_size"] is None
+    assert defaults.input_size() == 64 and CaptionDefaults(encoder="resnet18").input_size() == 224

@@ -208,3 +208,98 @@ def test_trained_info_describes_the_run(tiny_trainer):
     assert info["chars"] == 5 * 8 * 16
     assert set(info["metrics"]) == {"valid_nats_per_char", "train_nats_per_char"}
     assert info["settings"]["seq_len"] == 16
+
+
+# --- the run: CharRNNLoop, what the app's worker steps and `train charrnn` runs to the end ---------
+
+
+def run_all(loop) -> list:
+    events = []
+    while not loop.done:
+        events += loop.step()
+    return events
+
+
+def test_the_loop_measures_on_its_schedule_and_reports_every_iteration(tiny_trainer):
+    from rnnstudio.train.charrnn import CharRNNLoop
+    from rnnstudio.train.progress import Evaluation, TimelineSample, TrainingProgress
+
+    loop = CharRNNLoop(tiny_trainer(steps=0, planned=25), 25, eval_every=10, sample_at=(5,), sample_length=12)
+    assert (loop.first, loop.planned, loop.iteration, loop.state) == (0, 25, 0, "running")
+    events = run_all(loop)
+    assert loop.state == "finished" and loop.iteration == 25
+    evaluations = [e for e in events if isinstance(e, Evaluation)]
+    assert [e.iteration for e in evaluations] == [5, 10, 20, 25]  # every 10, at the timeline sample, at the end
+    assert evaluations[1].line.startswith("iter     10  train ") and " nats/char  " in evaluations[1].line
+    assert set(evaluations[1].figures) == {"train", "valid"}
+    (sample,) = [e for e in events if isinstance(e, TimelineSample)]
+    assert sample.iteration == 5 and len(sample.text) == 12 and sample.valid_loss == evaluations[0].figures["valid"]
+    progress = [e for e in events if isinstance(e, TrainingProgress)]
+    assert [i for p in progress for i in p.iterations] == list(range(1, 26))  # none lost between reports
+    assert [v for p in progress for v in p.valid] == [(e.iteration, e.figures["valid"]) for e in evaluations]
+    assert progress[-1].state == "finished" and progress[-1].planned == 25 and progress[-1].chars_per_second > 0
+    assert loop.progress().iterations == []  # what was trained since the last report: nothing
+
+
+def test_a_continued_model_goes_on_from_its_iteration(tiny_trainer):
+    from rnnstudio.train.charrnn import CharRNNLoop
+    from rnnstudio.train.progress import Evaluation, TimelineSample
+
+    loop = CharRNNLoop(tiny_trainer(steps=12, planned=30), 10, eval_every=4, sample_at=(3,))
+    assert (loop.first, loop.planned) == (12, 22)
+    events = run_all(loop)
+    assert [e.iteration for e in events if isinstance(e, Evaluation)] == [15, 16, 20, 22]
+    assert [e.iteration for e in events if isinstance(e, TimelineSample)] == [15]
+
+
+def test_the_loop_trains_as_the_trainer_alone_does(tiny_trainer):
+    """Evaluations and samples between the steps change nothing of what is learnt."""
+    from rnnstudio.train.charrnn import CharRNNLoop
+
+    plain = tiny_trainer(steps=15, planned=15)
+    loop = CharRNNLoop(tiny_trainer(steps=0, planned=15), 15, eval_every=4, sample_at=(2, 9))
+    run_all(loop)
+    want, got = _weights(plain.model), _weights(loop.trainer.model)
+    assert all(torch.equal(want[k], got[k]) for k in want)
+
+
+def test_run_to_end_logs_measures_and_saves_as_the_command_line(tmp_path):
+    from rnnstudio.train.charrnn import CharRNNDefaults, charrnn_loop
+    from rnnstudio.train.loop import run_to_end
+
+    text = tmp_path / "verse.txt"
+    text.write_text("the cat sat on the mat.\nthe dog sat on the log.\n" * 40, encoding="utf-8")
+    options = CharRNNDefaults(corpus=str(text), layers=1, hidden=16, embed=8, seq_len=16, batch_size=8, steps=6,
+                              eval_every=3, seed=2)
+    out = tmp_path / "m.safetensors"
+    lines = []
+    trained = run_to_end(charrnn_loop(options), out, lines.append)
+    assert lines[0].startswith(f"{text}: ") and lines[0].endswith("lstm 1 x 16 on cpu")
+    assert [line[:11] for line in lines[1:3]] == ["iter      3", "iter      6"]
+    assert lines[3] == (f"validation on all of the held-out text: {trained['metrics']['valid_nats_per_char']:.4f} "
+                        f"nats/char; wrote {out}")
+    assert len(lines) == 4
+    loaded = load_charrnn(out)
+    assert loaded.trained == trained
+    assert trained["steps"] == 6 and trained["settings"]["seed"] == 2 and trained["seconds"] >= 0
+    assert set(trained["metrics"]) == {"valid_nats_per_char", "train_nats_per_char", "valid_bits_per_char"}
+
+
+def test_one_set_of_defaults_for_the_trainer_the_command_line_and_the_app():
+    from dataclasses import fields
+
+    from rnnstudio.cli import build_parser
+    from rnnstudio.train.charrnn import CharRNNDefaults
+
+    defaults = CharRNNDefaults()
+    settings = TrainSettings()
+    for f in fields(settings):
+        if hasattr(defaults, f.name):
+            assert getattr(settings, f.name) == getattr(defaults, f.name), f.name
+    args = build_parser().parse_args(["train", "charrnn", "--out", "m.safetensors"])
+    parsed = {**vars(args), "batch_size": args.batch}
+    for f in fields(defaults):
+        if f.name in parsed:
+            assert parsed[f.name] == getattr(defaults, f.name), f.name
+    # The app plots the validation loss: about 40 points a run, at least 10 and at most eval_every apart.
+    assert [CharRNNDefaults.curve_eval_every(n) for n in (10, 400, 2000, 20_000, 1_000_000)] == [10, 10, 50, 500, 500]

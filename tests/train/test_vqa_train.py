@@ -131,3 +131,44 @@ def test_bad_settings_are_refused():
             VQATrainSettings(**bad)
     with pytest.raises(ValueError, match="no easy-VQA split"):
         MixedVQAData(64, VQATrainSettings(), None)
+
+
+def test_the_loop_logs_its_loss_and_held_out_accuracy_on_schedule_and_measures_everything_at_the_end():
+    from rnnstudio.train.progress import Evaluation
+    from rnnstudio.train.vqa import VQALoop
+
+    s = VQATrainSettings(batch_size=4, questions_per_image=2, steps=5, easyvqa_fraction=0.0)
+    loop = VQALoop(tiny_trainer(s), 5, log_every=2, eval_every=2, eval_scenes=2, workers=1)
+    events = []
+    try:
+        while not loop.done:
+            events += loop.step()
+    finally:
+        loop.close()
+    assert loop.prefetch is None
+    lines = [(e.iteration, e.line.split()[0]) for e in events if isinstance(e, Evaluation)]
+    assert lines == [(2, "iter"), (2, "held"), (4, "iter"), (4, "held"), (5, "iter")]  # none held out at the end
+    held = [e for e in events if isinstance(e, Evaluation) and e.line.startswith("held out: ")]
+    assert set(held[0].figures) == set(GENERATED)  # no easy-VQA split given: generated pictures only
+    finals = loop.finish()
+    assert [line.split(":")[0] for line in finals] == list(GENERATED)
+    trained = loop.trained_info()
+    assert trained["steps"] == 5 and trained["images"] == 20 and trained["metrics"]["eval_scenes"] == 2
+    assert {f"accuracy_{g}" for g in GENERATED} <= set(trained["metrics"])
+
+
+def test_one_set_of_defaults_for_the_trainer_and_the_command_line():
+    from dataclasses import fields
+
+    from rnnstudio.cli import build_parser
+    from rnnstudio.train.vqa import VQADefaults
+
+    defaults, settings = VQADefaults(), VQATrainSettings()
+    for f in fields(settings):
+        if hasattr(defaults, f.name):
+            assert getattr(settings, f.name) == getattr(defaults, f.name), f.name  # (1, 2, 2) == (1.0, 2.0, 2.0)
+    args = vars(build_parser().parse_args(["train", "vqa", "--out", "m.safetensors"]))
+    for f in fields(defaults):
+        name = {"batch_size": "batch"}.get(f.name, f.name)
+        want = ",".join(f"{w:g}" for w in defaults.shape_counts) if name == "shape_counts" else getattr(defaults, f.name)
+        assert args[name] == want, name
