@@ -93,7 +93,8 @@ def test_read_image_conversions(pictures):
     assert fit_square(huge, 64).shape == (64, 64, 3)
 
 
-@pytest.mark.parametrize("kind, fragment", [("text", "is not a picture"), ("empty", "is empty"), ("missing", "does not exist")])
+@pytest.mark.parametrize("kind, fragment", [
+    ("text", "is not a picture"), ("empty", "is empty"), ("missing", "does not exist")])
 def test_bad_pictures_exit_2_with_one_line(model, pictures, capsys, kind, fragment):
     out, _ = model
     path = pictures.get(kind, pictures["plain"].parent / "missing.png")
@@ -118,7 +119,8 @@ def test_bad_arguments_exit_2(model, pictures, capsys, tmp_path, tiny_model_file
     assert code == 2 and "not a caption model" in assert_one_line_error(err)
     code, _, err = call_main(capsys, "train", "caption", "--out", tmp_path / "no" / "m.safetensors")
     assert code == 2 and "does not exist" in assert_one_line_error(err)
-    code, _, err = call_main(capsys, "train", "caption", "--data", tmp_path / "nothing.json", "--out", tmp_path / "m.safetensors")
+    code, _, err = call_main(capsys, "train", "caption", "--data", tmp_path / "nothing.json",
+                             "--out", tmp_path / "m.safetensors")
     assert code == 2 and "nothing.json does not exist" in assert_one_line_error(err)
     code, _, err = call_main(capsys, "train", "caption", "--encoder", "resnet18", "--encoder-weights",
                              tmp_path / "r18.pth", "--out", tmp_path / "m.safetensors")
@@ -152,7 +154,8 @@ def test_train_caption_on_a_coco_format_set(tmp_path, capsys):
         cv2.circle(img, (35, 25), 15, bgr, -1)
         cv2.imwrite(str(tmp_path / "pics" / f"{n}.jpg"), img)
         doc["images"].append({"id": n, "file_name": f"{n}.jpg"})
-        doc["annotations"] += [{"image_id": n, "caption": f"A {name} circle."}, {"image_id": n, "caption": f"a {name} disc"}]
+        doc["annotations"] += [{"image_id": n, "caption": f"A {name} circle."},
+                               {"image_id": n, "caption": f"a {name} disc"}]
     (tmp_path / "captions.json").write_text(json.dumps(doc))
     out = tmp_path / "coco.safetensors"
     code, text, err = call_main(capsys, "train", "caption", "--data", tmp_path / "captions.json", "--images",

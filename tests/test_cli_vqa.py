@@ -126,7 +126,8 @@ def test_bad_questions_exit_2_with_one_line(model, pictures, capsys, question, f
     assert_one_line_error(err, fragment)
 
 
-@pytest.mark.parametrize("kind, fragment", [("text", "is not a picture"), ("empty", "is empty"), ("missing", "does not exist")])
+@pytest.mark.parametrize("kind, fragment", [
+    ("text", "is not a picture"), ("empty", "is empty"), ("missing", "does not exist")])
 def test_bad_pictures_exit_2_with_one_line(model, pictures, capsys, kind, fragment):
     out, _ = model
     path = pictures.get(kind, pictures["plain"].parent / "missing.png")

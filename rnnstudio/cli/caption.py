@@ -15,9 +15,11 @@ DEFAULTS = CaptionDefaults()
 def add_train_parser(train) -> None:
     p = train.add_parser("caption", help="train an image captioner (CNN encoder, LSTM decoder with attention)")
     p.add_argument("--data", default=DEFAULTS.data,
-                   help="shapes (the generated shapes world), or a COCO-format annotations JSON or a folder holding one")
+                   help="shapes (the generated shapes world), or a COCO-format annotations JSON or a folder "
+                        "holding one")
     p.add_argument("--images", help="the image folder of a COCO-format set (default: beside the JSON)")
-    p.add_argument("--steps", type=positive_int, default=DEFAULTS.steps, help="training iterations (default %(default)s)")
+    p.add_argument("--steps", type=positive_int, default=DEFAULTS.steps,
+                   help="training iterations (default %(default)s)")
     p.add_argument("--encoder", choices=tuple(CaptionDefaults.IMAGE_SIZES), default=DEFAULTS.encoder,
                    help="the image encoder (default %(default)s)")
     p.add_argument("--encoder-weights", help="resnet18 only: a local .pth or .safetensors weights file "
@@ -30,7 +32,8 @@ def add_train_parser(train) -> None:
                    help="small encoder: features per grid cell")
     p.add_argument("--batch", type=positive_int, default=DEFAULTS.batch_size,
                    help="pictures per iteration (default %(default)s)")
-    p.add_argument("--lr", type=non_negative_float, default=DEFAULTS.lr, help="Adam's learning rate (default %(default)s)")
+    p.add_argument("--lr", type=non_negative_float, default=DEFAULTS.lr,
+                   help="Adam's learning rate (default %(default)s)")
     p.add_argument("--camera-fraction", type=non_negative_float, default=DEFAULTS.camera_fraction,
                    help="shapes world: share of camera-look pictures (default %(default)s)")
     p.add_argument("--min-count", type=positive_int, default=DEFAULTS.min_count,

@@ -19,7 +19,8 @@ def add_train_parser(train) -> None:
     p.add_argument("--corpus", default=DEFAULTS.corpus, help="shakespeare, python, or a UTF-8 text file")
     p.add_argument("--arch", choices=("lstm", "gru", "rnn"), default=DEFAULTS.arch,
                    help="the recurrent cell (default %(default)s)")
-    p.add_argument("--layers", type=positive_int, default=DEFAULTS.layers, help="stacked recurrent layers (default %(default)s)")
+    p.add_argument("--layers", type=positive_int, default=DEFAULTS.layers,
+                   help="stacked recurrent layers (default %(default)s)")
     p.add_argument("--hidden", type=positive_int, default=DEFAULTS.hidden,
                    help="units in each layer's state (default %(default)s)")
     p.add_argument("--embed", type=int, default=DEFAULTS.embed, help="embedding size; 0 for one-hot input")
@@ -32,7 +33,8 @@ def add_train_parser(train) -> None:
                    help="Adam's learning rate, decayed to a tenth by the end (default %(default)s)")
     p.add_argument("--dropout", type=non_negative_float, default=DEFAULTS.dropout,
                    help="dropout between layers (default %(default)s)")
-    p.add_argument("--seed", type=int, default=DEFAULTS.seed, help="for the same model from the same settings (default %(default)s)")
+    p.add_argument("--seed", type=int, default=DEFAULTS.seed,
+                   help="for the same model from the same settings (default %(default)s)")
     p.add_argument("--eval-every", type=positive_int, default=DEFAULTS.eval_every,
                    help="measure on held-out text this often (default %(default)s)")
     add_device_option(p)

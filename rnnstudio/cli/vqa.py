@@ -21,12 +21,14 @@ VQA_SPLITS = ("test", "valid", "scenes", "camera", "single")
 
 def add_train_parser(train) -> None:
     p = train.add_parser("vqa", help="train a visual question answering model (CNN + LSTM)")
-    p.add_argument("--steps", type=positive_int, default=DEFAULTS.steps, help="training iterations (default %(default)s)")
+    p.add_argument("--steps", type=positive_int, default=DEFAULTS.steps,
+                   help="training iterations (default %(default)s)")
     p.add_argument("--batch", type=positive_int, default=DEFAULTS.batch_size,
                    help="pictures per iteration (default %(default)s)")
     p.add_argument("--questions-per-image", type=positive_int, default=DEFAULTS.questions_per_image,
                    help="questions asked about each picture (default %(default)s)")
-    p.add_argument("--lr", type=non_negative_float, default=DEFAULTS.lr, help="Adam's learning rate (default %(default)s)")
+    p.add_argument("--lr", type=non_negative_float, default=DEFAULTS.lr,
+                   help="Adam's learning rate (default %(default)s)")
     p.add_argument("--easyvqa-fraction", type=fraction, default=DEFAULTS.easyvqa_fraction,
                    help="share of easy-VQA pictures (default %(default)s)")
     p.add_argument("--single-fraction", type=fraction, default=DEFAULTS.single_fraction,
@@ -49,7 +51,8 @@ def add_train_parser(train) -> None:
     p.add_argument("--fused", type=positive_int, default=DEFAULTS.fused, help="size of the fused vector")
     p.add_argument("--workers", type=int, default=DEFAULTS.workers,
                    help="processes making batches ahead (0: in the loop)")
-    p.add_argument("--threads", type=int, default=DEFAULTS.threads, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--threads", type=int, default=DEFAULTS.threads,
+                   help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--eval-every", type=positive_int, default=DEFAULTS.eval_every,
                    help="measure on held-out data this often")
     p.add_argument("--eval-scenes", type=positive_int, default=DEFAULTS.eval_scenes,
@@ -160,7 +163,8 @@ def read_batch(path: str) -> list[tuple[int, str, str, str]]:
         except NotJSON as e:
             raise UserError(f"{file} line {number} is {e}; write one "
                             f'{{"image": PATH, "question": TEXT}} a line') from None
-        if not isinstance(item, dict) or not isinstance(item.get("image"), str) or not isinstance(item.get("question"), str):
+        if not (isinstance(item, dict) and isinstance(item.get("image"), str)
+                and isinstance(item.get("question"), str)):
             raise UserError(f'{file} line {number} needs an "image" path and a "question", both strings')
         image = Path(item["image"])
         if not image.is_absolute() and not image.exists() and (file.parent / image).exists():

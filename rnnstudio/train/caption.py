@@ -311,8 +311,9 @@ class CaptionLoop(TrainingLoop):
     def describe(self) -> str:
         c = self.trainer.config
         params = sum(p.numel() for p in self.trainer.model.parameters())
-        return (f"{self.described}; {len(self.data.vocab)} words; {c.encoder} encoder at {c.image_size}x{c.image_size}, "
-                f"LSTM {c.hidden}, {params:,} parameters{self.weights_note}; on {self.run.describe()}{self.speed_note()}")
+        return (f"{self.described}; {len(self.data.vocab)} words; {c.encoder} encoder at "
+                f"{c.image_size}x{c.image_size}, LSTM {c.hidden}, {params:,} parameters{self.weights_note}; "
+                f"on {self.run.describe()}{self.speed_note()}")
 
     def finish(self) -> list[str]:
         model, device = self.trainer.model, self.trainer.device
@@ -327,7 +328,8 @@ class CaptionLoop(TrainingLoop):
             "bleu4_plain": plain["bleu4"], "bleu4_camera": camera["bleu4"],
             "grades_plain": plain["grades"], "grades_camera": camera["grades"], "eval_scenes": self.eval_scenes,
         })
-        return [f"unseen plain scenes:  object F1 {plain['object_f1']:.4f}  BLEU-4 {plain['bleu4']:.4f}  {plain['grades']}",
+        return [f"unseen plain scenes:  object F1 {plain['object_f1']:.4f}  BLEU-4 {plain['bleu4']:.4f}  "
+                f"{plain['grades']}",
                 f"unseen camera scenes: object F1 {camera['object_f1']:.4f}  BLEU-4 {camera['bleu4']:.4f}  "
                 f"{camera['grades']}"]
 

@@ -224,7 +224,8 @@ def evaluate_text(model: CharRNN, indices: np.ndarray, device="cpu", streams: in
     for start in range(0, per, chunk):
         logits, state = model(x_all[:, start : start + chunk], state)
         y = y_all[:, start : start + chunk]
-        total += float(nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum"))
+        flat = logits.reshape(-1, logits.shape[-1])
+        total += float(nn.functional.cross_entropy(flat, y.reshape(-1), reduction="sum"))
         count += y.numel()
     return total / count
 

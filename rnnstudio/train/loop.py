@@ -33,8 +33,9 @@ class TrainingLoop:
 
     A task's loop sets `rate_key` (what step() counts: 'chars', 'images'), `totals` (the
     trainer's counters summed over processes at the end), and overrides `measure(info)` (the
-    events after a step), `describe()`, `finish()`, `save_to(path)` and, where it wants,
-    `closing_line(out)`.
+    events after a step), `describe()`, `finish()`, `save_to(path, trained)` and, where it
+    wants, `compile_part()` and `closing_line(out)`. The driver sets `state` to paused or
+    stopped (and steps only a running loop); the loop sets it to finished at its last step.
     """
 
     rate_key = "images"

@@ -88,7 +88,8 @@ class VQATrainer:
         t_data = time.perf_counter() - t0
         model = self.model
         x = images_to_tensor(batch.images, self.device)  # (B, 3, S, S)
-        ids, lengths = model.questions_tensor([model.tokenizer(q, strict=False).ids for q in batch.questions], self.device)
+        tokens = [model.tokenizer(q, strict=False).ids for q in batch.questions]
+        ids, lengths = model.questions_tensor(tokens, self.device)
         y = torch.tensor([self.answer_index[a] for a in batch.answers], device=self.device)  # (N,)
         image_of = torch.tensor(batch.image_of, device=self.device)  # (N,)
         lr = self.learning_rate()
@@ -99,7 +100,9 @@ class VQATrainer:
         with self.precision.autocast():
             logits, looks = self.train_model(x, ids, lengths, image_of, glimpses=True)  # (N, A), (N, 2, L)
             loss = F.cross_entropy(logits, y)
-            hint = glimpse_hint_loss(looks, [batch.focus[n] for n in hinted], hinted, self.config.grid) if hinted else None
+            hint = None
+            if hinted:
+                hint = glimpse_hint_loss(looks, [batch.focus[n] for n in hinted], hinted, self.config.grid)
             total = loss + self.settings.glimpse_weight * hint if hint is not None else loss
         self.optimizer.zero_grad(set_to_none=True)
         self.precision.backward(total)
@@ -301,7 +304,8 @@ class VQALoop(TrainingLoop):
             loss = mean(sum(self._losses_since) / len(self._losses_since))
             accuracy = mean(sum(self._right_since) / len(self._right_since))
             self._losses_since, self._right_since = [], []
-            line = f"iter {it:6d}  loss {loss:.4f}  train accuracy {accuracy:.4f}  {self.iterations_per_second():.2f} it/s"
+            rate = self.iterations_per_second()
+            line = f"iter {it:6d}  loss {loss:.4f}  train accuracy {accuracy:.4f}  {rate:.2f} it/s"
             events.append(self.evaluation(line, loss=loss, accuracy=accuracy))
         if (it - self.first) % self.eval_every == 0 and not self.done and self.run.is_main:
             model, device = self.trainer.model, self.trainer.device

@@ -52,7 +52,8 @@ class VQATrainSettings:
             raise ValueError("the learning rate must be positive")
         fractions = (self.easyvqa_fraction, self.single_fraction, self.camera_fraction)
         if min(fractions) < 0 or sum(fractions) > 1 + 1e-9:
-            raise ValueError("the easy-VQA, single-shape and camera fractions must be at least 0 and add up to at most 1")
+            raise ValueError("the easy-VQA, single-shape and camera fractions must be at least 0 "
+                             "and add up to at most 1")
         if self.glimpse_weight < 0:
             raise ValueError("glimpse_weight must be at least 0")
         if not 0 <= self.unknown_rate <= 1 or not 0 <= self.relation_weight < 1:

@@ -170,5 +170,7 @@ def test_one_set_of_defaults_for_the_trainer_and_the_command_line():
     args = vars(build_parser().parse_args(["train", "vqa", "--out", "m.safetensors"]))
     for f in fields(defaults):
         name = {"batch_size": "batch"}.get(f.name, f.name)
-        want = ",".join(f"{w:g}" for w in defaults.shape_counts) if name == "shape_counts" else getattr(defaults, f.name)
+        want = getattr(defaults, f.name)
+        if name == "shape_counts":
+            want = ",".join(f"{w:g}" for w in want)
         assert args[name] == want, name
