@@ -424,7 +424,7 @@ def case_gui_stall(cfg: Settings, threads: int, device: str, tmp: Path) -> list[
     from rnnstudio.worker.jobs import TrainingControlRequest
 
     corpus = corpus_file(tmp)
-    idle, busy, starting = [], [], []
+    idle, busy, starting, own = [], [], [], []
     with App(threads, device) as app:
         probe = StallProbe()
         to_panel_partial = app.forward("_on_training_partial")
@@ -457,6 +457,7 @@ def case_gui_stall(cfg: Settings, threads: int, device: str, tmp: Path) -> list[
             probe.start()  # training runs
             run_events(cfg.stall_seconds)
             busy.append(probe.stop())
+            own.append(probe.own_ms)
             app.worker.submit(TrainingControlRequest(action="stop"))
             wait_until(lambda s=s: s["ended"], 60, "training to stop")
             log(f"  gui_stall {i + 1}/{cfg.stall_repeats}: idle {idle[-1]:.1f} ms, training {busy[-1]:.1f} ms "
@@ -466,6 +467,7 @@ def case_gui_stall(cfg: Settings, threads: int, device: str, tmp: Path) -> list[
     row.notes.append(f"probe every {STALL_PROBE_MS} ms for {cfg.stall_seconds} s, {threads} torch thread(s); "
                      f"training {spread(busy, '{:.1f}')}, idle {spread(idle, '{:.1f}')}; while training starts "
                      f"(corpus read, model built) {spread(starting, '{:.1f}')} ms")
+    row.notes.append(f"training, less the GUI thread's waits for a core (other processes): {spread(own, '{:.1f}')} ms")
     return [row]
 
 

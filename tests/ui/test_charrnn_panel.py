@@ -99,6 +99,52 @@ def test_sampling_while_training(window, qtbot, corpus_file):
     assert not any(t.name == "rnnstudio-device-worker" for t in threading.enumerate())
 
 
+def test_round_steps_of_the_loss_plot():
+    from rnnstudio.ui.charrnn_panel import round_up, stepped_range
+
+    assert [round_up(v) for v in (0, 1, 1.5, 2, 3, 7, 10, 11, 240, 5000)] == [1, 1, 2, 2, 5, 10, 10, 20, 500, 5000]
+    assert stepped_range(1.62, 4.2) == (1.5, 4.5)
+    assert stepped_range(1.7, 4.1) == (1.5, 4.5)  # the same view for losses inside it
+    for low, high in ((2.31, 2.38), (0.4271, 0.4279), (0.1, 0.3), (3.0, 3.0)):
+        lo, hi = stepped_range(low, high)
+        assert lo <= low and hi >= high and hi - lo <= 2 * max(high - low, 1e-6) + 1e-6
+
+
+def test_the_loss_plot_keeps_its_view_while_the_curve_stays_inside_it(window):
+    """The view grows in round steps rather than with every point (an axis whose range moves
+    redraws its ticks: most of a redraw's cost); every point stays in sight; a zoom is kept."""
+    from rnnstudio.train.progress import TrainingProgress
+
+    panel = window.panels["charrnn"]
+    views, iteration = [], 0
+
+    def report(losses, zoomed=False):
+        nonlocal iteration
+        iters = list(range(iteration + 1, iteration + 1 + len(losses)))
+        iteration = iters[-1]
+        panel._add_progress(TrainingProgress(iterations=iters, losses=losses, valid=[], chars_per_second=1.0,
+                                             learning_rate=1e-3, iteration=iteration, planned=1000, state="running"))
+        panel._redraw()
+        (x0, x1), (y0, y1) = panel.plot.viewRange()
+        if not zoomed:
+            assert x0 <= 1 and x1 >= iteration and y0 <= min(panel._losses) and y1 >= max(panel._losses)
+        views.append(panel.plot.viewRange())
+
+    report([4.2 - 0.1 * k for k in range(11)])  # iterations 1 to 11, losses 4.2 to 3.2: a view of 1-21 by 3-4.5
+    for k in range(6):  # iterations 12 to 17, losses inside the same steps
+        report([3.15 - 0.02 * k])
+    assert all(view == views[0] for view in views[1:])
+    report([2.2] * 40)  # past iteration 21, and below the lowest loss step so far: the view grows once
+    assert views[-1] != views[0]
+    panel.plot.setXRange(3, 6, padding=0)  # a student zooms in: the next redraws leave the view alone
+    report([2.1] * 200, zoomed=True)
+    assert panel.plot.viewRange()[0] == [3, 6]
+    panel.reset_training()  # a new run fits its own curve again
+    iteration = 0
+    report([5.0, 4.0])
+    assert panel.plot.viewRange()[0][1] < 6
+
+
 def test_streamed_chunks_repaint_the_sample_view_not_the_box_behind_it(window, qtbot):
     """Each chunk moves the view's scroll bar; the bar paints its own background, so the
     sampling box (FittingGroupBox, whose event() is Python) is not repainted 30 times a second."""
