@@ -80,15 +80,15 @@ def case_close_time(cfg: Settings, threads: int, device: str, tmp: Path) -> list
     def train(window):
         panel = window.panels["charrnn"]
         panel.set_corpus_file(corpus)
-        panel.hidden_spin.setValue(128)
-        panel.steps_spin.setValue(100_000)
+        panel.training.hidden_spin.setValue(128)
+        panel.training.steps_spin.setValue(100_000)
         panel.start_training()
 
     def caption(window):
         panel = window.panels["caption"]
         window.show_panel("caption")
         wait_until(lambda: panel.model is not None, 60, "the captioner")
-        panel.source_combo.setCurrentIndex(panel.source_combo.findData("generated-camera"))
+        panel.sources.choose("generated-camera")
         panel.start_source()
 
     def evaluate(window):
@@ -98,9 +98,9 @@ def case_close_time(cfg: Settings, threads: int, device: str, tmp: Path) -> list
 
     cases = {
         "training (2 x 128 LSTM)": (train, lambda w: w.panels["charrnn"]._training_state == "running"
-                                    and len(w.panels["charrnn"]._iters) > 3),
+                                    and len(w.panels["charrnn"].loss_plot.iterations) > 3),
         "live captioning": (caption, lambda w: w.panels["caption"].result is not None),
-        "VQA evaluation": (evaluate, lambda w: w.panels["vqa"].eval_progress.value() > 0),
+        "VQA evaluation": (evaluate, lambda w: w.panels["vqa"].evaluation.progress.value() > 0),
     }
     rows = []
     for what, (start, running) in cases.items():

@@ -7,12 +7,9 @@ import sys
 from pathlib import Path
 
 from rnnstudio.errors import ModelFileError
+from rnnstudio.panels import shipped_models
 
-SHIPPED_MODELS = {
-    "charrnn": "shakespeare-lstm.safetensors",
-    "caption": "shapes-caption.safetensors",
-    "vqa": "easyvqa.safetensors",
-}
+SHIPPED_MODELS = shipped_models()  # task -> file name, as the panels declare them (rnnstudio/panels.py)
 
 _CHECKOUT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -18,24 +18,33 @@ from PySide6.QtGui import QPainter  # noqa: E402
 from PySide6.QtWidgets import QMenu  # noqa: E402
 
 from rnnstudio.ui.app import build_window, make_application  # noqa: E402
-from rnnstudio.ui.lessons import LESSONS  # noqa: E402
+from rnnstudio.ui.lessons import SHAPES_OF_SEQUENCES  # noqa: E402
+from rnnstudio.ui.registry import lesson_named  # noqa: E402
 
 
-def lessons_menu(app, window, out: Path) -> bool:
+def lessons_menu(app, window, out: Path, part: int = 0) -> bool:
+    """The Lessons menu open, with its `part`-th part (the lecture's outline) open beside it."""
     menu = next(m for m in window.menuBar().findChildren(QMenu) if m.title() == "&Lessons")
     menu.popup(window.mapToGlobal(window.menuBar().actionGeometry(menu.menuAction()).bottomLeft()))
     app.processEvents()
+    part_action = menu.actions()[part]
+    menu.setActiveAction(part_action)
+    submenu = part_action.menu()
+    submenu.popup(menu.mapToGlobal(menu.actionGeometry(part_action).topRight()))
+    app.processEvents()
     picture = window.grab()
     painter = QPainter(picture)
-    # Offscreen, a popup is its own window: draw it where it opened.
-    painter.drawPixmap(window.mapFromGlobal(menu.pos()) + QPoint(0, 0), menu.grab())
+    # Offscreen, a popup is its own window: draw each where it opened.
+    for popup in (menu, submenu):
+        painter.drawPixmap(window.mapFromGlobal(popup.pos()) + QPoint(0, 0), popup.grab())
     painter.end()
+    submenu.close()
     menu.close()
     return picture.save(str(out))
 
 
 def sequence_shapes(app, window, out: Path) -> bool:
-    window.start_lesson(next(lesson for lesson in LESSONS if lesson.rows == "1"))
+    window.start_lesson(SHAPES_OF_SEQUENCES)
     dialog = window.shapes_dialog
     dialog.resize(1100, 620)
     app.processEvents()
@@ -53,7 +62,7 @@ def forget_gate_lesson(app, window, out: Path) -> bool:
         app.processEvents()
     gates = window.panels["gates"]
     read = QSignalSpy(gates.gates_ready)
-    window.start_lesson(next(lesson for lesson in LESSONS if lesson.rows == "9"))
+    window.start_lesson(lesson_named("The forget gate carries the gradient back"))
     while read.count() == 0:
         read.wait(100)
     app.processEvents()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 
 from rnnstudio.cli.common import DEVICES, log
+from rnnstudio.panels import PANEL_KEYS
 
-PANELS = ("charrnn", "gates", "caption", "vqa")  # the panels --panel may name, in the app's order
+PANELS = PANEL_KEYS  # the panels --panel may name, in the app's order (rnnstudio/panels.py)
 
 
 def size(text: str) -> tuple[int, int]:

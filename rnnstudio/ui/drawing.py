@@ -11,6 +11,11 @@ def visible_char(ch: str) -> str:
     return {"\n": "↵", " ": "␣", "\t": "→"}.get(ch, ch)
 
 
+def visible_text(text: str) -> str:
+    """A character as visible_char shows it; a longer text on one line, its newlines as ↵."""
+    return visible_char(text) if len(text) == 1 else text.replace("\n", "↵")
+
+
 def draw_arrow(p: QPainter, a: QPointF, b: QPointF, head: float = 8.0) -> None:
     """A line from `a` to `b` with a filled head at `b`, in the painter's pen colour."""
     p.drawLine(a, b)

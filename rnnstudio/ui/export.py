@@ -159,7 +159,8 @@ def vqa_session_html(entries) -> str:
         words = " ".join(f"<span class='unknown'>{html.escape(w)}</span>" if w in unknown else html.escape(w)
                          for w in r.words)
         rows = "".join(
-            f"<tr><td>{html.escape(a)}</td><td>{p:.1%}</td><td><div class='bar' style='width:{200 * p:.0f}px'></div></td></tr>"
+            f"<tr><td>{html.escape(a)}</td><td>{p:.1%}</td>"
+            f"<td><div class='bar' style='width:{200 * p:.0f}px'></div></td></tr>"
             for a, p in r.answers)
         verdict = f"<p>True answer: <b>{html.escape(truth)}</b></p>" if truth is not None else ""
         parts.append(f"<div class='card'><img src='{png_data_uri(image)}' width='192' alt='the picture'>"

@@ -23,16 +23,13 @@ from PySide6.QtWidgets import (
 )
 
 from rnnstudio import __version__
+from rnnstudio.panels import CHARRNN
 from rnnstudio.paths import resources_dir
 from rnnstudio.ui import theme
-from rnnstudio.ui.caption_panel import CaptionPanel
-from rnnstudio.ui.charrnn_panel import CharRNNPanel
-from rnnstudio.ui.gates_panel import GatesPanel
-from rnnstudio.ui.lessons import LESSONS
+from rnnstudio.ui.registry import lesson_outline, panel_classes
 from rnnstudio.ui.sequence_shapes import SequenceShapesDialog, panel_shape, shape_icon
 from rnnstudio.ui.settings import load_settings, save_settings
-from rnnstudio.ui.vqa_panel import VQAPanel
-from rnnstudio.ui.widgets import panel_shortcuts
+from rnnstudio.ui.widgets import TEXT_FILES, panel_shortcuts, when_worker_ready
 
 
 # Said once, in the first panel, the first time RNN Studio opens (no settings saved yet).
@@ -40,6 +37,7 @@ WELCOME = ("<b>Welcome to RNN Studio.</b> Each tab is one way of using a recurre
            "of its sequences. The <b>Lessons</b> menu sets up each idea of the lecture in one click; <b>F5</b> "
            "switches to large type for a projector; <b>F1</b> lists the keyboard shortcuts.")
 TAB_ICON_SIZE = QSize(28, 20)
+MODEL_FILES = "RNN Studio models (*.safetensors)"
 PRESENTER_TAB_ICON_GROWTH = 1.5  # presenter mode's tab icons, against normal ones, on a 1080-pixel screen
 
 
@@ -57,18 +55,15 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.setCentralWidget(self.tabs)
-        caption = CaptionPanel(worker)
-        self.panels = {"charrnn": CharRNNPanel(worker), "gates": GatesPanel(worker), "caption": caption,
-                       "vqa": VQAPanel(worker, snapshot=caption.current_frame)}
-        self.panels["charrnn"].sample_finished.connect(
-            lambda result: self.panels["gates"].set_latest_sample(result.prime + result.text)
-        )
+        self.panels = {key: cls(worker) for key, cls in panel_classes().items()}  # rnnstudio/panels.py
         self.tabs.setIconSize(TAB_ICON_SIZE)
-        for name, panel in self.panels.items():
-            shape = panel_shape(name)  # the tabs are organised by the shapes of sequences (LECTURE.md row 1)
+        for panel in self.panels.values():
+            panel.connect_panels(self.panels)
+            shape = panel_shape(panel.entry)  # the tabs are organised by the shapes of sequences
             index = self.tabs.addTab(panel, shape_icon(shape, TAB_ICON_SIZE), panel.title)
             self.tabs.setTabToolTip(index, f"{shape.name}: {shape.used_for}")
             panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+            when_worker_ready(worker, panel.on_worker_ready)
 
         self.device_label = QLabel("Device: loading PyTorch…")
         self.activity_label = QLabel("starting")
@@ -95,11 +90,13 @@ class MainWindow(QMainWindow):
         for a in (self.open_text_action, self.open_model_action, self.save_model_action):
             file_menu.addAction(a)
         file_menu.addSeparator()
-        self.export_plots_action = _action(self, "&Export this panel's plots (PNG and SVG)…", "Ctrl+E", self._export_plots)
-        self.export_timeline_action = _action(self, "Export the sample &timeline (HTML)…", None, self._export_timeline)
-        self.export_vqa_action = _action(self, "Export the &questions and answers (HTML)…", None, self._export_vqa)
-        for a in (self.export_plots_action, self.export_timeline_action, self.export_vqa_action):
-            file_menu.addAction(a)
+        self.export_plots_action = _action(self, "&Export this panel's plots (PNG and SVG)…", "Ctrl+E",
+                                           self._export_plots)
+        file_menu.addAction(self.export_plots_action)
+        for panel in self.panels.values():  # the web pages each panel writes for handouts
+            for page in panel.page_exports:
+                file_menu.addAction(_action(self, page.menu_text, None,
+                                            lambda _checked=False, p=panel, e=page: self._export_page(p, e)))
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         view = self.menuBar().addMenu("&View")
@@ -110,13 +107,13 @@ class MainWindow(QMainWindow):
         for k, name in enumerate(self.panels):
             view.addAction(_action(self, f"Show {self.panels[name].title}", f"Ctrl+{k + 1}",
                                    lambda _checked=False, n=name: self.show_panel(n)))
-        lessons = self.menuBar().addMenu("&Lessons")
-        for lesson in LESSONS:
-            rows = f"rows {lesson.rows}" if "," in lesson.rows else f"row {lesson.rows}"
-            action = _action(self, f"{lesson.title}  ({rows})", None,
-                             lambda _checked=False, ls=lesson: self.start_lesson(ls))
-            action.setStatusTip(lesson.says)
-            lessons.addAction(action)
+        lessons = self.menuBar().addMenu("&Lessons")  # the lecture's outline, part by part
+        for number, (part, part_lessons) in enumerate(lesson_outline(), start=1):
+            submenu = lessons.addMenu(f"Part &{number}: {part.title}")  # as docs/LECTURE.md names them
+            for lesson in part_lessons:
+                action = _action(self, lesson.title, None, lambda _checked=False, ls=lesson: self.start_lesson(ls))
+                action.setStatusTip(lesson.says)
+                submenu.addAction(action)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(_action(self, "&Keyboard shortcuts", "F1", self.show_shortcuts))
         for paper in ("A4", "Letter"):  # the cards the captioning lesson holds up to the camera
@@ -127,22 +124,22 @@ class MainWindow(QMainWindow):
     # --- menus ------------------------------------------------------------------------------
 
     def _open_text(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a text to learn from", "", "Text files (*.txt *.md *.py);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self, "Open a text to learn from", "", TEXT_FILES)
         if path:
-            self.tabs.setCurrentWidget(self.panels["charrnn"])
-            self.panels["charrnn"].set_corpus_file(path)
+            self.show_panel(CHARRNN.key)
+            self.panels[CHARRNN.key].set_corpus_file(path)
 
     def _open_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a model", "", "RNN Studio models (*.safetensors);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self, "Open a model", "", f"{MODEL_FILES};;All files (*)")
         if path:
-            self.panels["charrnn"].open_model(path)
+            self.panels[CHARRNN.key].open_model(path)
 
     def _save_model(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save the model", "charrnn.safetensors", "RNN Studio models (*.safetensors)")
+        path, _ = QFileDialog.getSaveFileName(self, "Save the model", "charrnn.safetensors", MODEL_FILES)
         if path:
             if not path.endswith(".safetensors"):
                 path += ".safetensors"
-            self.panels["charrnn"].save_model(path)
+            self.panels[CHARRNN.key].save_model(path)
 
     def _export_plots(self) -> None:
         name = self.current_panel_name()
@@ -162,28 +159,26 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"exported {what} to {folder}", 8000)
         return written
 
-    def _export_timeline(self) -> None:
-        self._export_page("charrnn", "sample-timeline.html", self.panels["charrnn"].export_timeline)
-
-    def _export_vqa(self) -> None:
-        self._export_page("vqa", "questions-and-answers.html", self.panels["vqa"].export_session)
-
-    def _export_page(self, panel: str, default: str, write) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export as a web page", default, "Web pages (*.html)")
+    def _export_page(self, panel, page) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export as a web page", page.default_name, "Web pages (*.html)")
         if not path:
             return
         try:
-            write(path)
+            getattr(panel, page.method)(path)
             self.statusBar().showMessage(f"wrote {path}", 8000)
         except OSError as e:
-            self.panels[panel].message.show_message(f"{path} could not be written: {e.strerror or e}", "error")
+            panel.show_error(f"{path} could not be written: {e.strerror or e}")
 
     def current_panel_name(self) -> str:
         current = self.tabs.currentWidget()
         return next(name for name, panel in self.panels.items() if panel is current)
 
     def start_lesson(self, lesson) -> None:
-        lesson.apply(self)
+        if lesson.panel is None:  # the window's own: the overview of the shapes
+            lesson.apply(self)
+        else:
+            self.show_panel(lesson.panel)
+            lesson.apply(self.panels[lesson.panel])
         self.statusBar().showMessage(f"{lesson.title}: {lesson.says}", 15000)
         # What to watch stays in the panel until dismissed: the status line is soon overwritten
         # by the work the lesson starts. A problem the lesson ran into keeps its place.
@@ -268,7 +263,7 @@ class MainWindow(QMainWindow):
     def show_sequence_shapes(self) -> None:
         """The overview of the five shapes, beside the window (not modal)."""
         if self.shapes_dialog is None:
-            self.shapes_dialog = SequenceShapesDialog({name: panel.title for name, panel in self.panels.items()}, self)
+            self.shapes_dialog = SequenceShapesDialog(self.panels, self)
             self.shapes_dialog.show_panel.connect(self.show_panel)
             # As large as its drawings ask for, within the screen: a projector's is often small.
             room = self.screen().availableGeometry().size() * 0.9
@@ -289,7 +284,8 @@ class MainWindow(QMainWindow):
             panel.set_presenter(on)
         theme.apply_presenter_to(self, on)
         # The tabs' shape icons grow with their titles.
-        self.tabs.setIconSize(TAB_ICON_SIZE * (theme.presenter_size(PRESENTER_TAB_ICON_GROWTH * 100) / 100 if on else 1))
+        growth = theme.presenter_size(PRESENTER_TAB_ICON_GROWTH * 100) / 100 if on else 1
+        self.tabs.setIconSize(TAB_ICON_SIZE * growth)
 
     def show_panel(self, name: str) -> None:
         self.tabs.setCurrentWidget(self.panels[name])
@@ -311,7 +307,8 @@ class MainWindow(QMainWindow):
             problem = save_settings(self.current_settings())
             if problem:
                 logging.getLogger(__name__).warning(problem)
-        self.panels["caption"].shutdown()
+        for panel in self.panels.values():
+            panel.shutdown()
         self.worker.shutdown(timeout=2.0)
         super().closeEvent(event)
 

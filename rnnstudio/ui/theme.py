@@ -82,7 +82,8 @@ def apply_presenter_to(root, on: bool) -> None:
                 item.setTickFont(font)
                 item.setTextPen(colour)
                 if item.labelText:
-                    item.setLabel(item.labelText, units=item.labelUnits or None, **{"font-size": f"{size}pt", "color": colour})
+                    style = {"font-size": f"{size}pt", "color": colour}
+                    item.setLabel(item.labelText, units=item.labelUnits or None, **style)
             elif isinstance(item, pg.LabelItem) and item.text and isinstance(item.parentItem(), pg.PlotItem):
                 # A plot's title: dark, and only a little larger (the heatmap strips are thin).
                 item.setText(item.text, color=colour, size=f"{presenter_size(13) if on else 10}pt")

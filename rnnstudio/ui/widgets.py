@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QPoint, QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QColor, QFont, QFontDatabase, QKeySequence, QPainter, QPalette, QPen
+from PySide6.QtGui import QAction, QColor, QFont, QFontDatabase, QFontMetrics, QKeySequence, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
     QAbstractButton,
     QFormLayout,
@@ -12,11 +12,16 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLayout,
+    QDoubleSpinBox,
+    QPlainTextEdit,
     QPushButton,
     QSizePolicy,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
+
+TEXT_FILES = "Text files (*.txt *.md *.py);;All files (*)"  # a file dialog's filter for texts to read
 
 
 class InlineMessage(QFrame):
@@ -111,7 +116,31 @@ def hint_label(text: str) -> QLabel:
     return label
 
 
-def add_explained_row(form: QFormLayout, label: str, control: QWidget, explanation: str, advanced: bool = False) -> None:
+def spin_box(lo: int, hi: int, value: int, step: int = 1) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(lo, hi)
+    box.setValue(value)
+    box.setSingleStep(step)
+    return box
+
+
+def float_spin_box(lo: float, hi: float, value: float, step: float, decimals: int) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setDecimals(decimals)
+    box.setRange(lo, hi)
+    box.setValue(value)
+    box.setSingleStep(step)
+    return box
+
+
+def lines_height(view: QPlainTextEdit, lines: int) -> int:
+    """The height a text view needs to show `lines` lines of its font."""
+    text = QFontMetrics(view.font()).lineSpacing() * lines
+    return text + 2 * view.frameWidth() + 2 * round(view.document().documentMargin())
+
+
+def add_explained_row(form: QFormLayout, label: str, control: QWidget, explanation: str,
+                      advanced: bool = False) -> None:
     """A form row: the control, and under it one sentence saying what it does. An `advanced`
     row is tucked away in presenter mode."""
     box = QWidget()
@@ -355,11 +384,3 @@ def when_worker_ready(worker, on_ready) -> None:
     if worker.device_name is not None:
         on_ready(worker.device_name)
 
-
-def panel_layout(panel: QWidget) -> tuple[QVBoxLayout, InlineMessage]:
-    """A panel's outer layout, with its inline message line (errors, with a way out) on top."""
-    outer = QVBoxLayout(panel)
-    outer.setContentsMargins(8, 8, 8, 8)
-    message = InlineMessage()
-    outer.addWidget(message)
-    return outer, message

@@ -49,17 +49,17 @@ def test_drive_every_panel(window, qtbot, tmp_path):
     text = tmp_path / "verse.txt"
     text.write_text("the cat sat on the mat.\nthe dog sat on the log.\n" * 80, encoding="utf-8")
     charrnn.set_corpus_file(str(text))
-    charrnn.hidden_spin.setValue(32)
-    charrnn.steps_spin.setValue(60)
-    charrnn.sample_at_edit.setText("20, 60")
+    charrnn.training.hidden_spin.setValue(32)
+    charrnn.training.steps_spin.setValue(60)
+    charrnn.training.sample_at_edit.setText("20, 60")
     charrnn.start_training()
-    qtbot.waitUntil(lambda: charrnn._training_state == "finished" and len(charrnn.timeline_cards) == 2, timeout=120_000)
+    qtbot.waitUntil(lambda: charrnn._training_state == "finished" and len(charrnn.timeline.cards) == 2, timeout=120_000)
     samples = []
     charrnn.sample_finished.connect(samples.append)
-    charrnn.length_spin.setValue(120)
+    charrnn.sampler.length_spin.setValue(120)
     charrnn.sample()
     qtbot.waitUntil(lambda: bool(samples), timeout=60_000)
-    assert len(samples[0].text) == 120 and charrnn.sample_view.toPlainText()
+    assert len(samples[0].text) == 120 and charrnn.sampler.view.toPlainText()
     grab(window, qtbot, "charrnn")
 
     # LSTM internals: read a text through the shipped model.
@@ -69,13 +69,11 @@ def test_drive_every_panel(window, qtbot, tmp_path):
     gates.gates_ready.connect(got.append)
     gates.compute()
     qtbot.waitUntil(lambda: bool(got), timeout=60_000)
-    assert gates.heatmaps.plot_names()
+    assert gates.maps.heatmaps.plot_names()
     grab(window, qtbot, "gates")
-    from rnnstudio.ui.gates_panel import MEMORY_TAB
-
-    gates.tabs.setCurrentIndex(MEMORY_TAB)  # the forget gate and the gradient it lets through
+    gates.show_tab(gates.memory)  # the forget gate and the gradient it lets through
     gates.follow_longest_memory()
-    assert gates.memory_view.isVisible() and gates.memory_view.reach is not None
+    assert gates.memory.view.isVisible() and gates.memory.view.reach is not None
     grab(window, qtbot, "forget-gate")
 
     # Captioning: a generated video file through OpenCV, captioned live.
@@ -83,7 +81,7 @@ def test_drive_every_panel(window, qtbot, tmp_path):
     from rnnstudio.media.sources import write_video
 
     rng = np.random.default_rng(0)
-    frames = [shapes.render(shapes.random_scene(rng), size=160, camera=True, rng=rng) for _ in range(4) for _ in range(8)]
+    frames = [shapes.render(shapes.random_scene(rng), size=160, camera=True, rng=rng) for _ in range(32)]
     clip = tmp_path / "cards.avi"
     write_video(clip, frames, fps=15)
     caption = window.panels["caption"]
@@ -91,28 +89,29 @@ def test_drive_every_panel(window, qtbot, tmp_path):
     qtbot.waitUntil(lambda: caption.model is not None, timeout=60_000)
     captions = []
     caption.caption_ready.connect(captions.append)
-    caption.use_video_file(str(clip))
+    caption.sources.use_video_file(str(clip))
     caption.start_source()
     qtbot.waitUntil(lambda: len(captions) >= 3, timeout=60_000)
     assert all(c.words for c in captions)
     grab(window, qtbot, "caption")
     caption.stop_source()
 
-    # The shapes of sequences, from the Lessons menu; its button leads to the question answering panel.
+    # The shapes of sequences, from the Lessons menu's first part; its button leads to the question answering panel.
     lessons = next(m for m in window.menuBar().findChildren(QMenu) if m.title() == "&Lessons")
-    next(a for a in lessons.actions() if a.text().startswith("One to many")).trigger()
+    first_part = lessons.actions()[0].menu()
+    next(a for a in first_part.actions() if a.text().startswith("One to many")).trigger()
     dialog = window.shapes_dialog
     qtbot.waitExposed(dialog)
     grab(dialog, qtbot, "sequence-shapes")
-    next(c for c in dialog.cards if c.shape.key == "many-to-one").button.click()
+    next(c for c in dialog.cards if c.shape.key == "many-to-one").buttons["vqa"].click()
     assert window.current_panel_name() == "vqa" and not dialog.isVisible()
 
     # Question answering: a generated scene, one of its own questions.
     vqa = window.panels["vqa"]
     qtbot.waitUntil(lambda: vqa.model is not None, timeout=60_000)
-    vqa.source_combo.setCurrentIndex(vqa.source_combo.findData("generated-plain"))
-    question = next(iter(vqa.known_questions))
-    with qtbot.waitSignal(vqa.answered, timeout=60_000) as answered:
-        vqa.ask(question)
+    vqa.asking.source_combo.setCurrentIndex(vqa.asking.source_combo.findData("generated-plain"))
+    question = next(iter(vqa.asking.known_questions))
+    with qtbot.waitSignal(vqa.asking.answered, timeout=60_000) as answered:
+        vqa.asking.ask(question)
     assert answered.args[0].answers
     grab(window, qtbot, "vqa")

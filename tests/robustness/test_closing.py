@@ -32,14 +32,14 @@ def close_and_time(window) -> float:
 def test_closing_during_training(window, qtbot, tiny_text_file):
     panel = window.panels["charrnn"]
     panel.set_corpus_file(str(tiny_text_file))
-    panel.layers_spin.setValue(1)
-    panel.hidden_spin.setValue(16)
-    panel.seq_spin.setValue(16)
-    panel.batch_spin.setValue(8)
-    panel.steps_spin.setValue(100_000)
-    panel.sample_at_edit.setText("")
+    panel.training.layers_spin.setValue(1)
+    panel.training.hidden_spin.setValue(16)
+    panel.training.seq_spin.setValue(16)
+    panel.training.batch_spin.setValue(8)
+    panel.training.steps_spin.setValue(100_000)
+    panel.training.sample_at_edit.setText("")
     panel.start_training()
-    qtbot.waitUntil(lambda: panel._training_state == "running" and len(panel._iters) > 5, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: panel._training_state == "running" and len(panel.loss_plot.iterations) > 5, timeout=WAIT_MS)
     assert close_and_time(window) < CLOSE_LIMIT_S
 
 
@@ -49,7 +49,7 @@ def test_closing_during_live_captioning_of_a_generated_stream(shipped_models, wi
     qtbot.waitUntil(lambda: panel.model is not None, timeout=WAIT_MS)
     results = []
     panel.caption_ready.connect(results.append)
-    panel.source_combo.setCurrentIndex(panel.source_combo.findData("generated-camera"))
+    panel.sources.choose("generated-camera")
     panel.start_source()
     qtbot.waitUntil(lambda: len(results) >= 3, timeout=WAIT_MS)  # frames flowing, captions coming
     assert any(t.name == "rnnstudio-capture" for t in threading.enumerate())

@@ -27,7 +27,7 @@ def test_file_save_model_that_fails_says_why_inline_and_the_user_can_choose_agai
                                                                                 tmp_path, monkeypatch):
     panel = window.panels["charrnn"]
     panel.open_model(str(tiny_model_file))
-    qtbot.waitUntil(lambda: "tiny-lstm" in panel.source_combo.itemText(0), timeout=10_000)
+    qtbot.waitUntil(lambda: "tiny-lstm" in panel.sampler.source_combo.itemText(0), timeout=10_000)
     chosen = [UNWRITABLE, str(tmp_path / "second-try")]
     monkeypatch.setattr("rnnstudio.ui.main_window.QFileDialog.getSaveFileName", lambda *a, **k: (chosen.pop(0), ""))
 

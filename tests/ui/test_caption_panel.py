@@ -42,7 +42,7 @@ def panel(shipped_captioner, window, qtbot):
 def test_generated_stream_is_captioned_and_graded(panel, qtbot):
     results = []
     panel.caption_ready.connect(results.append)
-    panel.source_combo.setCurrentIndex(panel.source_combo.findData("generated-camera"))
+    panel.sources.combo.setCurrentIndex(panel.sources.combo.findData("generated-camera"))
     panel.start_source()
     qtbot.waitUntil(lambda: len(results) >= 3, timeout=30_000)
     r = results[-1]
@@ -52,7 +52,7 @@ def test_generated_stream_is_captioned_and_graded(panel, qtbot):
     assert np.allclose(r.attention.sum(axis=(1, 2)), 1.0, atol=1e-4)
     indices = [x.frame_index for x in results]
     assert indices == sorted(indices) and len(set(indices)) == len(indices)  # newest frames, never twice
-    assert "Graded against the generated scene" in panel.grade_label.text()
+    assert "Graded against the generated scene" in panel.caption_view.grade_label.text()
     panel.stop_source()
     # One to many, unrolled over the caption shown: the picture in once, a word out at each step.
     shown = panel.result
@@ -66,20 +66,20 @@ def test_video_file_through_opencv_never_queues_frames(panel, qtbot, tmp_path, c
     write_video(path, coloured_frames(30, size=(120, 160)), fps=30)
     results = []
     panel.caption_ready.connect(results.append)
-    panel.use_video_file(str(path))
+    panel.sources.use_video_file(str(path))
     panel.start_source()
     qtbot.waitUntil(lambda: len(results) >= 3 and panel.capture.frames_read >= 20, timeout=30_000)
     panel.stop_source()
     # One caption in flight at a time, each for the newest frame: never more captions than frames.
     assert len(results) <= panel.capture.frames_read
     assert results[-1].image.shape == (120, 160, 3)
-    assert panel.view.frames_painted > 0
+    assert panel.caption_view.view.frames_painted > 0
 
 
 def test_unreadable_video_offers_the_generated_stream(panel, qtbot, tmp_path):
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"\x00\x01 not a video" * 50)
-    panel.use_video_file(str(bad))
+    panel.sources.use_video_file(str(bad))
     panel.start_source()
     assert panel.message.kind == "error" and "not a video" in panel.message.label.text()
     assert panel.message.action_button.isVisible()
@@ -87,13 +87,13 @@ def test_unreadable_video_offers_the_generated_stream(panel, qtbot, tmp_path):
     panel.caption_ready.connect(results.append)
     panel.message.action_button.click()  # "Use generated shapes"
     qtbot.waitUntil(lambda: len(results) >= 1, timeout=30_000)
-    assert panel.source_combo.currentData() == "generated-camera"
+    assert panel.sources.combo.currentData() == "generated-camera"
     panel.stop_source()
 
 
 def test_no_camera_is_reported_with_a_way_out(panel):
-    panel.source_combo.setCurrentIndex(panel.source_combo.findData("camera"))
-    panel.camera_spin.setValue(9)
+    panel.sources.combo.setCurrentIndex(panel.sources.combo.findData("camera"))
+    panel.sources.camera_spin.setValue(9)
     panel.start_source()
     assert "no camera answers at index 9" in panel.message.label.text()
     assert not panel.capture.running
@@ -102,7 +102,7 @@ def test_no_camera_is_reported_with_a_way_out(panel):
 def test_freeze_hover_and_save(panel, qtbot, tmp_path):
     results = []
     panel.caption_ready.connect(results.append)
-    panel.source_combo.setCurrentIndex(panel.source_combo.findData("generated-plain"))
+    panel.sources.combo.setCurrentIndex(panel.sources.combo.findData("generated-plain"))
     panel.start_source()
     qtbot.waitUntil(lambda: len(results) >= 2, timeout=30_000)
     panel.set_frozen(True)
@@ -110,7 +110,7 @@ def test_freeze_hover_and_save(panel, qtbot, tmp_path):
     qtbot.wait(400)
     assert panel.result is frozen  # the frame and caption hold still
     panel.show_attention(0)
-    assert panel.view._overlay is not None
+    assert panel.caption_view.view._overlay is not None
     out = tmp_path / "frame.png"
     assert panel.save_frame(str(out))
     from PySide6.QtGui import QImage
@@ -136,18 +136,18 @@ def test_freeze_hover_and_save(panel, qtbot, tmp_path):
 def test_word_labels_are_kept_and_changed_only_where_the_caption_changes(panel, qtbot):
     """Live captions repeat for frame after frame of a scene: the labels stay, and each shows
     the newest caption's word, percentage and colour; a shorter caption drops the labels left over."""
-    from rnnstudio.ui.caption_panel import WordLabel, probability_color
+    from rnnstudio.ui.caption.result_view import WordLabel, probability_color
 
     results = []
     panel.caption_ready.connect(results.append)
-    panel.source_combo.setCurrentIndex(panel.source_combo.findData("generated-plain"))
+    panel.sources.combo.setCurrentIndex(panel.sources.combo.findData("generated-plain"))
     panel.start_source()
     qtbot.waitUntil(lambda: len(results) >= 1, timeout=30_000)
     panel.stop_source()
     first = results[-1]
 
     def shown():
-        labels = [panel.words_row.itemAt(k).widget() for k in range(panel.words_row.count())]
+        labels = [panel.caption_view.words_row.itemAt(k).widget() for k in range(panel.caption_view.words_row.count())]
         assert all(isinstance(label, WordLabel) for label in labels)
         return labels
 
@@ -172,15 +172,15 @@ def test_word_labels_are_kept_and_changed_only_where_the_caption_changes(panel, 
     from PySide6.QtWidgets import QApplication
 
     QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)  # the dropped labels' deleteLater
-    assert len(panel.words_holder.findChildren(WordLabel)) == 4
+    assert len(panel.caption_view.words_holder.findChildren(WordLabel)) == 4
     panel.show_attention(3)
-    assert panel.view._overlay is not None  # hovering a kept label still shows its word's attention
+    assert panel.caption_view.view._overlay is not None  # hovering a kept label still shows its word's attention
 
 
 def test_closing_while_captioning_stops_quickly(panel, window, qtbot):
     results = []
     panel.caption_ready.connect(results.append)
-    panel.source_combo.setCurrentIndex(panel.source_combo.findData("generated-camera"))
+    panel.sources.combo.setCurrentIndex(panel.sources.combo.findData("generated-camera"))
     panel.start_source()
     qtbot.waitUntil(lambda: len(results) >= 1, timeout=30_000)
     t0 = time.monotonic()
@@ -200,12 +200,12 @@ def test_find_cameras_reports_what_opencv_finds(window, qtbot):
 
     panel = window.panels["caption"]
     expected = find_cameras()
-    with qtbot.waitSignal(panel.camera_probe.found, timeout=20_000):
-        panel.find_cameras()
-    text = panel.cameras_label.text()
+    with qtbot.waitSignal(panel.sources.camera_probe.found, timeout=20_000):
+        panel.sources.find_cameras()
+    text = panel.sources.cameras_label.text()
     if expected:
         assert text == "Cameras found: " + ", ".join(str(i) for i in expected)
     else:
         assert "finds no camera" in text
-    assert panel.find_cameras_button.isEnabled()
-    panel.camera_probe.wait()
+    assert panel.sources.find_cameras_button.isEnabled()
+    panel.sources.camera_probe.wait()

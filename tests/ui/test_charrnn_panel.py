@@ -21,12 +21,12 @@ def corpus_file(tmp_path):
 
 def configure_tiny(panel, corpus_file, steps=60, sample_at="20, 60"):
     panel.set_corpus_file(str(corpus_file))
-    panel.layers_spin.setValue(1)
-    panel.hidden_spin.setValue(16)
-    panel.seq_spin.setValue(16)
-    panel.batch_spin.setValue(8)
-    panel.steps_spin.setValue(steps)
-    panel.sample_at_edit.setText(sample_at)
+    panel.training.layers_spin.setValue(1)
+    panel.training.hidden_spin.setValue(16)
+    panel.training.seq_spin.setValue(16)
+    panel.training.batch_spin.setValue(8)
+    panel.training.steps_spin.setValue(steps)
+    panel.training.sample_at_edit.setText(sample_at)
 
 
 def test_missing_shipped_model_is_reported_inline(window, qtbot):
@@ -38,37 +38,37 @@ def test_missing_shipped_model_is_reported_inline(window, qtbot):
 
 def test_train_tiny_model_and_see_timeline_and_sample(window, qtbot, corpus_file):
     panel = window.panels["charrnn"]
-    assert panel.loss_empty.item.scene() is not None  # before training: what will appear there
+    assert panel.loss_plot.empty.item.scene() is not None  # before training: what will appear there
     configure_tiny(panel, corpus_file)
     panel.start_training()
     qtbot.waitUntil(lambda: panel._training_state == "finished", timeout=60_000)
-    panel._redraw()
-    assert panel.loss_empty.item.scene() is None
-    panel.plot.grab()  # draw it: pyqtgraph fits an auto-ranged view just before painting
-    (x0, x1), (y0, y1) = panel.plot.viewRange()  # the view follows the curve again
-    assert x0 <= 1 and x1 >= 60 and y0 <= min(panel._losses) and y1 >= max(panel._losses)
-    panel.plot.setXRange(10, 20, padding=0)  # a student zooms in; the next redraw leaves the view alone
-    panel._plot_dirty = True
-    panel._redraw()
-    panel.plot.grab()
-    assert panel.plot.viewRange()[0] == [10, 20]
+    panel.loss_plot.redraw()
+    assert panel.loss_plot.empty.item.scene() is None
+    panel.loss_plot.plot.grab()  # draw it: pyqtgraph fits an auto-ranged view just before painting
+    (x0, x1), (y0, y1) = panel.loss_plot.plot.viewRange()  # the view follows the curve again
+    assert x0 <= 1 and x1 >= 60 and y0 <= min(panel.loss_plot.losses) and y1 >= max(panel.loss_plot.losses)
+    panel.loss_plot.plot.setXRange(10, 20, padding=0)  # a student zooms in; the next redraw leaves the view alone
+    panel.loss_plot._dirty = True
+    panel.loss_plot.redraw()
+    panel.loss_plot.plot.grab()
+    assert panel.loss_plot.plot.viewRange()[0] == [10, 20]
     # Two timeline samples, at the chosen iterations, with real text from the corpus alphabet.
-    assert [c.iteration for c in panel.timeline_cards] == [20, 60]
-    for card in panel.timeline_cards:
+    assert [c.iteration for c in panel.timeline.cards] == [20, 60]
+    for card in panel.timeline.cards:
         text = card.text.toPlainText()
         assert len(text) == 200 and set(text) <= set(TEXT)
     # The loss curve holds every iteration and went down.
-    assert panel._iters == list(range(1, 61))
-    assert panel._losses[-1] < panel._losses[0]
+    assert panel.loss_plot.iterations == list(range(1, 61))
+    assert panel.loss_plot.losses[-1] < panel.loss_plot.losses[0]
     # Sample the trained model: text streams into the view.
-    panel.source_combo.setCurrentIndex(1)
-    panel.length_spin.setValue(300)
-    panel.prime_edit.setText("the ")
+    panel.sampler.source_combo.setCurrentIndex(1)
+    panel.sampler.length_spin.setValue(300)
+    panel.sampler.prime_edit.setText("the ")
     with qtbot.waitSignal(panel.sample_finished, timeout=30_000) as blocker:
         panel.sample()
     result = blocker.args[0]
     assert len(result.text) == 300
-    assert panel.sample_view.toPlainText() == "the " + result.text
+    assert panel.sampler.view.toPlainText() == "the " + result.text
     # Its shape, unrolled over the last characters it wrote: each one in, the next one out.
     steps = panel.shape_diagram.steps()
     assert [s.y for s in steps] == [visible_char(c) for c in result.text[-len(steps):]]
@@ -79,20 +79,20 @@ def test_sampling_while_training(window, qtbot, corpus_file):
     panel = window.panels["charrnn"]
     configure_tiny(panel, corpus_file, steps=100_000, sample_at="")
     panel.start_training()
-    qtbot.waitUntil(lambda: panel._training_state == "running" and len(panel._iters) > 5, timeout=60_000)
-    panel.source_combo.setCurrentIndex(1)
-    panel.length_spin.setValue(100)
+    qtbot.waitUntil(lambda: panel._training_state == "running" and len(panel.loss_plot.iterations) > 5, timeout=60_000)
+    panel.sampler.source_combo.setCurrentIndex(1)
+    panel.sampler.length_spin.setValue(100)
     with qtbot.waitSignal(panel.sample_finished, timeout=30_000):
         panel.sample()
     assert panel._training_state == "running"  # the sample did not wait for training to end
     at_pause = None
     panel._on_pause_clicked()
     qtbot.waitUntil(lambda: panel._training_state == "paused", timeout=10_000)
-    at_pause = panel._progress.iteration
+    at_pause = panel.loss_plot.progress.iteration
     qtbot.wait(300)
-    assert panel._progress.iteration == at_pause  # paused means no steps
+    assert panel.loss_plot.progress.iteration == at_pause  # paused means no steps
     panel._on_pause_clicked()
-    qtbot.waitUntil(lambda: panel._progress.iteration > at_pause + 3, timeout=10_000)
+    qtbot.waitUntil(lambda: panel.loss_plot.progress.iteration > at_pause + 3, timeout=10_000)
     t0 = time.monotonic()
     window.close()
     assert time.monotonic() - t0 < 2.0
@@ -100,7 +100,7 @@ def test_sampling_while_training(window, qtbot, corpus_file):
 
 
 def test_round_steps_of_the_loss_plot():
-    from rnnstudio.ui.charrnn_panel import round_up, stepped_range
+    from rnnstudio.ui.charrnn.loss_plot import round_up, stepped_range
 
     assert [round_up(v) for v in (0, 1, 1.5, 2, 3, 7, 10, 11, 240, 5000)] == [1, 1, 2, 2, 5, 10, 10, 20, 500, 5000]
     assert stepped_range(1.62, 4.2) == (1.5, 4.5)
@@ -116,6 +116,7 @@ def test_the_loss_plot_keeps_its_view_while_the_curve_stays_inside_it(window):
     from rnnstudio.train.progress import TrainingProgress
 
     panel = window.panels["charrnn"]
+    plot = panel.loss_plot
     views, iteration = [], 0
 
     def report(losses, zoomed=False):
@@ -124,11 +125,11 @@ def test_the_loss_plot_keeps_its_view_while_the_curve_stays_inside_it(window):
         iteration = iters[-1]
         panel._add_progress(TrainingProgress(iterations=iters, losses=losses, valid=[], chars_per_second=1.0,
                                              learning_rate=1e-3, iteration=iteration, planned=1000, state="running"))
-        panel._redraw()
-        (x0, x1), (y0, y1) = panel.plot.viewRange()
+        plot.redraw()
+        (x0, x1), (y0, y1) = plot.plot.viewRange()
         if not zoomed:
-            assert x0 <= 1 and x1 >= iteration and y0 <= min(panel._losses) and y1 >= max(panel._losses)
-        views.append(panel.plot.viewRange())
+            assert x0 <= 1 and x1 >= iteration and y0 <= min(plot.losses) and y1 >= max(plot.losses)
+        views.append(plot.plot.viewRange())
 
     report([4.2 - 0.1 * k for k in range(11)])  # iterations 1 to 11, losses 4.2 to 3.2: a view of 1-21 by 3-4.5
     for k in range(6):  # iterations 12 to 17, losses inside the same steps
@@ -136,13 +137,13 @@ def test_the_loss_plot_keeps_its_view_while_the_curve_stays_inside_it(window):
     assert all(view == views[0] for view in views[1:])
     report([2.2] * 40)  # past iteration 21, and below the lowest loss step so far: the view grows once
     assert views[-1] != views[0]
-    panel.plot.setXRange(3, 6, padding=0)  # a student zooms in: the next redraws leave the view alone
+    plot.plot.setXRange(3, 6, padding=0)  # a student zooms in: the next redraws leave the view alone
     report([2.1] * 200, zoomed=True)
-    assert panel.plot.viewRange()[0] == [3, 6]
+    assert plot.plot.viewRange()[0] == [3, 6]
     panel.reset_training()  # a new run fits its own curve again
     iteration = 0
     report([5.0, 4.0])
-    assert panel.plot.viewRange()[0][1] < 6
+    assert plot.plot.viewRange()[0][1] < 6
 
 
 def test_streamed_chunks_repaint_the_sample_view_not_the_box_behind_it(window, qtbot):
@@ -162,10 +163,10 @@ def test_streamed_chunks_repaint_the_sample_view_not_the_box_behind_it(window, q
             return False
 
     panel = window.panels["charrnn"]
-    box = panel.sample_view.parentWidget()
+    box = panel.sampler.view.parentWidget()
     assert box.title() == "Sample"
     qtbot.waitExposed(window)
-    panel.sample_view.setPlainText("")
+    panel.sampler.view.setPlainText("")
     chunks = [f"line {k}: to be or not to be, that is the question\n" for k in range(60)]
     counter = PaintCounter()
     for k, chunk in enumerate(chunks):
@@ -174,8 +175,8 @@ def test_streamed_chunks_repaint_the_sample_view_not_the_box_behind_it(window, q
         panel._on_sample_chunk(TextChunk(chunk))
         QApplication.processEvents()
     box.removeEventFilter(counter)
-    assert panel.sample_view.toPlainText() == "".join(chunks)  # the whole sample, in order
-    view = panel.sample_view
+    assert panel.sampler.view.toPlainText() == "".join(chunks)  # the whole sample, in order
+    view = panel.sampler.view
     assert view.verticalScrollBar().value() > 0  # it scrolled along
     assert view.viewport().rect().contains(view.cursorRect())  # the newest text is in sight
     assert counter.paints == 0
@@ -213,7 +214,7 @@ def test_open_bad_model_file_shows_message(window, qtbot, tmp_path):
 
 def test_bad_sample_iterations_are_refused(window, qtbot):
     panel = window.panels["charrnn"]
-    panel.sample_at_edit.setText("100, soon")
+    panel.training.sample_at_edit.setText("100, soon")
     panel.start_training()
     assert panel.message.kind == "error" and "soon" in panel.message.label.text()
     assert panel._training_state == "none"
@@ -224,12 +225,12 @@ def test_presenter_mode_enlarges_fonts_and_check_boxes(window, qtbot):
     from PySide6.QtWidgets import QApplication, QLabel, QStyle, QStyleOptionButton
 
     def box_width():  # the drawn square of the check box, not its text
-        check = window.panels["vqa"].glimpse_check
+        check = window.panels["vqa"].asking.glimpse_check
         option = QStyleOptionButton()
         option.initFrom(check)
         return check.style().subElementRect(QStyle.SubElement.SE_CheckBoxIndicator, option, check).width()
 
-    from rnnstudio.ui.charrnn_panel import TimelineCard
+    from rnnstudio.ui.charrnn.timeline import TimelineCard
     from rnnstudio.train.progress import TimelineSample
 
     app = QApplication.instance()
@@ -243,10 +244,10 @@ def test_presenter_mode_enlarges_fonts_and_check_boxes(window, qtbot):
     for label in (panel.message.label, card.findChild(QLabel)):  # nothing left in the small type
         assert label.font().pointSizeF() == app.font().pointSizeF(), label.text()
     assert box_width() > box_before and box_width() >= 0.9 * QFontInfo(app.font()).pixelSize()  # 1em
-    assert panel.loss_empty.item.textItem.font().pointSizeF() == app.font().pointSizeF()  # the empty plot's note
+    assert panel.loss_plot.empty.item.textItem.font().pointSizeF() == app.font().pointSizeF()  # the empty plot's note
     window.set_presenter(False)
     assert app.font().pointSizeF() == before and box_width() == box_before
-    assert panel.loss_empty.item.textItem.font().pointSizeF() == before
+    assert panel.loss_plot.empty.item.textItem.font().pointSizeF() == before
 
 
 def test_presenter_type_keeps_its_share_of_the_screen_height(window):
@@ -281,16 +282,16 @@ def test_save_open_and_continue_training_exactly(window, qtbot, corpus_file, tmp
     panel.save_model(str(saved))
     qtbot.waitUntil(lambda: panel.message.kind == "info", timeout=10_000)
     panel.open_model(str(saved))
-    qtbot.waitUntil(lambda: "run.safetensors" in panel.source_combo.itemText(0), timeout=10_000)
-    panel.continue_check.setChecked(True)
-    assert not panel.hidden_spin.isEnabled()  # the opened model fixes the network
-    panel.steps_spin.setValue(10)
-    panel.sample_at_edit.setText("5")
+    qtbot.waitUntil(lambda: "run.safetensors" in panel.sampler.source_combo.itemText(0), timeout=10_000)
+    panel.training.continue_check.setChecked(True)
+    assert not panel.training.hidden_spin.isEnabled()  # the opened model fixes the network
+    panel.training.steps_spin.setValue(10)
+    panel.training.sample_at_edit.setText("5")
     panel.start_training()
     qtbot.waitUntil(lambda: panel._training_state == "finished", timeout=60_000)
     # Iterations go on from the saved model's 25; the sample is taken 5 into this run.
-    assert panel._iters == list(range(26, 36))
-    assert [c.iteration for c in panel.timeline_cards] == [30]
+    assert panel.loss_plot.iterations == list(range(26, 36))
+    assert [c.iteration for c in panel.timeline.cards] == [30]
 
 
 def test_the_app_keeps_qts_fills_on_the_gui_thread(monkeypatch):
@@ -328,7 +329,8 @@ def test_what_the_class_reads_stays_readable_in_presenter_mode_on_a_small_screen
     show; an empty one gives its room to the other."""
     from PySide6.QtGui import QFontMetrics
 
-    from rnnstudio.ui.charrnn_panel import SAMPLE_LINES_IN_SIGHT, TIMELINE_LINES_IN_SIGHT
+    from rnnstudio.ui.charrnn.sampler import SAMPLE_LINES_IN_SIGHT
+    from rnnstudio.ui.charrnn.timeline import TIMELINE_LINES_IN_SIGHT
     from rnnstudio.train.progress import TimelineSample
 
     def lines(view):
@@ -341,17 +343,17 @@ def test_what_the_class_reads_stays_readable_in_presenter_mode_on_a_small_screen
     window.set_presenter(True)
     try:
         for iteration in (100, 300, 700, 2000):  # the lesson's timeline, and no sample yet
-            panel._add_timeline_card(TimelineSample(iteration, "a sample of the text " * 10, 2.0))
+            panel.timeline.add(TimelineSample(iteration, "a sample of the text " * 10, 2.0))
         qtbot.wait(100)  # the layouts settle in turn
-        assert all(lines(card.text) >= TIMELINE_LINES_IN_SIGHT for card in panel.timeline_cards)
+        assert all(lines(card.text) >= TIMELINE_LINES_IN_SIGHT for card in panel.timeline.cards)
         panel.open_model(str(tiny_model_file))
-        qtbot.waitUntil(lambda: tiny_model_file.stem in panel.source_combo.itemText(0), timeout=10_000)
-        panel.length_spin.setValue(100)
+        qtbot.waitUntil(lambda: tiny_model_file.stem in panel.sampler.source_combo.itemText(0), timeout=10_000)
+        panel.sampler.length_spin.setValue(100)
         with qtbot.waitSignal(panel.sample_finished, timeout=30_000):
             panel.sample()
         qtbot.wait(100)
-        assert lines(panel.sample_view) >= SAMPLE_LINES_IN_SIGHT
-        assert all(lines(card.text) >= TIMELINE_LINES_IN_SIGHT for card in panel.timeline_cards)
+        assert lines(panel.sampler.view) >= SAMPLE_LINES_IN_SIGHT
+        assert all(lines(card.text) >= TIMELINE_LINES_IN_SIGHT for card in panel.timeline.cards)
     finally:
         window.set_presenter(False)
 
@@ -365,8 +367,8 @@ def test_the_default_four_samples_stand_side_by_side(window, qtbot):
     window.show_panel("charrnn")
     window.resize(1280, 800)
     for iteration in (100, 300, 700, 2000):
-        panel._add_timeline_card(TimelineSample(iteration, "a sample of the text " * 10, 2.0))
+        panel.timeline.add(TimelineSample(iteration, "a sample of the text " * 10, 2.0))
     qtbot.wait(100)  # the layouts of the cards, their row and the scroll area settle in turn
-    assert len(panel.timeline_cards) == 4
-    assert panel.timeline_scroll.horizontalScrollBar().maximum() == 0
-    assert panel.timeline_scroll.verticalScrollBar().maximum() == 0  # nor cut at the bottom
+    assert len(panel.timeline.cards) == 4
+    assert panel.timeline.scroll.horizontalScrollBar().maximum() == 0
+    assert panel.timeline.scroll.verticalScrollBar().maximum() == 0  # nor cut at the bottom

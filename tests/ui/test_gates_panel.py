@@ -11,7 +11,6 @@ import pyqtgraph as pg
 import pytest
 
 from rnnstudio.ui.drawing import visible_char
-from rnnstudio.ui.gates_panel import MEMORY_TAB
 
 READ = "the cat sat on the mat.\nthe dog sat on the log.\n"
 
@@ -19,7 +18,8 @@ READ = "the cat sat on the mat.\nthe dog sat on the log.\n"
 def read_through_tiny_model(window, qtbot, model_file):
     """Open the tiny model, show the gates panel and read READ through it; the panel."""
     window.panels["charrnn"].open_model(str(model_file))
-    qtbot.waitUntil(lambda: model_file.stem in window.panels["charrnn"].source_combo.itemText(0), timeout=10_000)
+    sampler = window.panels["charrnn"].sampler
+    qtbot.waitUntil(lambda: model_file.stem in sampler.source_combo.itemText(0), timeout=10_000)
     panel = window.panels["gates"]
     window.show_panel("gates")
     panel.text_edit.setPlainText(READ)
@@ -35,30 +35,30 @@ def lab(window, qtbot, tiny_model_file):
 
 
 def test_heatmaps_show_every_gate_and_state(lab):
-    r = lab.result
+    r = lab.cursor.result
     assert r.arch == "lstm" and r.text == READ
-    assert lab.heatmaps.plot_names() == ["i", "f", "g", "o", "c", "h"]
+    assert lab.maps.heatmaps.plot_names() == ["i", "f", "g", "o", "c", "h"]
     for name, values in r.layers[0].items():
         assert values.shape == (len(READ), 16)
-        image = lab.heatmaps._plots[name][1].image
+        image = lab.maps.heatmaps._plots[name][1].image
         assert image.shape == (16, len(READ))  # units are rows, steps columns
         np.testing.assert_array_equal(image, values.T)
     assert lab.unit_spin.maximum() == 15
     # Each colour bar names its ends and middle only: more numbers overlap on a short strip.
-    bars = [item for item in lab.heatmaps.scene().items() if isinstance(item, pg.ColorBarItem)]
+    bars = [item for item in lab.maps.heatmaps.scene().items() if isinstance(item, pg.ColorBarItem)]
     ticks = sorted(tuple(label for _v, label in bar.getAxis("right")._tickLevels[0]) for bar in bars)
     assert ticks == [("-1", "0", "1")] * 3 + [("0", "0.5", "1")] * 3
 
 
 def test_picking_a_unit_colours_text_and_fills_the_equations(lab):
-    lab._on_heatmap_picked(10, 7)
-    assert (lab.step, lab.unit) == (10, 7)
-    h = lab.result.layers[0]["h"][10, 7]
-    text = lab.equations.toPlainText()
+    lab.maps.heatmaps.picked.emit(10, 7)  # a click on step 10, unit 7
+    assert (lab.cursor.step, lab.cursor.unit) == (10, 7)
+    h = lab.cursor.result.layers[0]["h"][10, 7]
+    text = lab.step_through.equations.toPlainText()
     assert "c_t = f_t * c_{t-1} + i_t * g_t" in text
     assert f"= {h:+.4f}" in text.splitlines()[-1]
-    assert lab.strip._colors is not None and len(lab.strip._colors) == len(READ)
-    tooltip = lab._tooltip_for(10)
+    assert lab.unit_text.strip._colors is not None and len(lab.unit_text.strip._colors) == len(READ)
+    tooltip = lab.unit_text.tooltip_for(10)
     assert "unit 7" in tooltip and "next:" in tooltip
 
 
@@ -70,7 +70,7 @@ def test_unknown_characters_are_marked_not_dropped(lab, qtbot):
     assert "never seen" in message and "'Z'" in message
     marked = [(sel.cursor.selectionStart(), sel.cursor.selectedText()) for sel in lab.text_edit.extraSelections()]
     assert marked == [(16, "Z"), (17, "E"), (18, "B"), (19, "R"), (20, "A")]
-    assert lab.result.text == READ  # the last good result is kept
+    assert lab.cursor.result.text == READ  # the last good result is kept
 
 
 def test_empty_text_is_refused(lab, qtbot):
@@ -82,74 +82,74 @@ def test_empty_text_is_refused(lab, qtbot):
 
 def test_hypothesis_search_finds_units_and_marks_matches(lab, qtbot):
     start = READ.index("cat")
-    lab.strip.set_selection(start, start + 3)
-    lab.threshold_spin.setValue(0.0)
-    lab.search_units()
-    qtbot.waitUntil(lambda: lab.units_list.count() > 0 or lab.message.kind == "error", timeout=10_000)
-    assert lab.units_list.count() > 0, lab.message.label.text()
-    best = lab.units_list.item(0).data(0x0100)
-    assert lab.unit == best
-    assert lab.strip._underlines  # the places where the best units fire together
-    assert lab.clamp_units_edit.text()
+    lab.unit_text.strip.set_selection(start, start + 3)
+    lab.unit_text.threshold_spin.setValue(0.0)
+    lab.unit_text.search_units()
+    qtbot.waitUntil(lambda: lab.unit_text.units_list.count() > 0 or lab.message.kind == "error", timeout=10_000)
+    assert lab.unit_text.units_list.count() > 0, lab.message.label.text()
+    best = lab.unit_text.units_list.item(0).data(0x0100)
+    assert lab.cursor.unit == best
+    assert lab.unit_text.strip._underlines  # the places where the best units fire together
+    assert lab.unit_text.clamp_units_edit.text()
 
 
 def test_search_without_selection_says_what_to_do(lab):
-    lab.search_units()
+    lab.unit_text.search_units()
     assert lab.message.kind == "error" and "Select a span" in lab.message.label.text()
 
 
 def test_intervention_changes_the_sample(lab, qtbot):
-    lab.clamp_units_edit.setText(", ".join(str(u) for u in range(16)))
-    lab.clamp_value_spin.setValue(1.0)
-    lab.intervene()
-    qtbot.waitUntil(lambda: lab.plain_sample.toPlainText() not in ("…", ""), timeout=30_000)
-    plain, held = lab.plain_sample.toPlainText(), lab.intervened_sample.toPlainText()
+    lab.unit_text.clamp_units_edit.setText(", ".join(str(u) for u in range(16)))
+    lab.unit_text.clamp_value_spin.setValue(1.0)
+    lab.unit_text.intervene()
+    qtbot.waitUntil(lambda: lab.unit_text.plain_sample.toPlainText() not in ("…", ""), timeout=30_000)
+    plain, held = lab.unit_text.plain_sample.toPlainText(), lab.unit_text.intervened_sample.toPlainText()
     assert len(plain) == len(held) == 300
     assert plain != held
 
 
 def test_intervention_on_a_missing_unit_is_refused(lab, qtbot):
-    lab.clamp_units_edit.setText("99")
-    lab.intervene()
+    lab.unit_text.clamp_units_edit.setText("99")
+    lab.unit_text.intervene()
     qtbot.waitUntil(lambda: lab.message.kind == "error", timeout=10_000)
     assert "no unit 99" in lab.message.label.text()
-    lab.clamp_units_edit.setText("3, x")
-    lab.intervene()
+    lab.unit_text.clamp_units_edit.setText("3, x")
+    lab.unit_text.intervene()
     assert "“x” is not a unit number" in lab.message.label.text()
 
 
 def test_gradient_plot_vanishes_and_explodes(window, qtbot):
     panel = window.panels["gates"]
-    curve = panel.gradient_curves["rnn"]
+    curve = panel.gradient_flow.curves["rnn"]
     assert curve.getOriginalDataset()[1] is None  # nothing computed until the tab is looked at
     window.show_panel("gates")
-    panel.tabs.setCurrentIndex(3)  # "Gradient flow": the curves are computed now
+    panel.show_tab(panel.gradient_flow)  # the curves are computed now
     qtbot.waitUntil(lambda: curve.getOriginalDataset()[1] is not None, timeout=30_000)
 
     def last_over_first(value):
-        with qtbot.waitSignal(panel.gradients_ready, timeout=30_000):
-            panel.radius_slider.setValue(value)
+        with qtbot.waitSignal(panel.gradient_flow.gradients_ready, timeout=30_000):
+            panel.gradient_flow.radius_slider.setValue(value)
         x, y = curve.getOriginalDataset()
         assert len(y) == 200
         return y[-1] / y[0]
 
     assert last_over_first(80) < 1e-6
     assert last_over_first(150) > 1e6
-    assert "W_hh" in panel.gradient_explanation.text()
+    assert "W_hh" in panel.gradient_flow.explanation.text()
     for arch in ("gru", "lstm"):
-        assert len(panel.gradient_curves[arch].getOriginalDataset()[1]) == 200
-    styles = {arch: curve.opts["pen"].style() for arch, curve in panel.gradient_curves.items()}
+        assert len(panel.gradient_flow.curves[arch].getOriginalDataset()[1]) == 200
+    styles = {arch: curve.opts["pen"].style() for arch, curve in panel.gradient_flow.curves.items()}
     assert styles["gru"] != styles["rnn"]  # red and green curves told apart by more than colour
     window.set_presenter(True)
-    assert panel.gradient_curves["gru"].opts["pen"].style() == styles["gru"]
+    assert panel.gradient_flow.curves["gru"].opts["pen"].style() == styles["gru"]
     window.set_presenter(False)
 
 
 def test_latest_sample_becomes_the_text(window, qtbot, tiny_model_file):
     charrnn, gates = window.panels["charrnn"], window.panels["gates"]
     charrnn.open_model(str(tiny_model_file))
-    qtbot.waitUntil(lambda: "tiny-lstm" in charrnn.source_combo.itemText(0), timeout=10_000)
-    charrnn.length_spin.setValue(80)
+    qtbot.waitUntil(lambda: "tiny-lstm" in charrnn.sampler.source_combo.itemText(0), timeout=10_000)
+    charrnn.sampler.length_spin.setValue(80)
     with qtbot.waitSignal(charrnn.sample_finished, timeout=30_000) as blocker:
         charrnn.sample()
     assert gates.sample_button.isEnabled()
@@ -215,11 +215,11 @@ def test_heatmaps_drawn_in_presenter_mode_get_its_large_dark_axes(window, qtbot,
     window.set_presenter(True)
     try:
         panel = read_through_tiny_model(window, qtbot, tiny_model_file)
-        last_plot = panel.heatmaps._plots["h"][0]
+        last_plot = panel.maps.heatmaps._plots["h"][0]
         axis = last_plot.getAxis("bottom")
         assert axis.textPen().color().name() == "#000000"
         assert axis.style["tickFont"].pointSize() > 12
-        assert panel.heatmaps._plots["i"][0].titleLabel.opts.get("color") == "#000000"
+        assert panel.maps.heatmaps._plots["i"][0].titleLabel.opts.get("color") == "#000000"
     finally:
         window.set_presenter(False)  # the application's font and the theme's state outlive the window
 
@@ -235,57 +235,59 @@ def test_saturation_of_a_gru_and_a_vanilla_rnn(window, qtbot, tmp_path, tiny_tra
     save_charrnn(path, trainer.model, trainer.vocab.chars, trainer.trained_info())
     panel = read_through_tiny_model(window, qtbot, path)
     if arch == "gru":
-        assert panel.saturation_combo.currentData() == "z"
-        assert panel.saturation_view.isVisibleTo(window) and not panel.no_gates_label.isVisibleTo(window)
-        assert len(panel.saturation_points.data) == 16  # a dot for each unit
+        assert panel.maps.saturation_combo.currentData() == "z"
+        assert panel.maps.saturation_view.isVisibleTo(window) and not panel.maps.no_gates_label.isVisibleTo(window)
+        assert len(panel.maps.saturation_points.data) == 16  # a dot for each unit
         # Its memory path is scaled by z: h_t = (1 - z_t) n_t + z_t h_(t-1).
-        _x, shown = panel.memory_view.gate_curve.getData()
-        np.testing.assert_allclose(shown, panel.result.layers[0]["z"][:, panel.unit], rtol=1e-6)
-        assert "z<sub>t</sub>" in panel.memory_view.gate_plot.titleLabel.text and "z_t" in panel.memory_explanation.text()
+        _x, shown = panel.memory.view.gate_curve.getData()
+        np.testing.assert_allclose(shown, panel.cursor.result.layers[0]["z"][:, panel.cursor.unit], rtol=1e-6)
+        assert "z<sub>t</sub>" in panel.memory.view.gate_plot.titleLabel.text
+        assert "z_t" in panel.memory.explanation.text()
     else:
-        assert panel.saturation_combo.count() == 0 and not panel.saturation_combo.isEnabled()
-        assert not panel.saturation_view.isVisibleTo(window) and panel.no_gates_label.isVisibleTo(window)
-        assert "no gates" in panel.no_gates_label.text()
-        panel.tabs.setCurrentIndex(MEMORY_TAB)
-        assert not panel.memory_view.isVisibleTo(window) and panel.no_memory_label.isVisibleTo(window)
+        assert panel.maps.saturation_combo.count() == 0 and not panel.maps.saturation_combo.isEnabled()
+        assert not panel.maps.saturation_view.isVisibleTo(window) and panel.maps.no_gates_label.isVisibleTo(window)
+        assert "no gates" in panel.maps.no_gates_label.text()
+        panel.show_tab(panel.memory)
+        assert not panel.memory.view.isVisibleTo(window) and panel.memory.no_memory_label.isVisibleTo(window)
 
 
 def test_the_forget_gate_and_the_gradient_it_lets_through(lab, window, qtbot):
-    """LECTURE.md row 9 on the real model: the followed unit's f_t over the text, and under it the
-    product of the later f's, what reaches each step of the last character's gradient."""
+    """The forget gate carrying the gradient (docs/LECTURE.md), on the real model: the followed
+    unit's f_t over the text, and under it the product of the later f's, what reaches each step
+    of the last character's gradient."""
     from rnnstudio.nn.explain import memory_reach
 
-    lab.tabs.setCurrentIndex(MEMORY_TAB)
-    lab.set_unit(5)
-    f = lab.result.layers[0]["f"][:, 5]
-    x, shown = lab.memory_view.gate_curve.getData()
+    lab.show_tab(lab.memory)
+    lab.cursor.set_unit(5)
+    f = lab.cursor.result.layers[0]["f"][:, 5]
+    x, shown = lab.memory.view.gate_curve.getData()
     np.testing.assert_allclose(shown, f, rtol=1e-6)
     np.testing.assert_allclose(x, np.arange(len(READ)) + 0.5)  # each step's middle, as in the heatmaps
-    reach = lab.memory_view.reach_curve.yData  # as given, before the log scale
+    reach = lab.memory.view.reach_curve.yData  # as given, before the log scale
     np.testing.assert_allclose(reach, memory_reach(f), rtol=1e-6)  # none below the floor in a short text
-    assert "unit 5" in lab.memory_view.gate_plot.titleLabel.text
-    low, high = lab.memory_view.gate_plot.viewRange()[1]
+    assert "unit 5" in lab.memory.view.gate_plot.titleLabel.text
+    low, high = lab.memory.view.gate_plot.viewRange()[1]
     assert low < 0 and high > 1  # the whole 0..1 of a gate whatever the unit's values: units compare
-    assert not lab.memory_empty.shown  # the note that asked for a text is gone
+    assert not lab.memory.empty.shown  # the note that asked for a text is gone
     # Hovering names a step's character and numbers; clicking moves the step cursor there.
-    view = lab.memory_view
+    view = lab.memory.view
     assert view.describe_step(3).startswith(f"step 4: read “{visible_char(READ[3])}”")
     assert f"{reach[3]:.2g}" in view.describe_step(3)
     middle = view.gate_plot.vb.mapViewToScene(pg.Point(7.5, 0.5))
     assert view.step_at(middle) == 7
     view.picked.emit(view.step_at(middle))
-    assert lab.step == 7 and view.cursors[0].value() == 7.5
+    assert lab.cursor.step == 7 and view.cursors[0].value() == 7.5
 
 
 def test_the_forget_gate_lesson_follows_the_longest_memory(window, qtbot, tiny_model_file):
-    from rnnstudio.ui.lessons import LESSONS
+    from rnnstudio.ui.registry import lesson_named
 
     panel = read_through_tiny_model(window, qtbot, tiny_model_file)
-    lesson = next(ls for ls in LESSONS if ls.rows == "9")
+    lesson = lesson_named("The forget gate carries the gradient back")
     with qtbot.waitSignal(panel.gates_ready, timeout=30_000):
         window.start_lesson(lesson)
-    _closed, open_share = panel.result.saturation[0]["f"]
-    assert panel.tabs.currentIndex() == MEMORY_TAB and panel.unit == int(np.argmax(open_share))
+    _closed, open_share = panel.cursor.result.saturation[0]["f"]
+    assert panel.tabs.currentWidget() is panel.memory and panel.cursor.unit == int(np.argmax(open_share))
     assert not panel.follow_longest_memory_when_read  # once: a later reading keeps the unit chosen
 
 
@@ -294,19 +296,19 @@ def test_heatmaps_show_the_whole_text_from_its_first_character(lab, window, qtbo
     characters; every heatmap must span the whole text, also after the window is resized."""
     from PySide6.QtWidgets import QApplication
 
-    steps = len(lab.result.text)
+    steps = len(lab.cursor.result.text)
     for size in ((1280, 800), (1000, 700)):
         window.resize(*size)
         QApplication.processEvents()
-        for plot, _image in lab.heatmaps._plots.values():
+        for plot, _image in lab.maps.heatmaps._plots.values():
             left, right = plot.viewRange()[0]
             assert abs(left) < 1e-6 and abs(right - steps) < 1e-6, (left, right, steps)
 
 
 def test_before_a_text_is_read_the_heatmaps_say_how_to_fill_them(window, qtbot, tiny_model_file):
     def placeholder(panel):
-        return [i.text for i in panel.heatmaps.ci.items if isinstance(i, pg.LabelItem) and "Read text" in i.text]
+        return [i.text for i in panel.maps.heatmaps.ci.items if isinstance(i, pg.LabelItem) and "Read text" in i.text]
 
     assert placeholder(window.panels["gates"])
     panel = read_through_tiny_model(window, qtbot, tiny_model_file)
-    assert not placeholder(panel) and len(panel.heatmaps._plots) == 6
+    assert not placeholder(panel) and len(panel.maps.heatmaps._plots) == 6

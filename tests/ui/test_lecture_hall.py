@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtWidgets import QMenu
 
 from rnnstudio.ui.app import build_window
-from rnnstudio.ui.lessons import LESSONS
+from rnnstudio.ui.registry import lesson_named, lessons
 
 
 def reopen(qtbot):
@@ -23,11 +23,11 @@ def reopen(qtbot):
 
 def test_settings_persist_between_runs(window, qtbot, tmp_path):
     charrnn = window.panels["charrnn"]
-    charrnn.arch_combo.setCurrentIndex(charrnn.arch_combo.findData("gru"))
-    charrnn.hidden_spin.setValue(96)
-    charrnn.sample_at_edit.setText("10, 20")
+    charrnn.training.arch_combo.setCurrentIndex(charrnn.training.arch_combo.findData("gru"))
+    charrnn.training.hidden_spin.setValue(96)
+    charrnn.training.sample_at_edit.setText("10, 20")
     caption = window.panels["caption"]
-    caption.source_combo.setCurrentIndex(caption.source_combo.findData("generated-plain"))
+    caption.sources.combo.setCurrentIndex(caption.sources.combo.findData("generated-plain"))
     caption.beam_spin.setValue(5)
     window.show_panel("gates")
     window.set_presenter(True)
@@ -36,9 +36,9 @@ def test_settings_persist_between_runs(window, qtbot, tmp_path):
     assert saved["panel"] == "gates" and saved["presenter"] is True
     again = reopen(qtbot)
     try:
-        c = again.panels["charrnn"]
-        assert c.arch_combo.currentData() == "gru" and c.hidden_spin.value() == 96 and c.sample_at_edit.text() == "10, 20"
-        assert again.panels["caption"].source_combo.currentData() == "generated-plain"
+        t = again.panels["charrnn"].training
+        assert t.arch_combo.currentData() == "gru" and t.hidden_spin.value() == 96 and t.sample_at_edit.text() == "10, 20"
+        assert again.panels["caption"].sources.combo.currentData() == "generated-plain"
         assert again.panels["caption"].beam_spin.value() == 5
         assert again.current_panel_name() == "gates" and again.presenter
         assert again.geometry_restored  # the window where it was left: not refitted to the screen
@@ -66,17 +66,33 @@ def test_a_corrupt_settings_file_falls_back_to_defaults_with_a_message(qtbot, tm
 
 def test_every_lesson_sets_its_panel_up(window, qtbot):
     gates = window.panels["gates"]
-    for lesson in LESSONS:
-        if "Caption" in lesson.title or "VQA" in lesson.title or "question" in lesson.title:
+    for lesson in lessons():
+        if lesson.panel in ("caption", "vqa"):
             continue  # they need the shipped captioner and VQA model: tested below
-        if lesson.rows == "1":
+        if lesson.panel is None:
             continue  # the sequence shapes' overview: tests/ui/test_sequence_shapes.py
         window.start_lesson(lesson)
         assert lesson.title in window.statusBar().currentMessage()
         assert html.escape(lesson.says) in window.tabs.currentWidget().message.text()  # stays in the panel
-    assert gates.tabs.currentIndex() == 3 and gates.radius_slider.value() == 130  # the last: exploding gradients
+    # The last of the lab's: the forget gate. The gradient lessons before it left their sliders set.
+    assert gates.tabs.currentWidget() is gates.memory and gates.gradient_flow.radius_slider.value() == 130
+    charrnn = window.panels["charrnn"]  # its last: the samples at 100 / 300 / 700 / 2000 iterations
+    assert charrnn.training.arch_combo.currentData() == "lstm" and charrnn.training.seq_spin.value() == 64
+    assert charrnn.training.corpus_combo.currentData() == "shakespeare"
+    qtbot.waitUntil(lambda: charrnn._training_state in ("running", "finished"), timeout=60_000)
+    charrnn.reset_training()
+
+
+def test_the_vanilla_rnn_lesson_trains_on_shakespeare_whatever_was_chosen(window, qtbot, tiny_text_file):
+    """It is called "A vanilla RNN learns Shakespeare": a text file chosen before must not be
+    what it trains on."""
     charrnn = window.panels["charrnn"]
-    assert charrnn.arch_combo.currentData() == "rnn" and charrnn.seq_spin.value() == 16
+    charrnn.set_corpus_file(str(tiny_text_file))
+    charrnn.training.arch_combo.setCurrentIndex(charrnn.training.arch_combo.findData("gru"))
+    window.start_lesson(lesson_named("A vanilla RNN learns Shakespeare"))
+    t = charrnn.training
+    assert t.corpus_spec() == "shakespeare" and t.arch_combo.currentData() == "rnn"
+    assert (t.layers_spin.value(), t.hidden_spin.value(), t.seq_spin.value()) == (1, 128, 16)
     qtbot.waitUntil(lambda: charrnn._training_state in ("running", "finished"), timeout=60_000)
     charrnn.reset_training()
 
@@ -84,9 +100,9 @@ def test_every_lesson_sets_its_panel_up(window, qtbot):
 def test_a_lessons_sentence_stays_while_its_work_finishes(window, qtbot, tiny_model_file):
     charrnn, gates = window.panels["charrnn"], window.panels["gates"]
     charrnn.open_model(str(tiny_model_file))
-    qtbot.waitUntil(lambda: "tiny-lstm" in charrnn.source_combo.itemText(0), timeout=10_000)
+    qtbot.waitUntil(lambda: "tiny-lstm" in charrnn.sampler.source_combo.itemText(0), timeout=10_000)
     gates.text_edit.setPlainText("the cat sat on the mat.")  # characters the tiny model knows
-    lesson = next(ls for ls in LESSONS if ls.title.startswith("Inside the LSTM"))
+    lesson = lesson_named("Inside the LSTM: gates and the memory cell")
     with qtbot.waitSignal(gates.gates_ready, timeout=30_000):
         window.start_lesson(lesson)
     assert "read" in window.statusBar().currentMessage()  # the status line has moved on...
@@ -99,8 +115,9 @@ def test_the_gradient_lessons_show_what_they_say(window, qtbot):
     gates = window.panels["gates"]
 
     def lesson_curves(title, singular_value):
-        lesson = next(ls for ls in LESSONS if ls.title == title)
-        with qtbot.waitSignal(gates.gradients_ready, timeout=30_000,  # not the curves of the controls before
+        lesson = lesson_named(title)
+        # Not the curves of the controls before: those of the lesson's singular value.
+        with qtbot.waitSignal(gates.gradient_flow.gradients_ready, timeout=30_000,
                               check_params_cb=lambda r: r.request.singular_value == singular_value) as blocker:
             window.start_lesson(lesson)
         return blocker.args[0].curves
@@ -114,7 +131,7 @@ def test_the_gradient_lessons_show_what_they_say(window, qtbot):
 
 
 def test_the_caption_lesson_without_a_camera_offers_another_source(window, qtbot):
-    lesson = next(ls for ls in LESSONS if ls.title == "Caption the cards")
+    lesson = lesson_named("Caption the cards")
     window.start_lesson(lesson)
     panel = window.panels["caption"]
     assert window.current_panel_name() == "caption"
@@ -150,16 +167,16 @@ def test_the_shape_drawing_exports_with_the_plots(window, tmp_path):
 def test_the_sample_timeline_exports_to_html(window, qtbot, tmp_path, tiny_text_file):
     panel = window.panels["charrnn"]
     panel.set_corpus_file(str(tiny_text_file))
-    panel.hidden_spin.setValue(16)
-    panel.steps_spin.setValue(30)
-    panel.sample_at_edit.setText("10, 30")
+    panel.training.hidden_spin.setValue(16)
+    panel.training.steps_spin.setValue(30)
+    panel.training.sample_at_edit.setText("10, 30")
     panel.start_training()
-    qtbot.waitUntil(lambda: panel._training_state == "finished" and len(panel.timeline_cards) == 2, timeout=60_000)
+    qtbot.waitUntil(lambda: panel._training_state == "finished" and len(panel.timeline.cards) == 2, timeout=60_000)
     path = tmp_path / "timeline.html"
     panel.export_timeline(str(path))
     page = path.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and "iteration 10" in page and "iteration 30" in page
-    assert panel.timeline_cards[1].sample.text[:20].replace("&", "&amp;").replace("<", "&lt;") in page
+    assert panel.timeline.cards[1].sample.text[:20].replace("&", "&amp;").replace("<", "&lt;") in page
     assert page.count("src='data:image/png;base64,") == 1  # the loss curve, inlined
     assert not list(tmp_path.glob("*.tmp*"))
 
@@ -179,26 +196,26 @@ def test_a_panels_shortcuts_work_while_it_is_shown_and_only_then(window, qtbot, 
 
     charrnn, gates = window.panels["charrnn"], window.panels["gates"]
     charrnn.open_model(str(tiny_model_file))
-    qtbot.waitUntil(lambda: "tiny-lstm" in charrnn.source_combo.itemText(0), timeout=10_000)
+    qtbot.waitUntil(lambda: "tiny-lstm" in charrnn.sampler.source_combo.itemText(0), timeout=10_000)
     window.show_panel("gates")
     gates.text_edit.setPlainText("the cat sat on the mat.")
     gates.text_edit.setFocus()
     with qtbot.waitSignal(gates.gates_ready, timeout=30_000):  # typed into the text, then Ctrl+Return
         qtbot.keyClick(gates.text_edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
-    gates.tabs.setCurrentIndex(0)  # the heatmaps: their cursor is the step too
-    step = gates.step
+    gates.show_tab(gates.maps)  # the heatmaps: their cursor is the step too
+    step = gates.cursor.step
     qtbot.keyClick(gates.text_edit, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
-    assert gates.step == step + 1
-    gates.tabs.setCurrentIndex(2)  # step through
+    assert gates.cursor.step == step + 1
+    gates.show_tab(gates.step_through)
     qtbot.keyClick(gates.text_edit, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)
-    assert gates.step == step
+    assert gates.cursor.step == step
     qtbot.keyClick(gates.text_edit, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)  # the char-RNN's: hidden
     qtbot.wait(200)
     assert charrnn._training_state == "none"
     assert gates.text_edit.toPlainText() == "the cat sat on the mat."  # no key went into the text
     window.show_panel("charrnn")
-    qtbot.keyClick(charrnn.prime_edit, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
-    assert gates.step == step  # the lab's keys rest while it is hidden
+    qtbot.keyClick(charrnn.sampler.prime_edit, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
+    assert gates.cursor.step == step  # the lab's keys rest while it is hidden
 
 
 def test_a_write_that_fails_halfway_leaves_the_earlier_file(tmp_path):
@@ -235,9 +252,9 @@ def test_presenter_mode_enlarges_plots_and_tucks_advanced_controls_away(window):
 
     charrnn = window.panels["charrnn"]
     window.show_panel("charrnn")
-    axis = charrnn.plot.getAxis("bottom")
+    axis = charrnn.loss_plot.plot.getAxis("bottom")
     normal = axis.style["tickFont"].pointSize() if axis.style.get("tickFont") else 0
-    assert charrnn.lr_spin.isVisibleTo(window)
+    assert charrnn.training.lr_spin.isVisibleTo(window)
     window.resize(1600, 900)
     window.presenter_screen_height = 1080  # the sizes presenter mode is designed at
     controls_width = charrnn.columns.sizes()[0]
@@ -245,14 +262,15 @@ def test_presenter_mode_enlarges_plots_and_tucks_advanced_controls_away(window):
     try:
         assert window.presenter
         assert charrnn.columns.sizes()[0] > controls_width + 100  # room for the settings in large type
-        assert not charrnn.lr_spin.isVisibleTo(window) and not charrnn.continue_check.isVisibleTo(window)
-        assert charrnn.layers_spin.isVisibleTo(window)  # the basic controls stay
+        training = charrnn.training
+        assert not training.lr_spin.isVisibleTo(window) and not training.continue_check.isVisibleTo(window)
+        assert charrnn.training.layers_spin.isVisibleTo(window)  # the basic controls stay
         hints = [w for w in window.findChildren(pg.QtWidgets.QLabel) if w.property("hint")]
         assert hints and not any(h.isVisibleTo(window) for h in hints)
         assert axis.style["tickFont"].pointSize() > max(normal, 12)
     finally:
         window.presenter_action.trigger()
-    assert not window.presenter and charrnn.lr_spin.isVisibleTo(window)
+    assert not window.presenter and charrnn.training.lr_spin.isVisibleTo(window)
     assert charrnn.columns.sizes()[0] == controls_width
 
 
@@ -262,7 +280,7 @@ def test_presenter_mode_fits_a_1280_pixel_projector(window, qtbot):
     from PySide6.QtWidgets import QApplication
 
     charrnn = window.panels["charrnn"]
-    charrnn.progress_label.setText("<b>finished</b>: iteration 2,000 of 2,000 · batch loss 1.534 · validation "
+    charrnn.loss_plot.say("<b>finished</b>: iteration 2,000 of 2,000 · batch loss 1.534 · validation "
                                    "1.611 nats/char · 104,000 characters/s · learning rate 0.0002")
     window.presenter_screen_height = 800  # a 1280 x 800 projector
     window.set_presenter(True)
@@ -309,7 +327,15 @@ def test_the_printable_cards_ship_with_the_app():
 
 
 def test_every_control_explains_itself_in_a_tooltip(window):
-    from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit, QSlider, QTabBar, QTableWidget
+    from PySide6.QtWidgets import (
+        QAbstractButton,
+        QAbstractSpinBox,
+        QComboBox,
+        QLineEdit,
+        QSlider,
+        QTabBar,
+        QTableWidget,
+    )
 
     missing = []
     for name, panel in window.panels.items():
@@ -361,10 +387,11 @@ def test_nothing_overlaps_on_a_laptops_screen(window, qtbot):
     def check(mode: str) -> None:
         for name, panel in window.panels.items():
             window.show_panel(name)
-            pages = range(panel.tabs.count()) if hasattr(panel, "tabs") else [None]
+            tabs = getattr(panel, "tabs", None)
+            pages = [tabs.widget(k) for k in range(tabs.count())] if tabs is not None else [None]
             for page in pages:
                 if page is not None:
-                    panel.tabs.setCurrentIndex(page)
+                    panel.show_tab(page)
                 QApplication.processEvents()
                 assert overlapping_widgets(panel) == [], (mode, name, page)
 
@@ -412,19 +439,19 @@ def test_the_samples_lesson_in_presenter_mode_on_a_small_projector_overlaps_noth
     window.resize(1280, 737)  # what a first run fits to such a screen
     window.set_presenter(True)
     try:
-        panel.sample_status.setText("Opened shakespeare-lstm.safetensors: LSTM 2 × 256, 880,460 parameters, "
+        panel.sampler.status.setText("Opened shakespeare-lstm.safetensors: LSTM 2 × 256, 880,460 parameters, "
                                     "trained 6,000 iterations, validation 1.453 nats/char.")
         panel.message.show_message("<b>Lesson: Samples at 100 / 300 / 700 / 2000 iterations.</b> Watch the "
                                    "timeline: gibberish at 100, words at 300, phrases at 700, lines at 2000.", "info")
-        panel.progress_label.setText("<b>finished</b>: iteration 2,000 of 2,000 · batch loss 1.678 · validation "
+        panel.loss_plot.say("<b>finished</b>: iteration 2,000 of 2,000 · batch loss 1.678 · validation "
                                      "1.772 nats/char · 86,628 characters/s · learning rate 0.0002")
         for iteration in (100, 300, 700, 2000):
-            panel._add_timeline_card(TimelineSample(iteration, "a sample of the text " * 10, 2.44))
+            panel.timeline.add(TimelineSample(iteration, "a sample of the text " * 10, 2.44))
         qtbot.wait(200)  # the layouts settle in turn
         assert overlapping_widgets(panel) == []
         # Then a sample: its view takes more lines, and the box around it asks the splitter for them.
         panel.open_model(str(tiny_model_file))
-        qtbot.waitUntil(lambda: tiny_model_file.stem in panel.source_combo.itemText(0), timeout=10_000)
+        qtbot.waitUntil(lambda: tiny_model_file.stem in panel.sampler.source_combo.itemText(0), timeout=10_000)
         panel.message.dismiss()
         with qtbot.waitSignal(panel.sample_finished, timeout=30_000):
             panel.sample()
@@ -438,6 +465,6 @@ def test_a_lesson_titled_as_a_question_gets_no_full_stop_after_it(window):
     from rnnstudio.ui.lessons import Lesson
 
     window.panels["charrnn"].message.dismiss()
-    window.start_lesson(Lesson("How good is it?", "12", "Watch.", lambda _window: None))
+    window.start_lesson(Lesson("How good is it?", "visual-question-answering", "Watch.", lambda _window: None))
     text = window.tabs.currentWidget().message.text()
     assert "<b>Lesson: How good is it?</b> Watch." in text and "?." not in text

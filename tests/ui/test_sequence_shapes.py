@@ -1,4 +1,4 @@
-"""Sequence shapes (LECTURE.md row 1): the diagrams, the tabs that name each panel's shape,
+"""Shapes of sequences (docs/LECTURE.md): the diagrams, the tabs that name each panel's shape,
 and the overview in the Lessons menu."""
 
 from __future__ import annotations
@@ -6,11 +6,11 @@ from __future__ import annotations
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QApplication
 
-from rnnstudio.ui.lessons import LESSONS
-from rnnstudio.ui.sequence_shapes import (
+from rnnstudio.ui.lessons import SHAPES_OF_SEQUENCES
+from rnnstudio.ui.sequence_shapes import SHAPES
+from rnnstudio.ui.shape_diagram import (
     INPUT_COLOURS,
     OUTPUT_COLOURS,
-    SHAPES,
     STATE_COLOURS,
     ShapeDiagram,
     Step,
@@ -100,8 +100,7 @@ def test_tabs_name_each_panels_shape_and_the_overview_opens_a_panel(window, qtbo
     assert tabs.tabIcon(0).actualSize(tabs.iconSize()).height() == tabs.iconSize().height()  # fills it
     window.set_presenter(False)
     assert tabs.iconSize() == normal
-    lesson = next(ls for ls in LESSONS if ls.rows == "1")
-    window.start_lesson(lesson)
+    window.start_lesson(SHAPES_OF_SEQUENCES)
     dialog = window.shapes_dialog
     assert dialog.isVisible() and [c.shape.key for c in dialog.cards] == [s.key for s in SHAPES]
     # Opened as large as the screen allows (its drawings ask for more), not at its smallest.
@@ -117,9 +116,14 @@ def test_tabs_name_each_panels_shape_and_the_overview_opens_a_panel(window, qtbo
     window.set_presenter(False)
     QApplication.processEvents()
     card = next(c for c in dialog.cards if c.shape.key == "one-to-many")
-    card.button.click()
+    card.buttons["caption"].click()
     assert window.current_panel_name() == "caption" and not dialog.isVisible()
-    assert next(c for c in dialog.cards if c.shape.key == "one-to-one").button is None  # no panel: no button
+    assert next(c for c in dialog.cards if c.shape.key == "one-to-one").buttons == {}  # no panel: no button
+    # Each card offers the panels that work in its shape, from the registry; a shape no panel works
+    # in offers the nearest one.
+    buttons = {c.shape.key: list(c.buttons) for c in dialog.cards}
+    assert buttons["many-to-many"] == ["charrnn", "gates"] and buttons["many-to-one"] == ["vqa"]
+    assert buttons["read-then-write"] == ["charrnn"]
 
 
 def test_the_train_button_is_in_sight_without_scrolling(window, qtbot):

@@ -1,4 +1,4 @@
-"""Views of the LSTM internals lab: stacked heatmaps and the unrolled graph."""
+"""Views of the LSTM internals lab: stacked heatmaps, the unrolled graph, the memory path."""
 
 from __future__ import annotations
 
@@ -151,7 +151,8 @@ class UnrolledGraph(QWidget):
         self._current = -1
         self.unit_name = "h"
 
-    def set_steps(self, first_step: int, inputs: list[str], outputs: list[str], values: list[float], current: int) -> None:
+    def set_steps(self, first_step: int, inputs: list[str], outputs: list[str], values: list[float],
+                  current: int) -> None:
         self._first_step = first_step
         self._inputs, self._outputs, self._values = inputs, outputs, values
         self._current = current
@@ -222,10 +223,11 @@ class UnrolledGraph(QWidget):
 
 
 class MemoryPathView(pg.GraphicsLayoutWidget):
-    """LECTURE.md row 9 on the real model: one unit's keep gate over the text (the LSTM's
-    forget gate f_t, the GRU's update gate z_t), and under it how much of the gradient from
-    the last character still reaches each step along the memory path: the product of the
-    gates in between. Where the gate falls toward 0, the unit forgets and the curve drops."""
+    """The forget gate carrying the gradient (docs/LECTURE.md), on the real model: one unit's
+    keep gate over the text (the LSTM's forget gate f_t, the GRU's update gate z_t), and under
+    it how much of the gradient from the last character still reaches each step along the
+    memory path: the product of the gates in between. Where the gate falls toward 0, the unit
+    forgets and the curve drops."""
 
     GATE_PEN = (49, 105, 188)
     REACH_PEN = (214, 69, 48)

@@ -1,0 +1,1 @@
+"""The LSTM internals lab: one widget per inner tab, sharing one GatesCursor."""
