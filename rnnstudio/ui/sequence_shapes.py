@@ -150,7 +150,7 @@ class ShapeCard(QFrame):
         v.addWidget(wrapping_label(shape.used_for))
         working = {key: panel for key, panel in panels.items() if panel.entry.shape == shape.key}
         if working:
-            where = " ".join(f"{html.escape(panel.title)}: {panel.shape_note}" for panel in working.values())
+            where = " ".join(f"<b>{html.escape(panel.title)}</b>: {panel.shape_note}" for panel in working.values())
         else:
             where = shape.elsewhere
             working = {shape.nearest: panels[shape.nearest]} if shape.nearest in panels else {}
