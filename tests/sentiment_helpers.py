@@ -54,7 +54,7 @@ def train_toy(arch: str = "lstm", steps: int = 150, data=None, **settings):
     from rnnstudio.train.sentiment import SentimentSettings, SentimentTrainer
 
     options = dict(arch=arch, embed=12, hidden=16, dropout=0.0, word_dropout=0.0, batch_size=16, lr=1e-2,
-                   steps=steps, eval_every=50, min_count=1)
+                   steps=steps, eval_every=50, min_count=1, soft_targets=0.0, average=0.0)
     options.update(settings)
     torch.manual_seed(0)
     trainer = SentimentTrainer(SentimentSettings(**options), "cpu", data if data is not None else toy_data())

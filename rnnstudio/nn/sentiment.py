@@ -449,7 +449,11 @@ def unit_accuracy(final_states: np.ndarray, labels: np.ndarray, unit: dict) -> f
 
 @dataclass
 class LoadedSentiment:
-    """A sentiment model file: the model, what its training left beside it, and `read`."""
+    """A sentiment model file: the model, what its training left beside it, and `read`.
+
+    The sentiment unit's value after each word of a reading is
+    reading.states[:, sentiment_unit["index"]]; "sign" +1 means high values say positive.
+    """
 
     model: SentimentClassifier
     trained: dict

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from rnnstudio.data.sentiment import SOURCES, load_sentiment_data
 from rnnstudio.errors import ModelFileError
@@ -62,9 +63,31 @@ def test_restore_best_puts_back_the_best_validation(data):
     assert trainer.best["accuracy"] >= first["accuracy"]
 
 
+def test_soft_targets_train_on_every_sentence_towards_its_rating(data):
+    trainer, losses = train_toy("lstm", steps=150, data=data, soft_targets=1.5)
+    assert len(trainer.train_rows) == len(data.indices("train", labelled=False)) > len(data.indices("train"))
+    for n in trainer.train_rows[:20]:
+        expected = 1 / (1 + np.exp(-1.5 * data.sentences[n].rating))
+        assert float(trainer.targets[n]) == pytest.approx(expected, rel=1e-5)
+    assert trainer.validate()["accuracy"] > 0.8  # measured against the labels
+
+
+def test_weight_averaging_measures_and_keeps_the_average(data):
+    trainer, _ = train_toy("gru", steps=60, data=data, average=0.9)
+    averaged = trainer.averaged.state_dict()
+    assert any(not torch.equal(averaged[k], v) for k, v in trainer.model.state_dict().items())
+    valid = trainer.validate()
+    p, _ = trainer.averaged.predict_ids([data.ids[n] for n in trainer.valid_rows])
+    y = np.array([data.sentences[n].label for n in trainer.valid_rows])
+    assert valid["accuracy"] == pytest.approx(np.mean((p >= 0.5) == (y == 1)))
+    trainer.restore_best()
+    assert all(torch.equal(trainer.model.state_dict()[k], v) for k, v in averaged.items())
+
+
 def test_on_the_real_sentences_the_loss_falls():
     data = load_sentiment_data()
-    settings = SentimentSettings(arch="bow", embed=16, batch_size=64, steps=100, lr=5e-2, dropout=0.0)
+    settings = SentimentSettings(arch="bow", embed=16, batch_size=64, steps=100, lr=5e-2, dropout=0.0,
+                                 soft_targets=0.0, average=0.0)
     trainer = SentimentTrainer(settings, "cpu", data)
     losses = [trainer.step()["loss"] for _ in range(100)]
     assert np.mean(losses[-20:]) < np.mean(losses[:20]) - 0.05
@@ -118,7 +141,8 @@ def test_a_path_that_cannot_be_written_is_refused_before_training(tmp_path, data
 
 
 @pytest.mark.parametrize("bad", [dict(arch="cnn"), dict(steps=0), dict(lr=0), dict(dropout=1.0),
-                                 dict(label_threshold=4.0), dict(min_count=0)])
+                                 dict(label_threshold=4.0), dict(min_count=0), dict(average=1.0),
+                                 dict(soft_targets=-1.0)])
 def test_settings_refuse_nonsense(bad):
     with pytest.raises(ValueError):
         SentimentSettings(**bad)
