@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rnnstudio.train.defaults import CharRNNDefaults
 from rnnstudio.train.progress import Evaluation, TimelineSample, TrainingProgress
 from rnnstudio.worker.protocol import Request
 
@@ -101,25 +102,9 @@ class SampleRequest(Request):
         return f"sampling from the {self.role} model"
 
 
-@dataclass(frozen=True)
-class CharRNNTrainSpec:
-    """Everything that defines a training run, as the panel's controls set it."""
-
-    corpus: str = "shakespeare"  # shakespeare | python | a file path
-    arch: str = "lstm"
-    layers: int = 2
-    hidden: int = 128
-    embed: int = 64
-    dropout: float = 0.0
-    seq_len: int = 64
-    batch_size: int = 32
-    lr: float = 2e-3
-    steps: int = 2000
-    seed: int = 0
-    eval_every: int = 100
-    sample_at: tuple[int, ...] = (100, 300, 700, 2000)
-    sample_length: int = 200
-    sample_temperature: float = 0.8
+# Everything that defines a training run, as the panel's controls set it: the task's one
+# dataclass of settings and defaults, shared with the command line and the trainer.
+CharRNNTrainSpec = CharRNNDefaults
 
 
 @dataclass(frozen=True)
