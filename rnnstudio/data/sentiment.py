@@ -412,7 +412,7 @@ class SentimentData:
             "data": "VADER human-rated sentences (Hutto & Gilbert, ICWSM 2014): movie reviews, tweets, Amazon reviews, "
                     "NYT editorials",
             "label_rule": f"positive if the mean rating > +{self.threshold:g}, negative if < -{self.threshold:g}, "
-                          f"otherwise neutral (left out of training and accuracy, kept for the correlation)",
+                          f"otherwise neutral (left out of the accuracy, kept for the correlation)",
             "label_threshold": self.threshold,
             "split": SPLIT_DESCRIPTION,
             "counts": self.counts(),

@@ -221,6 +221,14 @@ class SentimentTrainer:
 
     # --- what a model file keeps ----------------------------------------------------------------
 
+    def objective(self) -> str:
+        """What the loss asks of p_T, in words (the model file keeps it)."""
+        s = self.settings
+        target = (f"sigmoid({s.soft_targets:g} x mean rating), on every training sentence, neutral ones too"
+                  if s.soft_targets else "the label (1 positive, 0 negative), on the positive and negative sentences")
+        averaged = f"; weights: a moving average, decay {s.average:g} a step" if s.average else ""
+        return f"cross-entropy of p(positive) after the last word against {target}{averaged}"
+
     def trained_info(self) -> dict:
         metrics = {}
         if self.last_valid is not None:
@@ -237,6 +245,7 @@ class SentimentTrainer:
             "items": self.items_seen,
             "epochs": self.epoch,
             "settings": asdict(self.settings),
+            "objective": self.objective(),
             "metrics": metrics,
             "data": self.data.description(),
         }
