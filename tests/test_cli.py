@@ -1,4 +1,4 @@
-"""The `rnnstudio` command (CONTRACTS.md section 1), through a real process where it matters."""
+"""The `rnnstudio` command (docs/COMMAND-LINE.md), through a real process where it matters."""
 
 from __future__ import annotations
 

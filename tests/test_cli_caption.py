@@ -1,4 +1,4 @@
-"""`rnnstudio train caption` and `rnnstudio caption` (CONTRACTS.md section 1), bad pictures included."""
+"""`rnnstudio train caption` and `rnnstudio caption` (docs/COMMAND-LINE.md), bad pictures included."""
 
 from __future__ import annotations
 

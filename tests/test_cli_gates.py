@@ -1,4 +1,4 @@
-"""`rnnstudio gates --json` (CONTRACTS.md section 3) and its bad input."""
+"""`rnnstudio gates --json` (docs/COMMAND-LINE.md) and its bad input."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`rnnstudio train vqa`, `rnnstudio vqa` and `rnnstudio eval vqa` (CONTRACTS.md section 1), bad input included."""
+"""`rnnstudio train vqa`, `rnnstudio vqa` and `rnnstudio eval vqa` (docs/COMMAND-LINE.md), bad input included."""
 
 from __future__ import annotations
 

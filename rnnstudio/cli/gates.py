@@ -16,7 +16,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("gates", help="every gate and state of a char-RNN after each character of a text")
     p.add_argument("--model", help="a char-RNN model file (default: the shipped Shakespeare LSTM)")
     p.add_argument("--text", required=True, help="the text the model reads, from a zero state")
-    p.add_argument("--json", action="store_true", help="print every value as JSON (CONTRACTS.md section 3)")
+    p.add_argument("--json", action="store_true", help="print every value as JSON (docs/COMMAND-LINE.md)")
     add_device_option(p)
 
 

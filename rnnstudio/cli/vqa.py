@@ -66,7 +66,7 @@ def add_parser(sub) -> None:
     p.add_argument("question", nargs="?", metavar="QUESTION", help="the question, in quotes")
     p.add_argument("--model", help="a VQA model file (default: the shipped easy-VQA model)")
     p.add_argument("--topk", type=positive_int, default=3, help="how many answers to show (default 3)")
-    p.add_argument("--json", action="store_true", help="print the answers as JSON (CONTRACTS.md section 1)")
+    p.add_argument("--json", action="store_true", help="print the answers as JSON (docs/COMMAND-LINE.md)")
     p.add_argument("--batch", metavar="FILE.jsonl", help='one {"image": PATH, "question": TEXT} a line')
     add_device_option(p)
 

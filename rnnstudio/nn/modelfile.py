@@ -1,4 +1,4 @@
-"""Model files: one .safetensors file whose metadata describes the model (CONTRACTS.md s. 2).
+"""Model files: one .safetensors file whose metadata describes the model (docs/MODEL-FORMAT.md).
 
 Loading never unpickles: the header is read and checked by hand first, so that every
 kind of bad file gets a message that says what it is, then safetensors reads the

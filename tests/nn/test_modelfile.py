@@ -1,4 +1,4 @@
-"""Model files (CONTRACTS.md section 2): round trips, refusals with clear messages, atomic saves."""
+"""Model files (docs/MODEL-FORMAT.md): round trips, refusals with clear messages, atomic saves."""
 
 from __future__ import annotations
 
