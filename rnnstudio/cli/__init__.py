@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rnnstudio.cli import app, caption, charrnn, common, gates, sentiment, vqa
+from rnnstudio.cli import app, caption, charrnn, common, gates, sentiment, translate, vqa
 from rnnstudio.cli.common import Parser
 from rnnstudio.errors import UserError
 
@@ -24,12 +24,15 @@ EXAMPLES = """examples:
   rnnstudio caption photo.png                 describe a picture
   rnnstudio vqa photo.png "what color is the circle?"
   rnnstudio sentiment --json "not bad at all"   p(positive) after every word
+  rnnstudio translate --json "Une voiture rouge."
 each command has its own --help."""
 
 # Commands by name, and those of `train` and `eval` by task.
 TRAIN = {"charrnn": charrnn.cmd_train, "sentiment": sentiment.cmd_train,
-         "caption": caption.cmd_train, "vqa": vqa.cmd_train}
-EVAL = {"charrnn": charrnn.cmd_eval, "sentiment": sentiment.cmd_eval, "vqa": vqa.cmd_eval}
+         "caption": caption.cmd_train, "vqa": vqa.cmd_train,
+         "translate": translate.cmd_train}
+EVAL = {"charrnn": charrnn.cmd_eval, "sentiment": sentiment.cmd_eval, "vqa": vqa.cmd_eval,
+        "translate": translate.cmd_eval}
 
 
 def cmd_train(args) -> int:
@@ -53,6 +56,7 @@ COMMANDS = {
     "caption": caption.cmd_caption,
     "vqa": vqa.cmd_vqa,
     "sentiment": sentiment.cmd_sentiment,
+    "translate": translate.cmd_translate,
 }
 
 
@@ -68,15 +72,18 @@ def build_parser() -> argparse.ArgumentParser:
     caption.add_train_parser(train)
     vqa.add_train_parser(train)
     sentiment.add_train_parser(train)
+    translate.add_train_parser(train)
     caption.add_parser(sub)
     charrnn.add_sample_parser(sub)
     evaluate = sub.add_parser("eval", help="measure a model").add_subparsers(dest="task", parser_class=Parser)
     charrnn.add_eval_parser(evaluate)
     vqa.add_eval_parser(evaluate)
     sentiment.add_eval_parser(evaluate)
+    translate.add_eval_parser(evaluate)
     gates.add_parser(sub)
     vqa.add_parser(sub)
     sentiment.add_parser(sub)
+    translate.add_parser(sub)
     return p
 
 

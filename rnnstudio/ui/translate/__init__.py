@@ -1,0 +1,1 @@
+"""The translation panel (French to English): rnnstudio.ui.translate.panel."""

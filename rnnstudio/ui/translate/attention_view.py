@@ -1,0 +1,142 @@
+"""The attention matrix: French tokens along the bottom, English tokens down the side, one cell
+per (English token, French token) with the weight the decoder gave that French token while it
+wrote that English one. Hover a cell for its number; click a row (or an English word in the
+translation) to light the French words that row looked at."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QFontMetrics
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from rnnstudio.ui.widgets import EmptyPlotNote, wrapping_label
+
+ATTENTION_MAP = pg.ColorMap([0.0, 1.0], [(255, 255, 255), (180, 20, 20)])  # no attention is the page, much is ink
+MAX_NUMBERED = 12 * 16  # cells: up to this many, each shows its weight (a projector cannot show hover)
+HIGHLIGHT_PEN = (20, 90, 200)
+LIT_SHARE = 0.15  # a French word "lit" by a row: at least this share of its attention
+
+
+class AttentionView(QWidget):
+    row_clicked = Signal(int)  # an English token's row
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.attention: np.ndarray | None = None
+        self.source: list[str] = []
+        self.target: list[str] = []
+        self.selected: int | None = None
+        self.numbers: list = []  # a TextItem per cell
+        v = QVBoxLayout(self)
+        v.setContentsMargins(0, 0, 0, 0)
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(False, False)
+        self.plot.hideButtons()
+        self.plot.invertY(True)
+        self.plot.setLabel("bottom", "French (read)")
+        self.plot.setLabel("left", "English (written)")
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setLookupTable(ATTENTION_MAP.getLookupTable(0.0, 1.0, 256))
+        self.image.setLevels((0.0, 1.0))
+        self.plot.addItem(self.image)
+        self.row_box = pg.QtWidgets.QGraphicsRectItem()
+        self.row_box.setPen(pg.mkPen(HIGHLIGHT_PEN, width=3))
+        self.row_box.setVisible(False)
+        self.plot.addItem(self.row_box)
+        self.empty = EmptyPlotNote(self.plot, "Translate a sentence: where each English word looked appears here.")
+        self.empty.show()
+        self.hover = QLabel("Hover a cell for its weight; click a row to light its French words.")
+        self.lit = wrapping_label("")
+        v.addWidget(self.plot, 1)
+        v.addWidget(self.hover)
+        v.addWidget(self.lit)
+        self.plot.scene().sigMouseMoved.connect(self._on_move)
+        self.plot.scene().sigMouseClicked.connect(self._on_click)
+
+    def show_attention(self, attention, source: list[str], target: list[str]) -> None:
+        """attention (len(target), len(source)), or None for a model without attention."""
+        self.attention = None if attention is None else np.asarray(attention, dtype=np.float32)
+        self.source, self.target = list(source), list(target)
+        self.selected = None
+        self.row_box.setVisible(False)
+        self.lit.setText("")
+        if self.attention is None or self.attention.size == 0:
+            self.image.clear()
+            for item in self.numbers:
+                self.plot.removeItem(item)
+            self.numbers = []
+            self.empty.item.setText("This model has no attention: every English word sees the same summary "
+                                    "of the French sentence (the bottleneck).")
+            self.empty.show()
+            return
+        self.empty.hide()
+        self.image.setImage(self.attention, levels=(0.0, 1.0), autoLevels=False)
+        self.image.setRect(0, 0, len(source), len(target))
+        self._number_cells()
+        self.plot.getAxis("bottom").setTicks([[(i + 0.5, t) for i, t in enumerate(source)]])
+        left = self.plot.getAxis("left")
+        left.setTicks([[(j + 0.5, t) for j, t in enumerate(target)]])
+        widest = max((QFontMetrics(left.font()).horizontalAdvance(t) for t in target), default=0)
+        left.setWidth(widest + 2 * QFontMetrics(left.font()).height() + 8)  # room for the words and the label
+        self.plot.setRange(xRange=(0, len(source)), yRange=(0, len(target)), padding=0.0)
+
+    def _number_cells(self) -> None:
+        for item in self.numbers:
+            self.plot.removeItem(item)
+        self.numbers = []
+        if self.attention.size > MAX_NUMBERED:
+            return
+        for (row, col), weight in np.ndenumerate(self.attention):
+            item = pg.TextItem(f"{weight:.2f}", color=(255, 255, 255) if weight > 0.5 else (60, 60, 60),
+                               anchor=(0.5, 0.5))
+            item.follows_app_font = True  # presenter mode enlarges it with the rest of the text
+            item.setPos(col + 0.5, row + 0.5)
+            self.plot.addItem(item)
+            self.numbers.append(item)
+
+    def cell_at(self, scene_pos) -> tuple[int, int] | None:
+        if self.attention is None:
+            return None
+        point = self.plot.getViewBox().mapSceneToView(scene_pos)
+        row, col = int(np.floor(point.y())), int(np.floor(point.x()))
+        if 0 <= row < self.attention.shape[0] and 0 <= col < self.attention.shape[1]:
+            return row, col
+        return None
+
+    def _on_move(self, scene_pos) -> None:
+        cell = self.cell_at(scene_pos)
+        if cell is not None:
+            row, col = cell
+            self.hover.setText(f"writing <b>{self.target[row]}</b>, it looked at <b>{self.source[col]}</b> "
+                               f"with weight {self.attention[row, col]:.3f}")
+
+    def _on_click(self, event) -> None:
+        cell = self.cell_at(event.scenePos())
+        if cell is not None:
+            self.select_row(cell[0])
+            self.row_clicked.emit(cell[0])
+
+    def select_row(self, row: int) -> None:
+        """Frame an English token's row and name the French words it looked at most."""
+        if self.attention is None or not 0 <= row < self.attention.shape[0]:
+            return
+        self.selected = row
+        self.row_box.setRect(0, row, len(self.source), 1)
+        self.row_box.setVisible(True)
+        weights = self.attention[row]
+        order = [int(i) for i in np.argsort(-weights) if weights[i] >= LIT_SHARE] or [int(np.argmax(weights))]
+        words = ", ".join(f"<b>{self.source[i]}</b> ({weights[i]:.0%})" for i in order)
+        self.lit.setText(f"“{self.target[row]}” looked at {words}")
+
+    def lit_words(self) -> list[int]:
+        """The French positions the selected row lights."""
+        if self.selected is None:
+            return []
+        weights = self.attention[self.selected]
+        return [int(i) for i in np.argsort(-weights) if weights[i] >= LIT_SHARE] or [int(np.argmax(weights))]
+
+    def set_presenter(self, on: bool) -> None:
+        self.row_box.setPen(pg.mkPen(HIGHLIGHT_PEN, width=6 if on else 3))
