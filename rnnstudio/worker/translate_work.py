@@ -45,7 +45,10 @@ class TranslateWorkspace:
             self.models["plain"] = load_translator(plain, self.device)
         except ModelFileError as e:
             missing["plain"] = str(e)
-        test = load_splits().test[: max(request.test_pairs, 0)]
+        try:
+            test = load_splits().test[: max(request.test_pairs, 0)]
+        except UserError as e:  # the models still translate what is typed
+            test, missing["test_pairs"] = [], str(e)
         return TranslatorsInfo(models={role: self.summary(role) for role in self.models}, missing=missing,
                                test_pairs=[(p.french, p.english) for p in test])
 
