@@ -7,10 +7,11 @@ on the weights as they are saved (float16), as rnnstudio.train.translation.train
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 
-from rnnstudio.data.translation import Splits
 from rnnstudio.train.distributed import Run
 from rnnstudio.train.loop import TrainingLoop
 from rnnstudio.train.translation import (
@@ -40,9 +41,11 @@ class TranslationLoop(TrainingLoop):
         return [self.evaluation(line, loss=train, valid_loss=valid["loss"], valid_bleu=valid["bleu"])]
 
     def describe(self) -> str:
-        s = self.trainer.settings
+        s, data = self.trainer.settings, self.trainer.data
         params = sum(p.numel() for p in self.trainer.model.parameters())
-        return (f"{self.trainer.data.describe()}; {s.cell.upper()} encoder-decoder, attention {s.attention}, "
+        subset = f" (trained on the first {len(data.train_sources):,})" if len(data.train_sources) < len(
+            data.splits.train) else ""
+        return (f"{data.describe()}{subset}; {s.cell.upper()} encoder-decoder, attention {s.attention}, "
                 f"hidden {s.hidden}, embed {s.embed}, {s.layers} layer(s), {params:,} parameters; "
                 f"on {self.run.describe()}{self.speed_note()}")
 
@@ -75,8 +78,9 @@ def translation_loop(settings: TranslateSettings, run: Run | None = None, train_
     run = run if run is not None else Run(torch.device("cpu"))
     if data is None:
         data = shipped_data(settings.min_count)
-        if train_pairs:
-            s = data.splits
-            data = TranslationData(Splits(train=s.train[:train_pairs], valid=s.valid, test=s.test), settings.min_count)
+        if train_pairs:  # the same vocabularies (a quick run translates what the full one does), fewer pairs
+            data = copy.copy(data)  # the shipped data is cached: never changed in place
+            data.train_sources = data.train_sources[:train_pairs]
+            data.train_targets = data.train_targets[:train_pairs]
     trainer = TranslationTrainer(settings, run.device, data)
     return TranslationLoop(trainer, settings.steps, run)

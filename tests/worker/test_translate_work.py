@@ -125,7 +125,7 @@ def test_a_tiny_training_run_on_the_worker_then_its_model_translates(worker, rec
     rid = worker.submit(StartTranslateTrainingRequest(spec=spec))
     final = wait_final(qtbot, recorder, rid).payload
     partials = [r.payload for r in recorder.of(rid, "partial_ready")]
-    assert isinstance(partials[0], TranslateTrainingStarted) and "300 training" in partials[0].description
+    assert isinstance(partials[0], TranslateTrainingStarted) and "trained on the first 300" in partials[0].description
     evaluations = [p for p in partials if isinstance(p, Evaluation)]
     assert [e.iteration for e in evaluations] == [3, 6] and "valid_bleu" in evaluations[0].figures
     assert isinstance(final, TrainingProgress) and final.state == "finished" and final.iteration == 6

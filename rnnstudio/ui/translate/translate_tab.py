@@ -150,7 +150,8 @@ class TranslateTab(QWidget):
                                  on_error=self.panel.on_worker_error)
 
     def show_result(self, r: Translation) -> None:
-        self.panel.message.dismiss()
+        if self.panel.message.kind == "error":  # the text that caused it has been replaced by one that works
+            self.panel.message.dismiss()
         self.result = r
         self.attention_view.show_attention(r.attention, r.source_tokens, r.tokens)
         self.beam_tree.show_beam(r.beam)
