@@ -21,13 +21,19 @@ two measures of how much each word moved the prediction, and the hidden states:
   change when word t is read. They sum to p_T - p_0. Cheap and exact, but blind to what a
   word does later (a "not" moves little when read and a lot through the next word).
 - salience_t: integrated gradients (Sundararajan et al. 2017) of p_T with respect to the
-  embedding x_t, from the baseline x' = 0 (every word's vector zeroed: a sentence of the
-  same length with no word in it):
+  embedding x_t, from the baseline x'_t = E[<unk>] (every word replaced by the word the
+  model does not know: the salience of a word is what knowing it was worth):
 
-      IG_t = sum_e (x_t,e - 0) * integral_0^1 d p_T(a x) / d x_t,e  da
+      IG_t = sum_e (x_t,e - x'_t,e) * integral_0^1 d p_T(x' + a (x - x')) / d x_t,e  da
 
-  the integral by the trapezoid rule on IG_STEPS + 1 points (all one batch). By
-  completeness, sum_t IG_t = p_T(x) - p_T(0) up to the rule's error.
+  the integral by the trapezoid rule, IG_STEPS intervals (one batch of IG_STEPS + 1
+  rows). By completeness, sum_t IG_t = p_T(x) - p_T(x'); where the rule misses that by
+  more than IG_TOLERANCE the intervals are halved (the new midpoints only), up to
+  IG_MAX_STEPS. The vanilla RNN needs that: its p_T can swing sharply as its inputs move
+  along the path (its gradients explode), where the LSTM's and GRU's move smoothly.
+  `salience_error` reports what is left. (<unk> rather than zero vectors: the model has
+  read <unk> in training; a sentence of zero vectors is far from anything it has seen, and
+  there the vanilla RNN's path was twice as often too rough for 32 intervals.)
 
 `gradient_reach` gives |d p_T / d x_t| per word: how strongly the prediction can still
 feel a word t steps back (it fades fast in a vanilla RNN, slowly in an LSTM).
@@ -53,6 +59,8 @@ ARCHS = ("rnn", "gru", "lstm", "bow")
 RECURRENT = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 ARCH_TITLES = {"rnn": "vanilla RNN", "gru": "GRU", "lstm": "LSTM", "bow": "bag of words"}
 IG_STEPS = 16  # trapezoid intervals of the integrated-gradients integral (17 forward rows, one batch)
+IG_TOLERANCE = 0.01  # ... halved while sum_t IG_t misses p_T(x) - p_T(baseline) by more than this
+IG_MAX_STEPS = 64  # ... but not beyond this many (the vanilla RNN's worst sentences: ~3 ms more)
 MAX_READ_TOKENS = 1_000  # `read` refuses longer texts: a screen of text is a few hundred
 MAX_READ_CHARS = 100_000  # ... and texts far too long to be worth tokenising (~15,000 words)
 PROJECTION_PREFIX = "projection."  # the 2-D projection's tensors in a model file
@@ -107,8 +115,10 @@ class SentimentReading:
     p_positive: np.ndarray  # (T,) float32: p(positive) after each token; the last is the prediction
     p_start: float  # p before any word (h_0 = 0)
     contributions: np.ndarray  # (T,) p_t - p_(t-1): the change when each token is read
-    salience: np.ndarray  # (T,) integrated gradients of p_T on each token's embedding (baseline 0)
-    p_baseline: float  # p_T with every embedding zeroed: salience sums to about p_T - p_baseline
+    salience: np.ndarray | None  # (T,) integrated gradients of p_T on each token's embedding (baseline: <unk>)
+    p_baseline: float | None  # p_T with every token read as <unk>: salience sums to about p_T - p_baseline
+    salience_error: float | None  # |sum(salience) - (p_T - p_baseline)|: what the integration left over
+    ig_steps: int  # the intervals the integral took (IG_STEPS, or more where needed; 0: no salience asked)
     states: np.ndarray  # (T, S) float32: h_t after each token (the top layer; the running mean for bow)
     path_2d: np.ndarray | None = None  # (T, 2) the states in the model's fitted projection, if it has one
 
@@ -219,58 +229,91 @@ class SentimentClassifier(nn.Module):
         return tokens, ids, unknown
 
     def read(self, text: str, projection: SentimentProjection | None = None,
-             ig_steps: int = IG_STEPS) -> SentimentReading:
+             ig_steps: int = IG_STEPS, max_steps: int = IG_MAX_STEPS, salience: bool = True) -> SentimentReading:
         """Read `text`: p(positive) after every token, what each token did, the states.
 
-        One batch of ig_steps + 1 rows (the embeddings scaled by a = 0, 1/ig_steps, .. 1)
-        forward and backward gives everything: the row a = 1 is the text itself (the curve,
-        the states), a = 0 the baseline, and the gradients of p_T along the rows make the
-        integrated gradients. Raises SentimentTextError for an empty or overlong text, or
-        one without a single known word (the unknown words in `details`).
+        One batch of ig_steps + 1 rows (the points baseline + a (x - baseline), a = 0,
+        1/ig_steps, .. 1) forward and backward gives everything: the row a = 1 is the text
+        itself (the curve, the states), a = 0 the baseline, and the gradients of p_T along
+        the rows make the integrated gradients, refined up to max_steps intervals where they
+        miss completeness. With salience=False only the text's own row is run, without
+        gradients (about a fifth of the time): salience, p_baseline and salience_error are
+        None, ig_steps 0. Raises SentimentTextError for an empty or overlong text, or one
+        without a single known word (the unknown words in `details`).
         """
-        if ig_steps < 1:
-            raise ValueError("ig_steps must be at least 1")
+        if ig_steps < 1 or max_steps < 1:
+            raise ValueError("ig_steps and max_steps must be at least 1")
         tokens, ids, unknown = self.tokens_for(text)
         was_training = self.training
         self.eval()
         try:  # inference_mode(False): a caller's inference mode would forbid the gradients
             with torch.inference_mode(False):
-                return self._read(text, tokens, ids, unknown, projection, ig_steps)
+                return self._read(text, tokens, ids, unknown, projection, ig_steps if salience else 0, max_steps)
         finally:
             self.train(was_training)
 
-    def _read(self, text, tokens, ids, unknown, projection, ig_steps) -> SentimentReading:
+    def _read(self, text, tokens, ids, unknown, projection, ig_steps, max_steps) -> SentimentReading:
         device = self.head.weight.device
         with torch.no_grad():
             x = self.embed(torch.tensor([ids], dtype=torch.long, device=device))  # (1, T, E)
+            baseline = self.embed.weight[self.vocabulary.unk].detach().expand_as(x)  # (1, T, E)
+        if not ig_steps:
+            with torch.no_grad():
+                logits, states = self.forward_embedded(x)  # (1, T), (1, T, S)
+            return self._reading(text, tokens, ids, unknown, projection, torch.sigmoid(logits[0]), states[0])
         alphas = torch.linspace(0.0, 1.0, ig_steps + 1, device=device)  # (K,)
-        scaled = (alphas[:, None, None] * x).requires_grad_(True)  # (K, T, E)
-        with torch.enable_grad():
-            logits, states = self.forward_embedded(scaled)  # (K, T), (K, T, S)
-            p = torch.sigmoid(logits)  # (K, T)
-            (grads,) = torch.autograd.grad(p[:, -1].sum(), scaled)  # (K, T, E): each row's own d p_T / d x
+        grads, logits, states = self._path_gradients(x, baseline, alphas)  # (K, T, E), (K, T), (K, T, S)
         weights = torch.full_like(alphas, 1.0 / ig_steps)  # (K,) the trapezoid rule
         weights[0] = weights[-1] = 0.5 / ig_steps
         mean_grad = (weights[:, None, None] * grads).sum(dim=0)  # (T, E)
-        salience = (mean_grad * x[0]).sum(dim=-1)  # (T,): (x - 0) . the path's mean gradient
-        curve = p[-1].detach().float().cpu().numpy()  # (T,)
-        state_rows = states[-1].detach().float().cpu().numpy()  # (T, S)
+        p = torch.sigmoid(logits)  # (K, T)
+        p_text, p_baseline = float(p[-1, -1]), float(p[0, -1])
+        difference = (x - baseline)[0]  # (T, E)
+        salience = (mean_grad * difference).sum(dim=-1)  # (T,)
+        error = abs(float(salience.sum()) - (p_text - p_baseline))
+        while error > IG_TOLERANCE and 2 * ig_steps <= max_steps:
+            # Halve the intervals: the trapezoid rule on 2n is the mean of the rule on n and the midpoint rule on n.
+            midpoints = (torch.arange(ig_steps, device=device, dtype=x.dtype) + 0.5) / ig_steps  # (n,)
+            mid_grads, _, _ = self._path_gradients(x, baseline, midpoints)  # (n, T, E)
+            mean_grad = (mean_grad + mid_grads.mean(dim=0)) / 2
+            ig_steps *= 2
+            salience = (mean_grad * difference).sum(dim=-1)  # (T,)
+            error = abs(float(salience.sum()) - (p_text - p_baseline))
+        return self._reading(text, tokens, ids, unknown, projection, p[-1], states[-1],
+                             salience, p_baseline, error, ig_steps)
+
+    def _reading(self, text, tokens, ids, unknown, projection, p, states, salience=None, p_baseline=None,
+                 error=None, ig_steps=0) -> SentimentReading:
+        """The reading from the text's own row: p (T,), states (T, S), and the integrated gradients if computed."""
+        curve = p.float().cpu().numpy().astype(np.float32)  # (T,)
+        state_rows = states.float().cpu().numpy().astype(np.float32)  # (T, S)
         p_start = self.p_start()
-        p_baseline = float(p[0, -1].detach())
         unk = self.vocabulary.unk
         return SentimentReading(
             text=text,
             tokens=tokens,
             known=np.array([i != unk for i in ids], dtype=bool),
             unknown=unknown,
-            p_positive=curve.astype(np.float32),
+            p_positive=curve,
             p_start=p_start,
             contributions=np.diff(curve, prepend=np.float32(p_start)).astype(np.float32),
-            salience=salience.detach().float().cpu().numpy().astype(np.float32),
+            salience=None if salience is None else salience.float().cpu().numpy().astype(np.float32),
             p_baseline=p_baseline,
-            states=state_rows.astype(np.float32),
+            salience_error=error,
+            ig_steps=ig_steps,
+            states=state_rows,
             path_2d=projection.project(state_rows) if projection is not None else None,
         )
+
+    def _path_gradients(self, x: torch.Tensor, baseline: torch.Tensor, alphas: torch.Tensor):
+        """d p_T / d x at the points baseline + a (x - baseline), one row per a (K,): (grads (K, T, E),
+        logits (K, T), states (K, T, S)), all detached."""
+        points = (baseline + alphas[:, None, None] * (x - baseline)).requires_grad_(True)  # (K, T, E)
+        with torch.enable_grad():
+            logits, states = self.forward_embedded(points)  # (K, T), (K, T, S)
+            # Rows are separate sentences: the gradient of the sum is each row's own gradient.
+            (grads,) = torch.autograd.grad(torch.sigmoid(logits[:, -1]).sum(), points)
+        return grads, logits.detach(), states.detach()
 
     def gradient_reach(self, text_or_ids: str | list[int]) -> GradientReach:
         """|d p_T / d x_t| for every token t of a text (or a list of word indices): the L2 norm,
@@ -466,9 +509,10 @@ class LoadedSentiment:
     def arch(self) -> str:
         return self.model.config.arch
 
-    def read(self, text: str, ig_steps: int = IG_STEPS) -> SentimentReading:
+    def read(self, text: str, ig_steps: int = IG_STEPS, max_steps: int = IG_MAX_STEPS,
+             salience: bool = True) -> SentimentReading:
         """model.read with the file's projection: the reading's path_2d is filled in."""
-        return self.model.read(text, self.projection, ig_steps)
+        return self.model.read(text, self.projection, ig_steps, max_steps, salience)
 
 
 def save_sentiment(path, model: SentimentClassifier, trained: dict, projection: SentimentProjection | None = None

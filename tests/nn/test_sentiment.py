@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -10,6 +12,9 @@ from rnnstudio.errors import ModelFileError, UserError
 from rnnstudio.nn.modelfile import ModelFile, load_model_file, save_model_file
 from rnnstudio.nn.sentiment import (
     ARCHS,
+    IG_MAX_STEPS,
+    IG_STEPS,
+    IG_TOLERANCE,
     MAX_READ_TOKENS,
     SentimentClassifier,
     SentimentConfig,
@@ -25,6 +30,8 @@ from rnnstudio.nn.sentiment import (
     vader_p_positive,
 )
 from sentiment_helpers import toy_data, train_toy
+
+SHIPPED = Path(__file__).resolve().parents[2] / "models"
 
 
 @pytest.fixture(scope="module")
@@ -101,19 +108,57 @@ def test_contributions_are_the_change_when_each_word_is_read(trained, arch):
 
 @pytest.mark.parametrize("arch", ARCHS)
 def test_integrated_gradients_are_complete(trained, arch):
-    """sum_t IG_t = p(text) - p(baseline), up to the trapezoid rule's error."""
+    """sum_t IG_t = p(text) - p(baseline), up to the trapezoid rule's error, which is reported."""
     for text in ("the film was not good", "the plot was bad but the meal was great", "it was fun !"):
-        reading = trained[arch].read(text, ig_steps=64)
+        reading = trained[arch].read(text)
         gap = reading.p - reading.p_baseline
+        assert reading.salience_error == pytest.approx(abs(reading.salience.sum() - gap), abs=1e-5)
+        assert reading.salience_error <= IG_TOLERANCE or reading.ig_steps == IG_MAX_STEPS
         assert reading.salience.sum() == pytest.approx(gap, abs=0.02 + 0.05 * abs(gap))
-        coarse = trained[arch].read(text)  # the default 16 steps, as the panel uses
-        assert coarse.salience.sum() == pytest.approx(gap, abs=0.05 + 0.1 * abs(gap))
+        assert reading.ig_steps >= IG_STEPS
+        fine = trained[arch].read(text, ig_steps=256, max_steps=256)
+        np.testing.assert_allclose(reading.salience, fine.salience, atol=0.03)
 
 
-def test_salience_points_at_the_deciding_word(trained):
-    reading = trained["lstm"].read("the film was awful")
-    words = [t.text for t in reading.tokens]
-    assert words[int(np.argmin(reading.salience))] == "awful"
+@pytest.mark.parametrize("arch", ARCHS)
+def test_the_curve_alone_is_the_same_curve(trained, arch):
+    text = "the plot was not dull but the meal was bad"
+    full, quick = trained[arch].read(text), trained[arch].read(text, salience=False)
+    np.testing.assert_allclose(quick.p_positive, full.p_positive, atol=1e-5)
+    np.testing.assert_allclose(quick.states, full.states, atol=1e-5)
+    np.testing.assert_allclose(quick.contributions, full.contributions, atol=1e-5)
+    assert quick.salience is None and quick.p_baseline is None and quick.ig_steps == 0
+
+
+def test_refining_the_integral_reuses_the_coarse_points(trained):
+    """16 intervals halved twice give the trapezoid rule on 64 intervals, computed directly."""
+    model = trained["rnn"]
+    text = "the plot was great but the meal was bad"
+    refined = model.read(text, ig_steps=16, max_steps=64)
+    if refined.ig_steps == 64:
+        direct = model.read(text, ig_steps=64, max_steps=64)
+        np.testing.assert_allclose(refined.salience, direct.salience, atol=1e-5)
+    never = model.read(text, ig_steps=4, max_steps=4)
+    assert never.ig_steps == 4
+
+
+def test_the_baseline_is_every_word_unknown(trained):
+    model = trained["lstm"]
+    reading = model.read("the film was zzyzx")
+    assert reading.salience[3] == 0.0  # an unknown word is the baseline itself
+    assert reading.p_baseline == pytest.approx(model.read("zzyzx zzyzx zzyzx zzyzx !").p_positive[3], abs=1e-6)
+
+
+def test_the_shipped_lstm_reads_negation_and_but():
+    loaded = load_sentiment(SHIPPED / "sentiment-lstm.safetensors")
+    assert loaded.read("The film was good.").p > 0.7
+    assert loaded.read("The film was not good.").p < 0.4
+    awful = loaded.read("The acting was awful.")
+    assert [t.text for t in awful.tokens][int(np.argmin(awful.salience))] == "awful"
+    but = loaded.read("The actors try hard, but the story is dull and the ending predictable.")
+    assert but.p < 0.3 and but.path_2d.shape == (len(but.tokens), 2)
+    unit = loaded.sentiment_unit
+    assert 0 <= unit["index"] < loaded.model.config.hidden and unit["accuracy_valid"] > 0.7
 
 
 def test_read_restores_training_mode_and_works_under_inference_mode(trained):
