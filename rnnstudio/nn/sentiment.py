@@ -12,7 +12,8 @@ after t changes h_t), p_t is exactly what the model says of the sentence cut aft
 t: the per-word curve is the prediction "as it forms", and the training loss only ever
 sees p_T:
 
-    L = -[y log p_T + (1 - y) log(1 - p_T)]           y = 1 positive, 0 negative
+    L = -[q log p_T + (1 - q) log(1 - p_T)]           q: the target, 1 positive, 0 negative
+                                                      (or sigmoid(k x rating): rnnstudio.train.sentiment)
 
 `read(text)` gives, for one text: p_t after every word, which words the model knows,
 two measures of how much each word moved the prediction, and the hidden states:
