@@ -289,7 +289,7 @@ def test_the_step_loop_and_the_one_call_path_give_the_same_loss():
     logits = model._free_or_forced(encoded, model.start_state(encoded), target[:, :-1],
                                    model.target_embed(target[:, :-1]), 1.0, None)
     looped = torch.nn.functional.cross_entropy(logits.transpose(1, 2), target[:, 1:], ignore_index=0, reduction="sum")
-    assert float(looped) / one_call.tokens == pytest.approx(float(one_call.loss), rel=1e-5)
+    assert looped.item() / one_call.tokens == pytest.approx(one_call.loss.item(), rel=1e-5)
 
 
 @pytest.mark.parametrize("attention,cell", KINDS)
