@@ -35,6 +35,9 @@ Cases:
                      captioning and a VQA evaluation until no thread is left (bench_soak.py)
   vqa_answer         question to answer through the worker, with the picture's features
                      computed and reused, against the bare model (bench_vqa.py)
+  translate_beam     (run by --case) a 10-word sentence, beam 5 with attention, through the
+                     worker, against a bare-PyTorch greedy decoder (bench_translate.py)
+  translate_train_stall (run by --case) the GUI's longest stall while a translator trains
 """
 
 from __future__ import annotations
@@ -89,6 +92,7 @@ from bench_common import (  # noqa: E402  (benchmarks/ is on sys.path when run.p
 )
 from bench_gates import case_gates_cost  # noqa: E402
 from bench_soak import case_close_time, case_soak_sampling  # noqa: E402
+from bench_translate import case_translate_beam, case_translate_train_stall  # noqa: E402
 from bench_vqa import case_vqa_answer  # noqa: E402
 
 # --- shared: the corpus and the bare training loop ---------------------------------------------------
@@ -670,6 +674,8 @@ CASES = {
     "vqa_answer": case_vqa_answer,
     "soak_sampling": case_soak_sampling,
     "close_time": case_close_time,
+    "translate_beam": case_translate_beam,
+    "translate_train_stall": case_translate_train_stall,
 }
 DEFAULT_CASES = ["train_throughput", "sample_throughput", "gui_stall", "startup", "gates_cost", "caption_live",
                  "vqa_answer"]

@@ -45,7 +45,7 @@ def test_a_sentence_is_translated_with_its_attention_beam_and_shape(panel, qtbot
     tab.show_all_words()
     assert [tab.words.itemAt(i).widget().text() for i in range(tab.words.count())] == r.words
     assert tab.attention_view.image.image.shape == (len(r.tokens), len(r.source_tokens))
-    assert len(tab.attention_view.numbers) == r.attention.size  # each cell's weight written in it
+    assert tab.attention_view.numbers.values.shape == r.attention.shape  # each cell's weight written in it
     assert tab.nbest_list.count() == len(r.nbest) and tab.beam_tree.steps
     steps = tab.shape_diagram.steps()  # read then write: the French in, then the English out
     assert [s.x for s in steps[:4]] == r.source_tokens and all(s.y is None for s in steps[:4])
