@@ -36,10 +36,12 @@ CAPTION = PanelEntry("caption", "Captioning", "one-to-many", "rnnstudio.ui.capti
                      task="caption", model_file="shapes-caption.safetensors")
 VQA = PanelEntry("vqa", "Question answering", "many-to-one", "rnnstudio.ui.vqa.panel.VQAPanel",
                  task="vqa", model_file="easyvqa.safetensors")
+SENTIMENT = PanelEntry("sentiment", "Sentiment", "many-to-one", "rnnstudio.ui.sentiment.panel.SentimentPanel",
+                       task="sentiment", model_file="sentiment-lstm.safetensors")
 TRANSLATE = PanelEntry("translate", "Translation", "read-then-write", "rnnstudio.ui.translate.panel.TranslatePanel",
                        task="translate", model_file="fr-en-attention.safetensors")
 
-PANELS: tuple[PanelEntry, ...] = (CHARRNN, GATES, CAPTION, VQA, TRANSLATE)  # in the order of their tabs
+PANELS: tuple[PanelEntry, ...] = (CHARRNN, GATES, CAPTION, VQA, SENTIMENT, TRANSLATE)  # in the order of their tabs
 PANEL_KEYS: tuple[str, ...] = tuple(entry.key for entry in PANELS)
 PANEL_BY_KEY: dict[str, PanelEntry] = {entry.key: entry for entry in PANELS}
 

@@ -1,0 +1,152 @@
+"""The sentiment panel: type a sentence and watch each model's p(positive) form word by word
+(read_tab), edit it into minimal pairs and measure the gradient reach (pairs_tab), train a
+classifier live (train_tab), and browse the test split's worst mistakes (examples_tab)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QTabWidget, QWidget
+
+from rnnstudio.panels import SENTIMENT
+from rnnstudio.ui.lessons import Lesson
+from rnnstudio.ui.panel import Panel
+from rnnstudio.ui.sentiment.examples_tab import ExamplesTab
+from rnnstudio.ui.sentiment.pairs_tab import PairsTab
+from rnnstudio.ui.sentiment.read_tab import ReadTab
+from rnnstudio.ui.sentiment.train_tab import TrainTab
+from rnnstudio.worker.sentiment_messages import (
+    TRAINING,
+    LoadSentimentModelsRequest,
+    SentimentModelInfo,
+    SentimentModelsInfo,
+)
+
+LECTURE_SENTENCES = ("The food was really good", "The vacuum cleaner broke within two weeks",
+                     "The movie had slow parts, but overall was worth watching")
+LONG_SENTENCE = ("The acting was not bad at all , and although the first hour of the film drags on with far too "
+                 "many scenes of people talking in rooms about nothing much , I enjoyed it")
+
+
+class SentimentPanel(Panel):
+    """Many to one: a recurrent network reads the sentence, and p(positive) comes out at the end."""
+
+    entry = SENTIMENT
+    shape_note = ("a recurrent network reads the sentence word by word; the label comes from its last state "
+                  "alone, and the prediction after each word shows it forming.")
+
+    def __init__(self, worker, parent=None):
+        super().__init__(worker, parent)
+        self.models: SentimentModelsInfo | None = None
+        self.reading = ReadTab(self)
+        self.pairs = PairsTab(self)
+        self.training = TrainTab(self)
+        self.examples = ExamplesTab(self)
+        self.examples.chosen.connect(self._read_example)
+        self.tabs = QTabWidget()
+        for tab in (self.reading, self.pairs, self.training, self.examples):
+            self.tabs.addTab(tab, tab.title)
+        self.outer.addWidget(self.tabs, 1)
+
+    def show_tab(self, tab: QWidget) -> None:
+        self.tabs.setCurrentWidget(tab)
+
+    # --- the models -----------------------------------------------------------------------------
+
+    def on_worker_ready(self, _device: str) -> None:
+        self.open_models(())
+
+    def open_models(self, paths: tuple[str, ...]) -> None:
+        self.worker.submit(LoadSentimentModelsRequest(paths=paths), slot="sentiment.load",
+                           on_result=self._on_models, on_error=self.on_worker_error)
+
+    def _on_models(self, info: SentimentModelsInfo) -> None:
+        self.models = info
+        self.reading.add_models(info.models)
+        for model in info.models:
+            self.examples.add_model(model.name)
+        names = ", ".join(f"{m.title} ({Path(m.path).name})" for m in info.models if m.path)
+        self.status_message.emit(f"sentiment models ready: {names}")
+
+    def training_started(self) -> None:
+        self.reading.add_models([SentimentModelInfo(TRAINING, "in training", None, {}, None, None, None)])
+        self.examples.add_model(TRAINING)
+
+    def training_finished(self) -> None:
+        self.reading.submit()
+
+    def _read_example(self, text: str) -> None:
+        self.show_tab(self.reading)
+        self.reading.set_text(text)
+
+    # --- settings, presenter mode, screenshot ------------------------------------------------------
+
+    def settings(self) -> dict:
+        tabs = {"read": self.reading, "pairs": self.pairs, "train": self.training, "examples": self.examples}
+        current = next((key for key, tab in tabs.items() if tab is self.tabs.currentWidget()), "read")
+        return {"text": self.reading.text_box.text(), "tab": current}
+
+    def apply_settings(self, saved: dict) -> None:
+        if isinstance(saved.get("text"), str):
+            self.reading.text_box.setText(saved["text"][:2000])
+        tabs = {"read": self.reading, "pairs": self.pairs, "train": self.training, "examples": self.examples}
+        self.show_tab(tabs.get(saved.get("tab"), self.reading))
+
+    def set_presenter(self, on: bool) -> None:
+        for tab in (self.reading, self.pairs, self.training):
+            tab.set_presenter(on)
+
+    def prepare_screenshot(self, app, window) -> None:
+        """The lecture's "but" sentence, read by every shipped model and VADER."""
+        from rnnstudio.errors import UserError
+        from rnnstudio.ui.screenshot import wait_for_worker, wait_until
+
+        wait_for_worker(app, window)
+        wait_until(app, lambda: self.models is not None or self.message.kind == "error", 60, "the sentiment models")
+        if self.models is None:
+            raise UserError(f"the sentiment models could not be opened: {self.message.label.text()}")
+        self.show_tab(self.reading)
+        for name in ("rnn", "gru", "lstm", "bow", "vader"):
+            self.reading.checks[name].setChecked(self.reading.checks[name].isEnabled())
+        self.reading.set_text(LECTURE_SENTENCES[2])
+        wait_until(app, lambda: self.reading.result is not None and self.reading.result.text == LECTURE_SENTENCES[2],
+                   60, "the sentence read")
+
+    # --- lessons ------------------------------------------------------------------------------------
+
+    def _read(self, text: str, tab: QWidget | None = None) -> None:
+        self.show_tab(self.reading)
+        self.reading.set_text(text)
+        if tab is self.pairs:
+            self.show_tab(self.pairs)
+
+    def _lesson_long_sentence(self) -> None:
+        self._read(LONG_SENTENCE, self.pairs)
+        self.pairs.measure_reach()
+
+    def _lesson_but(self) -> None:
+        self._read("The acting was great, but the plot was a mess", self.pairs)
+        self.pairs.edit("but")
+
+    def _lesson_not(self) -> None:
+        self._read("The movie was not bad", self.pairs)
+        self.pairs.edit("not")
+
+    lessons = (
+        Lesson("Read a sentence as it forms", "sentiment",
+               "p(positive) after every word, for each model: the label comes from the last word's state.",
+               lambda panel: panel._read(LECTURE_SENTENCES[0])),
+        Lesson("A sentence with no sentiment word", "sentiment",
+               "“broke within two weeks” is negative with no negative word: VADER's rules miss it.",
+               lambda panel: panel._read(LECTURE_SENTENCES[1])),
+        Lesson("“not bad” and “not good”", "sentiment",
+               "The edit takes “not” out: a model that reads order flips, a bag of words barely moves.",
+               lambda panel: panel._lesson_not()),
+        Lesson("“but”: the second half decides", "sentiment",
+               "Swapping the halves around “but” should swap the label.",
+               lambda panel: panel._lesson_but()),
+        Lesson("Long sentences: vanilla RNN against LSTM", "forget-gate-gradient",
+               "How much the prediction still feels each word: the vanilla RNN's gradient dies within a few words; "
+               "train a vanilla RNN and an LSTM on the Train tab to see it stay near chance on long sentences.",
+               lambda panel: panel._lesson_long_sentence()),
+    )

@@ -1,0 +1,252 @@
+"""The sentiment panel's Read tab: type, and after every word each chosen model's p(positive)
+is drawn along the words; the words are coloured by how much each moved one model's
+prediction; the hidden state's path runs through the training sentences' cloud; the LSTM's
+sentiment unit is coloured over the text."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+
+from rnnstudio.ui.char_strip import CharStrip
+from rnnstudio.ui.theme import LEGEND_BRUSH, presenter_on
+from rnnstudio.ui.widgets import EmptyPlotNote, hint_label, wrapping_label
+from rnnstudio.worker.sentiment_messages import READERS, TRAINING, VADER, SentimentReadRequest, SentimentReadResult
+
+TITLES = {"rnn": "vanilla RNN", "gru": "GRU", "lstm": "LSTM", "bow": "bag of words", VADER: "VADER (rules)",
+          TRAINING: "in training"}
+COLORS = {"rnn": (230, 120, 20), "gru": (40, 150, 70), "lstm": (200, 40, 60), "bow": (130, 130, 130),
+          VADER: (30, 30, 30), TRAINING: (70, 110, 210)}
+MEASURES = {"contribution": "the change when it is read (p after it − p before it)",
+            "salience": "integrated gradients of the final p (baseline: every word blanked)"}
+LABELLED_WORDS = {"not", "n't", "no", "never", "but", "although", "though"}  # and the first and last word
+POSITIVE_COLOR, NEGATIVE_COLOR = (214, 69, 48, 70), (49, 105, 188, 70)
+
+
+def model_pen(name: str):
+    """The pen of a model's curves, twice as thick in presenter mode."""
+    width = 5.0 if presenter_on() else 2.5
+    return pg.mkPen(COLORS[name], width=width, style=Qt.PenStyle.DashLine if name == VADER else Qt.PenStyle.SolidLine)
+
+
+def word_axis_plot(left: str) -> pg.PlotWidget:
+    plot = pg.PlotWidget(background="w")
+    plot.setLabel("left", left)
+    plot.getAxis("left").enableAutoSIPrefix(False)  # probabilities, never "x0.001"
+    plot.showGrid(x=False, y=True, alpha=0.25)
+    plot.addLegend(offset=(-10, 10), brush=LEGEND_BRUSH)
+    return plot
+
+
+def set_word_ticks(plot: pg.PlotWidget, words: list[str]) -> None:
+    plot.getAxis("bottom").setTicks([[(n, w) for n, w in enumerate(words)]])
+
+
+def spread_over_chars(text: str, spans, values) -> np.ndarray:
+    """A value per character: each token's on its characters, 0 (white) between tokens."""
+    out = np.zeros(len(text), dtype=np.float32)
+    for (start, end), v in zip(spans, values):
+        out[start:end] = v
+    return out
+
+
+class ReadTab(QWidget):
+    title = "Read"
+    read = Signal(object)  # a SentimentReadResult, once drawn
+
+    def __init__(self, panel):
+        super().__init__()
+        self.panel = panel
+        self.result: SentimentReadResult | None = None
+        self.open_models: dict[str, object] = {}  # name -> SentimentModelInfo
+        self.text_box = QLineEdit()
+        self.text_box.setPlaceholderText("Type a sentence: the curves follow every word")
+        self.text_box.textChanged.connect(self.submit)
+        self.checks: dict[str, QCheckBox] = {}
+        choose = QHBoxLayout()
+        choose.addWidget(QLabel("Curves:"))
+        for name in (*READERS, TRAINING):
+            check = QCheckBox(TITLES[name])
+            check.setChecked(name in ("rnn", "lstm", VADER))
+            check.setEnabled(name == VADER)
+            check.setVisible(name != TRAINING)
+            check.toggled.connect(self.submit)
+            self.checks[name] = check
+            choose.addWidget(check)
+        choose.addStretch(1)
+        self.colour_model = QComboBox()  # whose reading colours the words, the path and the unit
+        self.colour_model.currentIndexChanged.connect(self.redraw)
+        self.measure = QComboBox()
+        for key, text in MEASURES.items():
+            self.measure.addItem(text, key)
+        self.measure.currentIndexChanged.connect(self.redraw)
+        colour_row = QHBoxLayout()
+        colour_row.addWidget(QLabel("Colour the words by"))
+        colour_row.addWidget(self.measure)
+        colour_row.addWidget(QLabel("of the"))
+        colour_row.addWidget(self.colour_model)
+        colour_row.addStretch(1)
+
+        self.curves = word_axis_plot("p(positive)")
+        self.curves.setYRange(0, 1, padding=0.02)
+        self.curves.addItem(pg.InfiniteLine(0.5, angle=0, pen=pg.mkPen((150, 150, 150), style=Qt.PenStyle.DotLine)))
+        self.curve_items: dict[str, pg.PlotDataItem] = {}
+        self.empty = EmptyPlotNote(self.curves, "Type above: each model's p(positive) after every word appears here.")
+        self.empty.show()
+        self.words = CharStrip()
+        self.words.setFont(self.font())
+        self.measure_label = wrapping_label("")
+        self.projection = pg.PlotWidget(background="w")
+        self.projection.setLabel("bottom", "1st principal direction of the final states")
+        self.projection.setLabel("left", "2nd")
+        self.cloud_items = [self.projection.plot(pen=None, symbol="o", symbolSize=4, symbolPen=None,
+                                                 symbolBrush=color, name=name)
+                            for color, name in ((NEGATIVE_COLOR, "negative sentences"),
+                                                (POSITIVE_COLOR, "positive sentences"))]
+        self.path = self.projection.plot(pen=pg.mkPen((20, 20, 20), width=2), symbol="o", symbolSize=7,
+                                         symbolBrush=(20, 20, 20))
+        self.path_labels: list[pg.TextItem] = []
+        self.unit_label = wrapping_label("")
+        self.unit_strip = CharStrip()
+        self.unit_strip.setFont(self.font())
+        self.timing = hint_label("")
+
+        grid = QGridLayout()
+        grid.addWidget(self.curves, 0, 0)
+        grid.addWidget(self.projection, 0, 1)
+        grid.setColumnStretch(0, 3)
+        grid.setColumnStretch(1, 2)
+        v = QVBoxLayout(self)
+        v.addWidget(self.text_box)
+        v.addLayout(choose)
+        v.addLayout(grid, 1)
+        v.addLayout(colour_row)
+        v.addWidget(self.words)
+        v.addWidget(self.measure_label)
+        v.addWidget(self.unit_label)
+        v.addWidget(self.unit_strip)
+        v.addWidget(self.timing)
+
+    # --- models -------------------------------------------------------------------------------------
+
+    def add_models(self, models) -> None:
+        for info in models:
+            self.open_models[info.name] = info
+            self.checks[info.name].setEnabled(True)
+            self.checks[info.name].setVisible(True)
+            if self.colour_model.findData(info.name) < 0:
+                self.colour_model.addItem(TITLES[info.name], info.name)
+        lstm = self.colour_model.findData("lstm")
+        if lstm >= 0:
+            self.colour_model.setCurrentIndex(lstm)
+        self.submit()
+
+    def chosen(self) -> tuple[str, ...]:
+        return tuple(name for name, check in self.checks.items() if check.isChecked() and check.isEnabled())
+
+    # --- reading -------------------------------------------------------------------------------------
+
+    def set_text(self, text: str) -> None:
+        self.text_box.setText(text)
+        self.submit()
+
+    def submit(self, *_args) -> None:
+        """Read the text with the chosen models; the newest text wins (slot)."""
+        text = self.text_box.text()
+        wanted = self.chosen()
+        if not text.strip() or not self.open_models or not set(wanted) - {VADER}:
+            return
+        self.panel.worker.submit(SentimentReadRequest(text=text, models=wanted), slot="sentiment.read",
+                                 on_result=self._on_read, on_error=self._on_error)
+
+    def _on_error(self, error) -> None:
+        self.panel.show_error(error.message)
+
+    def _on_read(self, result: SentimentReadResult) -> None:
+        self.panel.message.dismiss()
+        self.result = result
+        self.redraw()
+        self.read.emit(result)
+
+    def redraw(self, *_args) -> None:
+        r = self.result
+        if r is None:
+            return
+        self.empty.hide()
+        for name, item in list(self.curve_items.items()):
+            if name not in r.readings:
+                self.curves.removeItem(item)
+                del self.curve_items[name]
+        x = np.arange(len(r.words))
+        for name, reading in r.readings.items():
+            if name not in self.curve_items:
+                self.curve_items[name] = self.curves.plot(name=TITLES[name], pen=model_pen(name), symbol="o",
+                                                          symbolSize=6, symbolBrush=COLORS[name], symbolPen=None)
+            self.curve_items[name].setData(x, reading.p_positive)
+        set_word_ticks(self.curves, r.words)
+        self.curves.setRange(xRange=(-0.5, max(len(r.words) - 0.5, 0.5)), yRange=(0, 1), padding=0.02)
+        said = [f"{TITLES[n]} {w.p_positive[-1]:.2f}" for n, w in r.readings.items()]
+        refused = [f"{TITLES[n]}: {why}" for n, why in r.refused.items()]
+        unknown = f" · words no model knows (read as <unk>): {', '.join(r.unknown)}" if r.unknown else ""
+        self.timing.setText(f"p(positive) at the end: {', '.join(said)}{unknown} · read by every model in "
+                            f"{r.seconds * 1000:.1f} ms" + (" · " + "; ".join(refused) if refused else ""))
+        self._colour_words(r)
+
+    def _colour_words(self, r: SentimentReadResult) -> None:
+        name = self.colour_model.currentData()
+        reading = r.readings.get(name)
+        self.words.set_text(r.text)
+        self.unit_strip.set_text(r.text)
+        if reading is None:
+            self.measure_label.setText("")
+            return
+        key = self.measure.currentData()
+        values = reading.salience if key == "salience" and reading.salience is not None else reading.contributions
+        scale = max(float(np.abs(values).max()), 1e-6)
+        self.words.set_values(spread_over_chars(r.text, r.spans, values), -scale, scale)
+        top = int(np.argmax(np.abs(values)))
+        self.measure_label.setText(f"Red: the word pushed the {TITLES[name]} towards positive, blue: towards "
+                                   f"negative ({MEASURES[key]}). The strongest: “{r.words[top]}”, {values[top]:+.2f}.")
+        self._draw_path(name, r, reading)
+        info = self.open_models.get(name)
+        unit = info.sentiment_unit if info is not None else None
+        if reading.unit is None or unit is None:
+            self.unit_label.setText("This model has no sentiment unit (fitted at the end of training).")
+            self.unit_strip.set_values(None)
+            return
+        spread = max(float(np.abs(reading.unit).max()), 1e-6)
+        self.unit_strip.set_values(spread_over_chars(r.text, r.spans, unit["sign"] * reading.unit), -spread, spread)
+        self.unit_label.setText(
+            f"<b>The sentiment unit</b>: unit {unit['index']} of the {TITLES[name]}, whose final value alone gets "
+            f"{unit['accuracy']:.0%} of the training labels right; its value after each word (red: positive side).")
+
+    def _draw_path(self, name: str, r: SentimentReadResult, reading) -> None:
+        info = self.open_models.get(name)
+        for item in self.path_labels:
+            self.projection.removeItem(item)
+        self.path_labels = []
+        if info is None or info.cloud is None or reading.path_2d is None:
+            self.path.setData([], [])
+            for item in self.cloud_items:
+                item.setData([], [])
+            return
+        for label, item in enumerate(self.cloud_items):
+            points = info.cloud[info.cloud_labels == label]
+            item.setData(points[:, 0], points[:, 1])
+        path = reading.path_2d
+        self.path.setData(path[:, 0], path[:, 1])
+        marked = {0, len(r.words) - 1} | {n for n, w in enumerate(r.words) if w in LABELLED_WORDS}
+        for n in sorted(marked)[:40]:  # every word's label would hide the path
+            label = pg.TextItem(r.words[n], color=(20, 20, 20), anchor=(0, 1))
+            label.setPos(float(path[n, 0]), float(path[n, 1]))
+            self.projection.addItem(label)
+            self.path_labels.append(label)
+
+    def set_presenter(self, on: bool) -> None:
+        for name, item in self.curve_items.items():
+            item.setPen(model_pen(name))
+        self.path.setPen(pg.mkPen((20, 20, 20), width=4 if on else 2))
+        for strip in (self.words, self.unit_strip):
+            strip.setFont(self.font())
