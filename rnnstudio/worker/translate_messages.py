@@ -42,7 +42,7 @@ class LoadTranslatorsRequest(Request):
     answers = TranslatorsInfo
 
     path: str | None = None
-    test_pairs: int = 400  # how many test pairs to send for picking
+    test_pairs: int = 400  # how many test pairs to send for picking, spread over the split's lengths
 
     def describe(self) -> str:
         return "loading the translation models"

@@ -46,7 +46,7 @@ class TranslateWorkspace:
         except ModelFileError as e:
             missing["plain"] = str(e)
         try:
-            test = load_splits().test[: max(request.test_pairs, 0)]
+            test = evenly_spaced(load_splits().test, request.test_pairs)
         except UserError as e:  # the models still translate what is typed
             test, missing["test_pairs"] = [], str(e)
         return TranslatorsInfo(models={role: self.summary(role) for role in self.models}, missing=missing,
@@ -167,6 +167,13 @@ class TranslateWorkspace:
         self.training = loop
         yield TranslateTrainingStarted(loop.describe())
         return loop
+
+
+def evenly_spaced(pairs: list, n: int) -> list:
+    """`n` pairs spread over the list: the file is sorted by length, so its first pairs are all short."""
+    if n <= 0:
+        return []
+    return pairs[:: max(1, len(pairs) // n)][:n]
 
 
 def bleu_by_length(written: list[str], pairs) -> tuple[float, list[tuple[str, int, float]]]:

@@ -9,8 +9,11 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget,
 )
@@ -51,13 +54,14 @@ class ForcingTab(QWidget):
                                            symbol="o", symbolBrush=FORCED_COLOR, symbolPen=None)
         self.free_curve = self.plot.plot(name="free running", pen=pg.mkPen(FREE_COLOR, width=2.5),
                                          symbol="s", symbolBrush=FREE_COLOR, symbolPen=None)
-        self.parting = pg.InfiniteLine(angle=90, pen=pg.mkPen((120, 120, 120), width=2, style=pg.QtCore.Qt.DashLine))
+        self.parting = pg.InfiniteLine(angle=90, pen=pg.mkPen((120, 120, 120), width=2, style=Qt.PenStyle.DashLine))
         self.parting.setVisible(False)
         self.plot.addItem(self.parting)
         self.empty = EmptyPlotNote(self.plot, "Pick a test pair: the loss at each step, fed the reference or its own.")
         self.empty.show()
         v.addWidget(self.plot, 1)
         self.tokens_label = wrapping_label("")
+        self.tokens_label.setTextFormat(Qt.TextFormat.RichText)  # tokens such as <eos> are escaped
         v.addWidget(self.tokens_label)
 
     def set_pairs(self, pairs) -> None:
@@ -65,6 +69,9 @@ class ForcingTab(QWidget):
         self.pairs.clear()
         for french, english in pairs:
             self.pairs.addItem(f"{french}  →  {english}", (french, english))
+        # The first pair long enough to part on the way, rather than at its first word.
+        long_enough = next((k for k, (_f, english) in enumerate(pairs) if len(english.split()) >= 6), 0)
+        self.pairs.setCurrentIndex(long_enough)
         self.pairs.blockSignals(False)
 
     def compare(self) -> None:
@@ -86,12 +93,13 @@ class ForcingTab(QWidget):
         if f.diverges_at is not None:
             self.parting.setValue(f.diverges_at + 1)
             parted = (f"free running leaves the reference at step {f.diverges_at + 1}: it wrote "
-                      f"<b>{f.free_tokens[f.diverges_at]}</b> where the reference has "
-                      f"<b>{f.reference[f.diverges_at]}</b>; from there on it is fed words training never fed it")
+                      f"<b>{html.escape(f.free_tokens[f.diverges_at])}</b> where the reference has "
+                      f"<b>{html.escape(f.reference[f.diverges_at])}</b>; from there on it is fed words training "
+                      f"never fed it")
         else:
             parted = "free running wrote the reference word for word: teacher forcing and free running agree"
-        self.tokens_label.setText(f"reference: {' '.join(f.reference)}<br>free running: {' '.join(f.free_tokens)}"
-                                  f"<br>{parted}")
+        self.tokens_label.setText(f"reference: {html.escape(' '.join(f.reference))}<br>free running: "
+                                  f"{html.escape(' '.join(f.free_tokens))}<br>{parted}")
 
     def set_presenter(self, on: bool) -> None:
         for curve, colour in ((self.forced_curve, FORCED_COLOR), (self.free_curve, FREE_COLOR)):
@@ -130,7 +138,7 @@ class AttentionOrNotTab(QWidget):
         self.plot = pg.PlotWidget(background="w")
         self.plot.setLabel("bottom", "French sentence length (words)")
         self.plot.setLabel("left", "BLEU (greedy)")
-        self.plot.addLegend(offset=(-10, 10), brush=LEGEND_BRUSH)
+        self.plot.addLegend(offset=(-10, -10), brush=LEGEND_BRUSH)  # bottom right: the long sentences are top right
         self.empty = EmptyPlotNote(self.plot, "Press Measure: how each model's BLEU falls as sentences grow.")
         self.empty.show()
         v.addWidget(self.plot, 1)
@@ -179,7 +187,6 @@ class AttentionOrNotTab(QWidget):
         self.curves_button.setEnabled(True)
         self.empty.hide()
         self.plot.clear()
-        self.plot.addLegend(offset=(-10, 10), brush=LEGEND_BRUSH)
         labels = []
         for role, rows in c.curves.items():
             labels = [label for label, _n, _b in rows]
