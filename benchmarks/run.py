@@ -37,6 +37,9 @@ Cases:
                      computed and reused, against the bare model (bench_vqa.py)
   translate_beam     (run by --case) a 10-word sentence, beam 5 with attention, through the
                      worker, against a bare-PyTorch greedy decoder (bench_translate.py)
+  sentiment_read     (run by --case) a 40-word sentence read by every shipped sentiment model and VADER
+                     through the worker, against their bare forward pass (bench_sentiment.py)
+  sentiment_train_stall (run by --case) the GUI's longest stall while a sentiment model trains
   translate_train_stall (run by --case) the GUI's longest stall while a translator trains
 """
 
@@ -92,6 +95,7 @@ from bench_common import (  # noqa: E402  (benchmarks/ is on sys.path when run.p
 )
 from bench_gates import case_gates_cost  # noqa: E402
 from bench_soak import case_close_time, case_soak_sampling  # noqa: E402
+from bench_sentiment import case_sentiment_read, case_sentiment_train_stall  # noqa: E402
 from bench_translate import case_translate_beam, case_translate_train_stall  # noqa: E402
 from bench_vqa import case_vqa_answer  # noqa: E402
 
@@ -676,6 +680,8 @@ CASES = {
     "close_time": case_close_time,
     "translate_beam": case_translate_beam,
     "translate_train_stall": case_translate_train_stall,
+    "sentiment_read": case_sentiment_read,
+    "sentiment_train_stall": case_sentiment_train_stall,
 }
 DEFAULT_CASES = ["train_throughput", "sample_throughput", "gui_stall", "startup", "gates_cost", "caption_live",
                  "vqa_answer"]

@@ -59,7 +59,7 @@ class WordReading:
     p_positive: Any  # (T,) float32 after each token
     p_start: float  # before any token (None for VADER: 0.5)
     contributions: Any  # (T,) p_t - p_(t-1)
-    salience: Any  # (T,) integrated gradients of the last p on each token, or None (VADER)
+    salience: Any  # (T,) integrated gradients of the last p on each token; None unless asked (salience_of)
     known: Any  # (T,) bool
     path_2d: Any  # (T, 2) the states in the model's projection, or None
     unit: Any  # (T,) the sentiment unit's value after each token, or None
@@ -85,7 +85,8 @@ class SentimentReadRequest(Request):
 
     text: str = ""
     models: tuple[str, ...] = ("rnn", "lstm", VADER)
-    ig_steps: int = 16
+    salience_of: str | None = "lstm"  # the one model whose integrated gradients are computed (the rest: none)
+    ig_steps: int = 8  # the integral on 8 intervals: 16 took ~40 ms for four models on one core (PERFORMANCE.md)
 
     def describe(self) -> str:
         return "reading a sentence"

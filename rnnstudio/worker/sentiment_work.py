@@ -6,6 +6,7 @@ serve the requests of rnnstudio.worker.sentiment_messages."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +75,45 @@ def model_info(name: str, loaded: LoadedSentiment) -> SentimentModelInfo:
         sentiment_unit=loaded.sentiment_unit)
 
 
+@dataclass
+class CurveReading:
+    """What typing needs of every model but one: the attributes of a SentimentReading that one
+    forward pass gives (no salience)."""
+
+    tokens: list
+    known: np.ndarray
+    unknown: list[str]
+    p_positive: np.ndarray
+    p_start: float
+    contributions: np.ndarray
+    states: np.ndarray
+    path_2d: np.ndarray | None
+    salience: None = None
+
+
+def curve_only(loaded: LoadedSentiment, text: str) -> CurveReading:
+    """A reading without gradients: one forward pass gives the curve, the contributions and the
+    states. Typing asks every model for this and one model for its integrated gradients, which
+    cost several times as much (docs/PERFORMANCE.md)."""
+    model = loaded.model
+    tokens, ids, unknown = model.tokens_for(text)
+    was_training = model.training  # the model of a training run: no dropout while it is read
+    model.eval()
+    try:
+        with torch.no_grad():
+            logits, states = model(torch.tensor([ids], dtype=torch.long, device=model.head.weight.device))
+    finally:
+        model.train(was_training)
+    curve = torch.sigmoid(logits[0]).float().cpu().numpy()  # (T,)
+    rows = states[0].float().cpu().numpy()  # (T, S)
+    p_start = model.p_start()
+    projection = loaded.projection
+    return CurveReading(
+        tokens=tokens, known=np.array([i != model.vocabulary.unk for i in ids], dtype=bool), unknown=unknown,
+        p_positive=curve, p_start=p_start, contributions=np.diff(curve, prepend=np.float32(p_start)).astype(np.float32),
+        states=rows, path_2d=projection.project(rows) if projection is not None else None)
+
+
 class SentimentWorkspace:
     def __init__(self, device: torch.device):
         self.device = device
@@ -117,7 +157,10 @@ class SentimentWorkspace:
         readings, refused, tokens, unknown = {}, {}, None, None
         for name, loaded in self.readers(request.models, job).items():
             try:
-                r = loaded.read(request.text, ig_steps=request.ig_steps)
+                if name == request.salience_of:
+                    r = loaded.read(request.text, ig_steps=request.ig_steps)
+                else:
+                    r = curve_only(loaded, request.text)
             except SentimentTextError as e:
                 refused[name] = str(e)
                 continue

@@ -36,7 +36,8 @@ def ask(worker, recorder, qtbot, request, expect="result_ready"):
 
 
 def test_every_model_reads_the_text_word_by_word(worker, recorder, qtbot, loaded):
-    r = ask(worker, recorder, qtbot, SentimentReadRequest(text="The plot was not dull!", models=("rnn", "lstm", "vader")))
+    request = SentimentReadRequest(text="The plot was not dull!", models=("rnn", "lstm", "vader"))
+    r = ask(worker, recorder, qtbot, request)
     assert r.words == ["the", "plot", "was", "not", "dull", "!"] and set(r.readings) == {"rnn", "lstm", "vader"}
     assert r.spans[3] == (13, 16)
     for name, reading in r.readings.items():
@@ -69,7 +70,8 @@ def test_gradient_reach_and_minimal_pairs(worker, recorder, qtbot, loaded):
     assert set(reach.reach) == {"rnn", "lstm"} and list(reach.distance) == [6, 5, 4, 3, 2, 1, 0]
     pair = ask(worker, recorder, qtbot, MinimalPairRequest(text="the film was good", edit="not"))
     assert pair.texts == ["the film was good", "the film was not good"] and len(pair.p["lstm"]) == 2
-    swapped = ask(worker, recorder, qtbot, MinimalPairRequest(text="the film was good but the plot was dull", edit="but"))
+    request = MinimalPairRequest(text="the film was good but the plot was dull", edit="but")
+    swapped = ask(worker, recorder, qtbot, request)
     assert swapped.texts[1] == "the plot was dull but the film was good"
     moved = ask(worker, recorder, qtbot, MinimalPairRequest(text="the film was not good", edit="move", max_k=10))
     assert moved.ks == [0, 1, 2, 3] and len(moved.p["rnn"]) == 4 and len(moved.p["vader"]) == 4
@@ -99,3 +101,14 @@ def test_a_tiny_training_run_reports_both_curves_and_the_probe(worker, recorder,
     r = ask(worker, recorder, qtbot, SentimentReadRequest(text="not bad at all", models=("training", "lstm")))
     assert set(r.readings) == {"training", "lstm"} and r.readings["training"].path_2d.shape == (4, 2)
     assert ask(worker, recorder, qtbot, TrainingControlRequest(action="reset")) == "reset"
+
+
+def test_only_the_asked_model_pays_for_integrated_gradients(worker, recorder, qtbot, loaded):
+    text = "the film was good but the plot was dull"
+    lstm = ask(worker, recorder, qtbot, SentimentReadRequest(text=text, models=("rnn", "lstm"), salience_of="lstm"))
+    rnn = ask(worker, recorder, qtbot, SentimentReadRequest(text=text, models=("rnn", "lstm"), salience_of="rnn"))
+    assert lstm.readings["rnn"].salience is None and rnn.readings["lstm"].salience is None
+    for name in ("rnn", "lstm"):  # the forward-only reading is the same curve and path as the full one
+        assert np.allclose(lstm.readings[name].p_positive, rnn.readings[name].p_positive, atol=1e-5)
+        assert np.allclose(lstm.readings[name].path_2d, rnn.readings[name].path_2d, atol=1e-4)
+        assert np.allclose(lstm.readings[name].unit, rnn.readings[name].unit, atol=1e-5)

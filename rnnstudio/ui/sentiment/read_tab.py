@@ -20,7 +20,7 @@ TITLES = {"rnn": "vanilla RNN", "gru": "GRU", "lstm": "LSTM", "bow": "bag of wor
 COLORS = {"rnn": (230, 120, 20), "gru": (40, 150, 70), "lstm": (200, 40, 60), "bow": (130, 130, 130),
           VADER: (30, 30, 30), TRAINING: (70, 110, 210)}
 MEASURES = {"contribution": "the change when it is read (p after it − p before it)",
-            "salience": "integrated gradients of the final p (baseline: every word blanked)"}
+            "salience": "integrated gradients of the final p (baseline: every word blanked; 8 steps)"}
 LABELLED_WORDS = {"not", "n't", "no", "never", "but", "although", "though"}  # and the first and last word
 POSITIVE_COLOR, NEGATIVE_COLOR = (214, 69, 48, 70), (49, 105, 188, 70)
 
@@ -77,7 +77,7 @@ class ReadTab(QWidget):
             choose.addWidget(check)
         choose.addStretch(1)
         self.colour_model = QComboBox()  # whose reading colours the words, the path and the unit
-        self.colour_model.currentIndexChanged.connect(self.redraw)
+        self.colour_model.currentIndexChanged.connect(self.submit)  # its integrated gradients are computed
         self.measure = QComboBox()
         for key, text in MEASURES.items():
             self.measure.addItem(text, key)
@@ -158,7 +158,8 @@ class ReadTab(QWidget):
         wanted = self.chosen()
         if not text.strip() or not self.open_models or not set(wanted) - {VADER}:
             return
-        self.panel.worker.submit(SentimentReadRequest(text=text, models=wanted), slot="sentiment.read",
+        request = SentimentReadRequest(text=text, models=wanted, salience_of=self.colour_model.currentData())
+        self.panel.worker.submit(request, slot="sentiment.read",
                                  on_result=self._on_read, on_error=self._on_error)
 
     def _on_error(self, error) -> None:
@@ -208,7 +209,8 @@ class ReadTab(QWidget):
         self.words.set_values(spread_over_chars(r.text, r.spans, values), -scale, scale)
         top = int(np.argmax(np.abs(values)))
         self.measure_label.setText(f"Red: the word pushed the {TITLES[name]} towards positive, blue: towards "
-                                   f"negative ({MEASURES[key]}). The strongest: “{r.words[top]}”, {values[top]:+.2f}.")
+                                   f"negative ({MEASURES[key]}). "
+                                   f"The strongest: “{r.words[top]}”, {values[top]:+.2f}.")
         self._draw_path(name, r, reading)
         info = self.open_models.get(name)
         unit = info.sentiment_unit if info is not None else None
