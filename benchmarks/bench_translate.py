@@ -90,7 +90,8 @@ def case_translate_beam(cfg: Settings, threads: int, device: str, tmp: Path) -> 
     row.notes.append(f"the shipped fr-en-attention model, {len(ids)} French tokens, beam 5 with attention, n-best "
                      f"and the beam's tree, submit to result on the GUI thread: {spread(ours, '{:.1f}')} ms "
                      f"(the handler itself {spread(handler, '{:.1f}')}); bare-PyTorch greedy on this thread "
-                     f"{spread(bare, '{:.1f}')} ms; showing and painting the result on the GUI thread {spread(gui, '{:.1f}')} ms")
+                     f"{spread(bare, '{:.1f}')} ms; showing and painting the result on the GUI thread "
+                     f"{spread(gui, '{:.1f}')} ms")
     return [row]
 
 

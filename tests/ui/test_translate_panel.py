@@ -161,3 +161,17 @@ def test_lessons_presenter_mode_and_settings(panel, qtbot):
     assert saved["width"] == 3 and r.width == 3
     panel.apply_settings({"width": "odd", "tab": 99})
     assert panel.settings()["width"] == 3
+
+
+def test_the_screenshot_command_shows_a_translated_sentence_with_its_attention(tmp_path):
+    """`rnnstudio screenshot --panel translate`, for real, with the shipped model."""
+    from cli_helpers import run_cli
+    from PySide6.QtGui import QImage
+
+    proc = run_cli("screenshot", "--panel", "translate", "--out", tmp_path, timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    image = QImage(str(tmp_path / "translate.png")).convertToFormat(QImage.Format.Format_RGB888)
+    assert (image.width(), image.height()) == (1280, 800)
+    pixels = np.frombuffer(image.constBits(), np.uint8, count=image.sizeInBytes()).reshape(-1, 3)
+    reds = (pixels[:, 0] > 150) & (pixels[:, 1] < 140) & (pixels[:, 2] < 140)
+    assert reds.mean() > 0.01  # the attention matrix's strong cells are drawn

@@ -46,7 +46,8 @@ class BeamTree(QWidget):
             row_h = self.height() / rows
             h = min(row_h * 0.9, line * 2.3)
             w = min(col_w * 0.62, fm.horizontalAdvance("<unk>") * 2.2)  # room between columns for the lines
-            rects.append([QRectF(k * col_w + (col_w - w) / 2, j * row_h + (row_h - h) / 2, w, h) for j in range(len(step))])
+            left = k * col_w + (col_w - w) / 2
+            rects.append([QRectF(left, j * row_h + (row_h - h) / 2, w, h) for j in range(len(step))])
         return rects
 
     def _font(self) -> QFont:
