@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rnnstudio.cli import app, caption, charrnn, common, gates, sentiment, translate, vqa
+from rnnstudio.cli import app, caption, charrnn, common, gates, sentiment, translate, video, vqa
 from rnnstudio.cli.common import Parser
 from rnnstudio.errors import UserError
 
@@ -30,7 +30,7 @@ each command has its own --help."""
 # Commands by name, and those of `train` and `eval` by task.
 TRAIN = {"charrnn": charrnn.cmd_train, "sentiment": sentiment.cmd_train,
          "caption": caption.cmd_train, "vqa": vqa.cmd_train,
-         "translate": translate.cmd_train}
+         "translate": translate.cmd_train, "video": video.cmd_train}
 EVAL = {"charrnn": charrnn.cmd_eval, "sentiment": sentiment.cmd_eval, "vqa": vqa.cmd_eval,
         "translate": translate.cmd_eval}
 
@@ -57,6 +57,7 @@ COMMANDS = {
     "vqa": vqa.cmd_vqa,
     "sentiment": sentiment.cmd_sentiment,
     "translate": translate.cmd_translate,
+    "video": video.cmd_video,
 }
 
 
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     vqa.add_train_parser(train)
     sentiment.add_train_parser(train)
     translate.add_train_parser(train)
+    video.add_train_parser(train)
     caption.add_parser(sub)
     charrnn.add_sample_parser(sub)
     evaluate = sub.add_parser("eval", help="measure a model").add_subparsers(dest="task", parser_class=Parser)
@@ -84,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     vqa.add_parser(sub)
     sentiment.add_parser(sub)
     translate.add_parser(sub)
+    video.add_parser(sub)
     return p
 
 

@@ -1,0 +1,88 @@
+"""The video commands: `train video` and `video` (an LRCN reading a motion in a clip)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from rnnstudio.cli import common
+from rnnstudio.cli.common import add_device_option, non_negative_float, positive_int, probability
+from rnnstudio.errors import ModelFileError
+from rnnstudio.train.video_defaults import VideoDefaults
+
+DEFAULTS = VideoDefaults()
+SHIPPED = "shapes-video.safetensors"
+
+
+def add_train_parser(train) -> None:
+    p = train.add_parser("video", help="train an LRCN (frozen CNN per frame, LSTM across frames) on shapes clips")
+    p.add_argument("--clips", type=positive_int, default=DEFAULTS.clips,
+                   help="training clips, half of them camera look (default %(default)s)")
+    p.add_argument("--steps", type=positive_int, default=DEFAULTS.steps,
+                   help="training iterations (default %(default)s)")
+    p.add_argument("--batch", type=positive_int, default=DEFAULTS.batch_size,
+                   help="clips per iteration (default %(default)s)")
+    p.add_argument("--lr", type=non_negative_float, default=DEFAULTS.lr,
+                   help="Adam's learning rate (default %(default)s)")
+    p.add_argument("--hidden", type=positive_int, default=DEFAULTS.hidden, help="LSTM units (default %(default)s)")
+    p.add_argument("--encoder",
+                   help="a caption model file whose small encoder is used, frozen (default: the shipped one)")
+    p.add_argument("--eval-clips", type=positive_int, default=DEFAULTS.eval_clips,
+                   help="unseen clips of each look measured at the end (default %(default)s)")
+    p.add_argument("--log-every", type=positive_int, default=DEFAULTS.log_every, help="print the loss this often")
+    p.add_argument("--seed", type=int, default=DEFAULTS.seed, help="for the same model from the same settings")
+    add_device_option(p)
+    common.add_speed_options(p, "(ignored: a small LSTM on cached features trains in float32)")
+    p.add_argument("--out", required=True, help="the .safetensors file to write")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("video", help="say what moves in a clip (a video file or a folder of frames)")
+    p.add_argument("path", metavar="PATH", help="a video file, or a folder of frame images in name order")
+    p.add_argument("--model", help="a video model file (default: the shipped shapes-video model)")
+    p.add_argument("--json", action="store_true", help="print the answer and the motion after every frame as JSON")
+    add_device_option(p)
+
+
+def cmd_train(args) -> int:
+    return common.train(args, lambda a: common.check_out(a.out, encoder=a.encoder), _training)
+
+
+def _training(args, run):
+    from rnnstudio.train.video import video_loop
+
+    options = VideoDefaults(clips=args.clips, steps=args.steps, batch_size=args.batch, lr=args.lr, hidden=args.hidden,
+                            encoder=args.encoder, eval_clips=args.eval_clips, log_every=args.log_every, seed=args.seed)
+    return video_loop(options, run)
+
+
+def shipped_video_model():
+    from rnnstudio.paths import models_dirs
+
+    for folder in models_dirs():
+        if (folder / SHIPPED).is_file():
+            return folder / SHIPPED
+    raise ModelFileError(f"the shipped video model {SHIPPED} is missing; train one with `rnnstudio train video` "
+                         f"and pass it with --model")
+
+
+def cmd_video(args) -> int:
+    import numpy as np
+
+    from rnnstudio.data.images import fit_square
+    from rnnstudio.media.clipfiles import read_clip
+    from rnnstudio.nn.device import select_device
+    from rnnstudio.nn.video import answer, load_video_model
+
+    frames = read_clip(args.path)
+    device = select_device(args.device)
+    model = load_video_model(args.model or shipped_video_model(), device).model
+    size = model.config.image_size
+    a = answer(model, np.stack([fit_square(f, size) for f in frames]), device)
+    if args.json:
+        out = {"motion": a.motion, "object": a.obj, "sentence": a.sentence, "frames": len(frames),
+               "per_frame": [{"motion": m, "p": probability(p)} for m, p in a.per_frame]}
+        sys.stdout.write(json.dumps(out, allow_nan=False) + "\n")
+    else:
+        sys.stdout.write(a.sentence + "\n")
+    return 0

@@ -1,0 +1,116 @@
+"""`rnnstudio video` and `rnnstudio train video` (docs/COMMAND-LINE.md): the JSON contract and every bad input."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from cli_helpers import assert_one_line_error, call_main
+
+from rnnstudio.data.clips import MOTIONS, OBJECTS, make_clip
+from rnnstudio.media.sources import write_video
+from rnnstudio.nn.video import LRCN, VideoConfig, save_video_model
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("video")
+    torch.manual_seed(0)
+    model = folder / "v.safetensors"
+    save_video_model(model, LRCN(VideoConfig(channels=16, proj=32, hidden=32)), {"steps": 0, "metrics": {}})
+    clip = make_clip(4, motion="left", frames=18)
+    write_video(folder / "clip.avi", list(clip.frames))
+    frames = folder / "frames"
+    frames.mkdir()
+    for i, f in enumerate(clip.frames):
+        cv2.imwrite(str(frames / f"{i:03d}.png"), f[..., ::-1])
+    return {"model": model, "video": folder / "clip.avi", "frames": frames, "folder": folder}
+
+
+def _json(capsys, files, path):
+    code, out, err = call_main(capsys, "video", "--model", files["model"], "--device", "cpu", "--json", path)
+    assert code == 0, err
+    return json.loads(out)
+
+
+@pytest.mark.parametrize("which", ["video", "frames"])
+def test_json_contract(capsys, files, which):
+    r = _json(capsys, files, files[which])
+    assert set(r) == {"motion", "object", "sentence", "frames", "per_frame"}
+    assert r["frames"] == 18 and len(r["per_frame"]) == 18
+    assert r["motion"] in MOTIONS and r["per_frame"][-1]["motion"] == r["motion"]
+    assert all(p["motion"] in MOTIONS and 0 <= p["p"] <= 1 for p in r["per_frame"])
+    if r["motion"] == "still":
+        assert r["object"] is None and r["sentence"] == "nothing moves"
+    else:
+        assert r["object"] in OBJECTS and r["object"] in r["sentence"]
+
+
+def test_video_file_and_frame_folder_agree_on_the_motion(capsys, files):
+    assert _json(capsys, files, files["frames"])["frames"] == _json(capsys, files, files["video"])["frames"]
+
+
+def test_without_json_one_sentence(capsys, files):
+    code, out, err = call_main(capsys, "video", "--model", files["model"], "--device", "cpu", files["frames"])
+    assert code == 0 and len(out.splitlines()) == 1
+
+
+def _bad(capsys, files, path, *fragments):
+    code, out, err = call_main(capsys, "video", "--model", files["model"], "--device", "cpu", "--json", path)
+    assert code == 2 and out == ""
+    assert_one_line_error(err, *fragments)
+
+
+def test_bad_inputs_each_a_clear_message(capsys, files, tmp_path):
+    _bad(capsys, files, tmp_path / "nothing.avi", "does not exist")
+    empty = tmp_path / "empty.avi"
+    empty.write_bytes(b"")
+    _bad(capsys, files, empty, "empty")
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(np.random.default_rng(0).bytes(4000))
+    _bad(capsys, files, corrupt, "not a video")
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(mixed / f"{i}.png"), np.zeros((32, 32, 3), np.uint8))
+    (mixed / "notes.txt").write_text("hello")
+    _bad(capsys, files, mixed, "notes.txt", "not an image")
+    single = tmp_path / "single"
+    single.mkdir()
+    cv2.imwrite(str(single / "0.png"), np.zeros((32, 32, 3), np.uint8))
+    _bad(capsys, files, single, "single frame")
+    one_frame_video = tmp_path / "one.avi"
+    write_video(one_frame_video, [np.zeros((32, 32, 3), np.uint8)])
+    _bad(capsys, files, one_frame_video, "single frame")
+    sizes = tmp_path / "sizes"
+    sizes.mkdir()
+    cv2.imwrite(str(sizes / "0.png"), np.zeros((32, 32, 3), np.uint8))
+    cv2.imwrite(str(sizes / "1.png"), np.zeros((40, 32, 3), np.uint8))
+    _bad(capsys, files, sizes, "different sizes")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "0.png").write_bytes(b"not a png")
+    (broken / "1.png").write_bytes(b"not a png")
+    _bad(capsys, files, broken, "0.png")
+    empty_dir = tmp_path / "nothing_in_it"
+    empty_dir.mkdir()
+    _bad(capsys, files, empty_dir, "empty")
+    _bad(capsys, files, files["model"], "not a video")
+
+
+def test_a_caption_model_is_refused_as_video_model(capsys, files):
+    from rnnstudio.paths import shipped_model
+
+    code, out, err = call_main(capsys, "video", "--model", shipped_model("caption"), "--json", files["video"])
+    assert code == 2 and "not a video model" in err
+
+
+def test_train_video_tiny(capsys, tmp_path):
+    out = tmp_path / "t.safetensors"
+    code, _, err = call_main(capsys, "train", "video", "--clips", "8", "--steps", "3", "--batch", "4", "--hidden", "16",
+                             "--eval-clips", "4", "--log-every", "1", "--device", "cpu", "--out", out)
+    assert code == 0, err
+    assert out.is_file() and "unseen camera clips" in err
