@@ -50,6 +50,8 @@ def test_a_sentence_is_translated_with_its_attention_beam_and_shape(panel, qtbot
     steps = tab.shape_diagram.steps()  # read then write: the French in, then the English out
     assert [s.x for s in steps[:4]] == r.source_tokens and all(s.y is None for s in steps[:4])
     assert [s.y for s in steps[4:]] == [*r.words, "<eos>"] and all(s.x is None for s in steps[4:])
+    tab.show_result(r)  # drawn live: the English steps appear with the words
+    assert len(tab.shape_diagram.steps()) == 4
     assert "not shipped yet" in panel.message.text()  # the plain model is missing, and said so
 
 
@@ -59,6 +61,7 @@ def test_clicking_an_english_row_lights_its_french_words(panel, qtbot):
     view.select_row(1)
     lit = view.lit_words()
     assert lit and lit[0] == int(np.argmax(view.attention[1])) and view.row_box.isVisible()
+    assert [int(box.rect().x()) for box in view.column_boxes] == lit  # their columns framed
     assert panel.translating.result.source_tokens[lit[0]] in view.lit.text()
 
 

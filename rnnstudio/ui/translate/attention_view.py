@@ -47,6 +47,7 @@ class AttentionView(QWidget):
         self.row_box.setPen(pg.mkPen(HIGHLIGHT_PEN, width=3))
         self.row_box.setVisible(False)
         self.plot.addItem(self.row_box)
+        self.column_boxes: list = []  # the lit French words' columns
         self.empty = EmptyPlotNote(self.plot, "Translate a sentence: where each English word looked appears here.")
         self.empty.show()
         self.hover = QLabel("Hover a cell for its weight; click a row to light its French words.")
@@ -63,6 +64,7 @@ class AttentionView(QWidget):
         self.source, self.target = list(source), list(target)
         self.selected = None
         self.row_box.setVisible(False)
+        self._light_columns([])
         self.lit.setText("")
         if self.attention is None or self.attention.size == 0:
             self.image.clear()
@@ -112,7 +114,8 @@ class AttentionView(QWidget):
         self.row_box.setRect(0, row, len(self.source), 1)
         self.row_box.setVisible(True)
         weights = self.attention[row]
-        order = [int(i) for i in np.argsort(-weights) if weights[i] >= LIT_SHARE] or [int(np.argmax(weights))]
+        order = self.lit_words()
+        self._light_columns(order)
         words = ", ".join(f"<b>{self.source[i]}</b> ({weights[i]:.0%})" for i in order)
         self.lit.setText(f"“{self.target[row]}” looked at {words}")
 
@@ -122,6 +125,18 @@ class AttentionView(QWidget):
             return []
         weights = self.attention[self.selected]
         return [int(i) for i in np.argsort(-weights) if weights[i] >= LIT_SHARE] or [int(np.argmax(weights))]
+
+    def _light_columns(self, columns: list[int]) -> None:
+        """A dashed frame round each lit French word's column (no fill: the weights' colours stay true)."""
+        for box in self.column_boxes:
+            self.plot.removeItem(box)
+        self.column_boxes = []
+        rows = 0 if self.attention is None else self.attention.shape[0]
+        for col in columns:
+            box = pg.QtWidgets.QGraphicsRectItem(col, 0, 1, rows)
+            box.setPen(pg.mkPen(HIGHLIGHT_PEN, width=2, style=Qt.PenStyle.DashLine))
+            self.plot.addItem(box)
+            self.column_boxes.append(box)
 
     def set_presenter(self, on: bool) -> None:
         self.row_box.setPen(pg.mkPen(HIGHLIGHT_PEN, width=6 if on else 3))

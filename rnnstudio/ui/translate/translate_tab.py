@@ -25,9 +25,9 @@ ROLE_NAMES = {"attention": "with attention (shipped)", "plain": "without attenti
 START_TEXT = "Une voiture rouge."
 
 
-def read_then_write_steps(source: list[str], target: list[str]) -> tuple[Step, ...]:
-    """Read every French token (nothing out), then write every English token (nothing in)."""
-    return (*(Step(t) for t in source), *(Step(None, t) for t in (*target, "<eos>")))
+def read_then_write_steps(source: list[str], target: list[str], finished: bool = True) -> tuple[Step, ...]:
+    """Read every French token (nothing out), then write every English token written so far (nothing in)."""
+    return (*(Step(t) for t in source), *(Step(None, t) for t in (*target, *(("<eos>",) if finished else ()))))
 
 
 class TranslateTab(QWidget):
@@ -158,7 +158,7 @@ class TranslateTab(QWidget):
         self.nbest_list.clear()
         for translation, logprob, _score in r.nbest:
             self.nbest_list.addItem(f"{logprob:8.2f}   {translation}")
-        self.shape_diagram.set_steps(read_then_write_steps(r.source_tokens, r.words))
+        self.shape_diagram.set_steps(read_then_write_steps(r.source_tokens, []))  # written as the words appear
         grade = ""
         if r.reference is not None:
             grade = f"reference: <b>{r.reference}</b> · sentence BLEU {r.sentence_bleu:.1f}"
@@ -193,6 +193,8 @@ class TranslateTab(QWidget):
         button.clicked.connect(lambda _c=False, k=i: self.ask_next_words(k))
         self.words.addWidget(button)
         self.shown_words += 1
+        done = self.shown_words == len(r.words)
+        self.shape_diagram.set_steps(read_then_write_steps(r.source_tokens, r.words[: self.shown_words], done))
 
     def show_all_words(self) -> None:
         """Skip the word-by-word animation (screenshots, tests)."""
