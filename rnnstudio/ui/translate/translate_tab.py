@@ -158,7 +158,7 @@ class TranslateTab(QWidget):
         self.nbest_list.clear()
         for translation, logprob, _score in r.nbest:
             self.nbest_list.addItem(f"{logprob:8.2f}   {translation}")
-        self.shape_diagram.set_steps(read_then_write_steps(r.source_tokens, []))  # written as the words appear
+        self.shape_diagram.set_steps(read_then_write_steps(r.source_tokens, [], False))  # written as words appear
         grade = ""
         if r.reference is not None:
             grade = f"reference: <b>{r.reference}</b> · sentence BLEU {r.sentence_bleu:.1f}"
