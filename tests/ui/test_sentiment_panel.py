@@ -113,3 +113,29 @@ def test_lessons_and_presenter_mode(panel, qtbot):
     panel.set_presenter(True)
     assert panel.reading.path.opts["pen"].width() == 4
     panel.set_presenter(False)
+
+
+def test_pause_resume_and_stop_reach_the_training_job(panel, qtbot):
+    t = panel.training
+    t.steps.setValue(20_000)
+    t.hidden.setValue(8)
+    t.start()
+    qtbot.waitUntil(lambda: t.state == "running", timeout=WAIT_MS)
+    t.pause_button.click()
+    qtbot.waitUntil(lambda: t.state == "paused", timeout=WAIT_MS)
+    assert t.pause_button.text() == "Resume"
+    t.pause_button.click()
+    qtbot.waitUntil(lambda: t.state == "running", timeout=WAIT_MS)
+    t.stop_button.click()
+    qtbot.waitUntil(lambda: t.state == "stopped", timeout=WAIT_MS)
+    assert t.train_button.isEnabled() and not t.stop_button.isEnabled()
+
+
+def test_the_screenshot_shows_a_typed_sentence_with_its_curves(panel, qtbot, window, qapp):
+    from rnnstudio.ui.sentiment.panel import LECTURE_SENTENCES
+
+    panel.prepare_screenshot(qapp, window)
+    assert panel.reading.result.text == LECTURE_SENTENCES[2]
+    assert set(panel.reading.curve_items) == {"rnn", "lstm", "vader"}
+    image = panel.grab().toImage()
+    assert image.width() > 0 and not image.isNull()

@@ -10,6 +10,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from rnnstudio.ui.sentiment.read_tab import COLORS, TITLES, model_pen, word_axis_plot
+from rnnstudio.ui.theme import apply_presenter_to, presenter_on
 from rnnstudio.ui.widgets import EmptyPlotNote, hint_label, spin_box, wrapping_label
 from rnnstudio.worker.sentiment_messages import (
     VADER,
@@ -87,6 +88,8 @@ class PairsTab(QWidget):
                                 symbolBrush=COLORS[name], symbolPen=None)
         self.pair_plot.getAxis("bottom").setTicks([[(n, label) for n, label in enumerate(labels)]])
         self.pair_plot.setRange(xRange=(-0.3, len(r.texts) - 0.7), yRange=(0, 1), padding=0.02)
+        if presenter_on():
+            apply_presenter_to(self.pair_plot, True)  # the rebuilt legend in large type
         self.texts.setText("<br>".join(f"<b>{label}</b>: {text}" for label, text in zip(labels, r.texts)))
 
     def measure_reach(self) -> None:
@@ -104,6 +107,8 @@ class PairsTab(QWidget):
             self.reach_plot.plot(r.distance, floor, name=TITLES[name], pen=model_pen(name), symbol="o",
                                  symbolSize=6, symbolBrush=COLORS[name], symbolPen=None)
         self.reach_plot.getViewBox().invertX(True)  # the first word on the left, as it is read
+        if presenter_on():
+            apply_presenter_to(self.reach_plot, True)
 
     def set_presenter(self, on: bool) -> None:
         if self.pair is not None:

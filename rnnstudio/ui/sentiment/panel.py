@@ -108,9 +108,12 @@ class SentimentPanel(Panel):
         self.show_tab(self.reading)
         for name in ("rnn", "gru", "lstm", "bow", "vader"):
             self.reading.checks[name].setChecked(self.reading.checks[name].isEnabled())
-        self.reading.set_text(LECTURE_SENTENCES[2])
-        wait_until(app, lambda: self.reading.result is not None and self.reading.result.text == LECTURE_SENTENCES[2],
-                   60, "the sentence read")
+        words = LECTURE_SENTENCES[2].split(" ")
+        for n in range(1, len(words) + 1):  # typed word by word, each read before the next, as in class
+            text = " ".join(words[:n])
+            self.reading.set_text(text)
+            wait_until(app, lambda text=text: self.reading.result is not None and self.reading.result.text == text,
+                       60, "the sentence read")
 
     # --- lessons ------------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from rnnstudio.ui.char_strip import CharStrip
-from rnnstudio.ui.theme import LEGEND_BRUSH, presenter_on
+from rnnstudio.ui.theme import LEGEND_BRUSH, apply_presenter_to, presenter_on
 from rnnstudio.ui.widgets import EmptyPlotNote, hint_label, wrapping_label
 from rnnstudio.worker.sentiment_messages import READERS, TRAINING, VADER, SentimentReadRequest, SentimentReadResult
 
@@ -101,12 +101,13 @@ class ReadTab(QWidget):
         self.projection = pg.PlotWidget(background="w")
         self.projection.setLabel("bottom", "1st principal direction of the final states")
         self.projection.setLabel("left", "2nd")
+        self.projection.addLegend(offset=(10, 10), brush=LEGEND_BRUSH)
         self.cloud_items = [self.projection.plot(pen=None, symbol="o", symbolSize=4, symbolPen=None,
                                                  symbolBrush=color, name=name)
-                            for color, name in ((NEGATIVE_COLOR, "negative sentences"),
-                                                (POSITIVE_COLOR, "positive sentences"))]
+                            for color, name in ((NEGATIVE_COLOR, "negative training sentences (end)"),
+                                                (POSITIVE_COLOR, "positive training sentences (end)"))]
         self.path = self.projection.plot(pen=pg.mkPen((20, 20, 20), width=2), symbol="o", symbolSize=7,
-                                         symbolBrush=(20, 20, 20))
+                                         symbolBrush=(20, 20, 20), name="the typed sentence, word by word")
         self.path_labels: list[pg.TextItem] = []
         self.unit_label = wrapping_label("")
         self.unit_strip = CharStrip()
@@ -181,11 +182,15 @@ class ReadTab(QWidget):
                 self.curves.removeItem(item)
                 del self.curve_items[name]
         x = np.arange(len(r.words))
+        added = False
         for name, reading in r.readings.items():
             if name not in self.curve_items:
                 self.curve_items[name] = self.curves.plot(name=TITLES[name], pen=model_pen(name), symbol="o",
                                                           symbolSize=6, symbolBrush=COLORS[name], symbolPen=None)
+                added = True
             self.curve_items[name].setData(x, reading.p_positive)
+        if added and presenter_on():
+            apply_presenter_to(self.curves, True)  # the new legend entries in large type too
         set_word_ticks(self.curves, r.words)
         self.curves.setRange(xRange=(-0.5, max(len(r.words) - 0.5, 0.5)), yRange=(0, 1), padding=0.02)
         said = [f"{TITLES[n]} {w.p_positive[-1]:.2f}" for n, w in r.readings.items()]
