@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -25,6 +26,8 @@ def add_train_parser(train) -> None:
     p.add_argument("--lr", type=non_negative_float, default=DEFAULTS.lr,
                    help="Adam's learning rate (default %(default)s)")
     p.add_argument("--hidden", type=positive_int, default=DEFAULTS.hidden, help="LSTM units (default %(default)s)")
+    p.add_argument("--delta", action=argparse.BooleanOptionalAction, default=DEFAULTS.delta,
+                   help="the LSTM also reads each frame's change from the one before (default %(default)s)")
     p.add_argument("--encoder",
                    help="a caption model file whose small encoder is used, frozen (default: the shipped one)")
     p.add_argument("--eval-clips", type=positive_int, default=DEFAULTS.eval_clips,
@@ -52,7 +55,8 @@ def _training(args, run):
     from rnnstudio.train.video import video_loop
 
     options = VideoDefaults(clips=args.clips, steps=args.steps, batch_size=args.batch, lr=args.lr, hidden=args.hidden,
-                            encoder=args.encoder, eval_clips=args.eval_clips, log_every=args.log_every, seed=args.seed)
+                            delta=args.delta, encoder=args.encoder, eval_clips=args.eval_clips,
+                            log_every=args.log_every, seed=args.seed)
     return video_loop(options, run)
 
 

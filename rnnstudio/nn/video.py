@@ -1,7 +1,7 @@
 """A long-term recurrent convolutional network (LRCN, Donahue et al. 2015) for shapes-world clips.
 
     frame x_t (3, 64, 64) --SmallEncoder (the captioner's, frozen)--> (C, 8, 8) --avg pool--> (C, 4, 4)
-    v_t = ReLU(W_p flatten(.))                     a vector per frame
+    v_t = ReLU(W_p [f_t, f_t - f_(t-1)])           a vector per frame: what is there, what changed
     h_t, c_t = LSTM(v_t, (h_{t-1}, c_{t-1}))       the memory across frames
     P(motion | x_1..x_t) = softmax(W_m h_t)        after every frame: the prediction as it forms
     P(object | x_1..x_t) = softmax(W_o h_t)        which (colour, shape) does it: "red circle"
@@ -38,6 +38,7 @@ class VideoConfig:
     proj: int = 256  # the per-frame vector fed to the LSTM
     hidden: int = 256  # LSTM units
     frozen_encoder: bool = True  # trained with the encoder's weights fixed (its features cached)
+    delta: bool = False  # the LSTM also reads each frame's change from the one before, f_t - f_(t-1)
 
     def __post_init__(self):
         if min(self.image_size, self.channels, self.pool, self.proj, self.hidden) < 1:
@@ -78,7 +79,7 @@ class LRCN(nn.Module):
         self.config = config
         self.encoder = SmallEncoder(config.channels)
         self.pool = nn.AdaptiveAvgPool2d(config.pool)
-        self.proj = nn.Sequential(nn.Linear(config.feature_size, config.proj), nn.ReLU())
+        self.proj = nn.Sequential(nn.Linear(config.feature_size * (2 if config.delta else 1), config.proj), nn.ReLU())
         self.lstm = nn.LSTM(config.proj, config.hidden, batch_first=True)
         self.motion = nn.Linear(config.hidden, len(MOTIONS))
         self.object = nn.Linear(config.hidden, len(OBJECTS))
@@ -92,6 +93,8 @@ class LRCN(nn.Module):
 
     def forward(self, feats: torch.Tensor):
         """(B, T, F) features -> motion logits (B, T, 8) and object logits (B, T, 24), after every frame."""
+        if self.config.delta:
+            feats = torch.cat([feats, feats - torch.cat([feats[:, :1], feats[:, :-1]], 1)], -1)
         h, _ = self.lstm(self.proj(feats))
         return self.motion(h), self.object(h)
 

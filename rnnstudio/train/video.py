@@ -241,7 +241,8 @@ def new_model(defaults: VideoDefaults) -> LRCN:
     captioner = load_captioner(defaults.encoder or shipped_model("caption")).model
     c = captioner.config
     torch.manual_seed(defaults.seed)
-    model = LRCN(VideoConfig(image_size=c.image_size, channels=c.channels, hidden=defaults.hidden))
+    model = LRCN(VideoConfig(image_size=c.image_size, channels=c.channels, hidden=defaults.hidden,
+                             delta=defaults.delta))
     if c.encoder != "small":
         from rnnstudio.errors import UserError
 

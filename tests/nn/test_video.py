@@ -27,7 +27,10 @@ def test_shapes_of_features_and_heads(model):
     assert bm.shape == (2, len(MOTIONS)) and bo.shape == (2, len(OBJECTS))
 
 
-def test_prediction_after_every_frame_is_causal(model):
+@pytest.mark.parametrize("delta", [False, True])
+def test_prediction_after_every_frame_is_causal(delta):
+    torch.manual_seed(0)
+    model = LRCN(VideoConfig(channels=16, proj=32, hidden=32, delta=delta))
     feats = torch.rand(1, 6, 256)
     full, _ = model(feats)
     part, _ = model(feats[:, :3])
