@@ -174,6 +174,7 @@ class SentimentTrainSpec:
     probe: str = "The movie had slow parts, but overall was worth watching"
     probe_every: int = 50
     seed: int = 0
+    min_words: int = 0  # train and validate on the sentences of at least this many words only (0: all)
 
 
 @dataclass(frozen=True)

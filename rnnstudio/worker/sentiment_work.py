@@ -125,6 +125,18 @@ class SentimentWorkspace:
             self._data = sd.load_sentiment_data()
         return self._data
 
+    def sentences_of(self, min_words: int):
+        """The rated sentences, or only those of at least `min_words` words (a new vocabulary)."""
+        data = self.data()
+        if min_words <= 0:
+            return data
+        kept = [s for s, words in zip(data.sentences, data.words) if len(words) >= min_words]
+        labelled = {split: sum(s.split == split and s.label is not None for s in kept) for split in sd.SPLITS}
+        if min(labelled["train"], labelled["valid"]) < 100:
+            raise UserError(f"only {labelled['train']} training sentences have {min_words} words or more; "
+                            f"choose fewer words")
+        return sd.load_sentiment_data(sentences=kept)
+
     def load(self, request: LoadSentimentModelsRequest) -> SentimentModelsInfo:
         files = {}
         if request.paths:
@@ -243,7 +255,7 @@ class SentimentWorkspace:
                                          eval_every=spec.eval_every, seed=spec.seed)
         except ValueError as e:
             raise UserError(f"these training settings do not work: {e}") from None
-        trainer = SentimentTrainer(settings, self.device, self.data())
+        trainer = SentimentTrainer(settings, self.device, self.sentences_of(spec.min_words))
         run = SentimentRun(trainer, spec)
         yield SentimentTrainingStarted(arch=spec.arch, train_sentences=len(trainer.train_rows),
                                        valid_sentences=len(trainer.valid_rows),

@@ -112,3 +112,14 @@ def test_only_the_asked_model_pays_for_integrated_gradients(worker, recorder, qt
         assert np.allclose(lstm.readings[name].p_positive, rnn.readings[name].p_positive, atol=1e-5)
         assert np.allclose(lstm.readings[name].path_2d, rnn.readings[name].path_2d, atol=1e-4)
         assert np.allclose(lstm.readings[name].unit, rnn.readings[name].unit, atol=1e-5)
+
+
+def test_training_on_long_sentences_only(worker, recorder, qtbot, loaded):
+    spec = SentimentTrainSpec(arch="rnn", steps=4, hidden=8, eval_every=2, probe_every=2, min_words=25)
+    rid = worker.submit(StartSentimentTrainingRequest(spec=spec))
+    wait_final(qtbot, recorder, rid)
+    started = recorder.of(rid, "partial_ready")[0].payload
+    assert isinstance(started, SentimentTrainingStarted) and 1000 < started.train_sentences < 8000
+    error = ask(worker, recorder, qtbot, StartSentimentTrainingRequest(spec=SentimentTrainSpec(min_words=500)),
+                "errored")
+    assert "choose fewer words" in error.message

@@ -127,6 +127,14 @@ class SentimentPanel(Panel):
         self._read(LONG_SENTENCE, self.pairs)
         self.pairs.measure_reach()
 
+    def _lesson_long_training(self) -> None:
+        t = self.training
+        t.arch.setCurrentIndex(t.arch.findData("rnn"))
+        t.min_words.setValue(25)
+        t.steps.setValue(1500)
+        self.show_tab(t)
+        t.start()
+
     def _lesson_but(self) -> None:
         self._read("The acting was great, but the plot was a mess", self.pairs)
         self.pairs.edit("but")
@@ -152,4 +160,8 @@ class SentimentPanel(Panel):
                "How much the prediction still feels each word: the vanilla RNN's gradient dies within a few words; "
                "train a vanilla RNN and an LSTM on the Train tab to see it stay near chance on long sentences.",
                lambda panel: panel._lesson_long_sentence()),
+        Lesson("Train a vanilla RNN on long sentences", "forget-gate-gradient",
+               "Only sentences of 25 words or more: watch the vanilla RNN's validation accuracy, then choose LSTM "
+               "and press Train again with the same settings to compare.",
+               lambda panel: panel._lesson_long_training()),
     )

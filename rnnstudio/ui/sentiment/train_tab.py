@@ -39,11 +39,14 @@ class TrainTab(QWidget):
         self.arch.setCurrentIndex(self.arch.findData(DEFAULTS.arch))
         self.steps = spin_box(10, 20_000, DEFAULTS.steps, 100)
         self.hidden = spin_box(4, 512, DEFAULTS.hidden, 16)
+        self.min_words = spin_box(0, 60, DEFAULTS.min_words, 5)
+        self.min_words.setSpecialValueText("all sentences")
         self.probe = QLineEdit(DEFAULTS.probe)
         form = QFormLayout()
         form.addRow("Network", self.arch)
         form.addRow("Iterations (64 sentences each)", self.steps)
         form.addRow("Hidden units", self.hidden)
+        form.addRow("Only sentences of at least (words)", self.min_words)
         form.addRow("Probe sentence", self.probe)
         self.train_button = QPushButton("Train")
         self.pause_button = QPushButton("Pause")
@@ -99,7 +102,7 @@ class TrainTab(QWidget):
     def spec(self) -> SentimentTrainSpec:
         return SentimentTrainSpec(arch=self.arch.currentData(), steps=self.steps.value(), hidden=self.hidden.value(),
                                   eval_every=max(self.steps.value() // 15, 10), probe=self.probe.text(),
-                                  probe_every=max(self.steps.value() // 60, 5))
+                                  probe_every=max(self.steps.value() // 60, 5), min_words=self.min_words.value())
 
     def start(self) -> None:
         self.evaluations, self.probes = [], []
