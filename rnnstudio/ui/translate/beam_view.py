@@ -27,33 +27,30 @@ class BeamTree(QWidget):
         self.update()
 
     def set_presenter(self, on: bool) -> None:
-        self.scale = 1.6 if on else 1.0
+        """Thicker lines; the text follows the application's font, which presenter mode enlarges."""
+        self.scale = 2.0 if on else 1.0
         self.update()
 
     def sizeHint(self) -> QSize:
         return QSize(640, 220)
 
     def node_rects(self) -> list[list[QRectF]]:
-        """Where each node is drawn: the columns share the width, a column's nodes its height."""
-        font = self._font()
-        fm = QFontMetricsF(font)
+        """Where each node is drawn: the columns share the width, a column's nodes its height.
+        A node is its token over its log-probability where the height allows, else both on one line."""
+        fm = QFontMetricsF(self.font())
         line = fm.height()
-        columns = max(len(self.steps), 1)
-        col_w = self.width() / columns
+        col_w = self.width() / max(len(self.steps), 1)
+        rows = max((len(step) for step in self.steps), default=1)
+        two_lines = self.height() / rows >= 2.2 * line
+        widest = fm.horizontalAdvance("<unk> -00.00")
         rects = []
         for k, step in enumerate(self.steps):
-            rows = max(len(step), 1)
-            row_h = self.height() / rows
-            h = min(row_h * 0.9, line * 2.3)
-            w = min(col_w * 0.62, fm.horizontalAdvance("<unk>") * 2.2)  # room between columns for the lines
+            row_h = self.height() / max(len(step), 1)
+            h = min(row_h * 0.9, line * (2.3 if two_lines else 1.2))
+            w = min(col_w * 0.62, widest) if two_lines else min(col_w * 0.95, widest * 1.15)
             left = k * col_w + (col_w - w) / 2
             rects.append([QRectF(left, j * row_h + (row_h - h) / 2, w, h) for j in range(len(step))])
         return rects
-
-    def _font(self) -> QFont:
-        font = QFont(self.font())
-        font.setPointSizeF(font.pointSizeF() * self.scale)
-        return font
 
     def paintEvent(self, event) -> None:
         if not self.steps:
@@ -68,7 +65,8 @@ class BeamTree(QWidget):
                     pen = QPen(WINNER if node.winner else EDGE, (3 if node.winner else 1) * self.scale)
                     p.setPen(pen)
                     p.drawLine(QPointF(a.right(), a.center().y()), QPointF(b.left(), b.center().y()))
-        font = self._font()
+        font = self.font()
+        line = QFontMetricsF(font).height()
         bold = QFont(font)
         bold.setBold(True)
         for k, step in enumerate(self.steps):
@@ -80,8 +78,11 @@ class BeamTree(QWidget):
                     p.drawRoundedRect(r, 4, 4)
                 p.setPen(colour)
                 p.setFont(bold if node.winner else font)
-                top, bottom = QRectF(r.x(), r.y(), r.width(), r.height() / 2), QRectF(r.x(), r.center().y(),
-                                                                                     r.width(), r.height() / 2)
+                if r.height() < 2 * line:  # too little room for two lines
+                    p.drawText(r, Qt.AlignmentFlag.AlignCenter, f"{node.token} {node.logprob:.2f}")
+                    continue
+                top = QRectF(r.x(), r.y(), r.width(), r.height() / 2)
+                bottom = QRectF(r.x(), r.center().y(), r.width(), r.height() / 2)
                 p.drawText(top, Qt.AlignmentFlag.AlignCenter, node.token)
                 p.setFont(font)
                 p.drawText(bottom, Qt.AlignmentFlag.AlignCenter, f"{node.logprob:.2f}")
