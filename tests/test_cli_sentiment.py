@@ -88,3 +88,9 @@ def test_train_checks_its_options_before_training(capsys, tmp_path):
     with pytest.raises(SystemExit) as usage:
         main(["train", "sentiment", "--steps", "0", "--out", str(tmp_path / "m.safetensors")])
     assert usage.value.code == 2 and "--steps" in capsys.readouterr().err
+
+
+def test_the_shipped_lstm_is_the_default(capsys):
+    code, out, err = run(capsys, "sentiment", "--json", "The food was really good")
+    assert code == 0, err
+    assert json.loads(out)["label"] == "positive"
