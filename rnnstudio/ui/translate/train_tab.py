@@ -32,6 +32,7 @@ class TrainTab(QWidget):
         self.iterations: list[int] = []
         self.losses: list[float] = []
         self.valid: list[tuple[int, float, float]] = []  # (iteration, loss, BLEU)
+        self.progress: TrainingProgress | None = None  # the newest report
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.redraw)
@@ -53,8 +54,12 @@ class TrainTab(QWidget):
                               ("Steps:", self.steps_spin), ("Hidden units:", self.hidden_spin),
                               ("Teacher forcing:", self.forcing_spin), ("Training pairs:", self.pairs_spin)):
             form.addRow(label, widget)
-        v.addLayout(form)
-        buttons = QHBoxLayout()
+        settings = QWidget()
+        settings.setLayout(form)
+        settings.setMaximumWidth(settings.fontMetrics().horizontalAdvance("M") * 32)  # not stretched across
+        top = QHBoxLayout()
+        top.addWidget(settings)
+        buttons = QVBoxLayout()
         self.train_button = QPushButton("Train")
         self.train_button.clicked.connect(self.start)
         self.pause_button = QPushButton("Pause")
@@ -63,7 +68,10 @@ class TrainTab(QWidget):
         self.stop_button.clicked.connect(lambda: self.control("stop"))
         for b in (self.train_button, self.pause_button, self.stop_button):
             buttons.addWidget(b)
-        v.addLayout(buttons)
+        buttons.addStretch(1)
+        top.addLayout(buttons)
+        top.addStretch(1)
+        v.addLayout(top)
         self.status = wrapping_label("Not trained yet. Choose the network, then press Train.")
         v.addWidget(self.status)
         self.loss_plot = pg.PlotWidget(background="w")
