@@ -178,3 +178,15 @@ def test_the_screenshot_command_shows_a_translated_sentence_with_its_attention(t
     pixels = np.frombuffer(image.constBits(), np.uint8, count=image.sizeInBytes()).reshape(-1, 3)
     reds = (pixels[:, 0] > 150) & (pixels[:, 1] < 140) & (pixels[:, 2] < 140)
     assert reds.mean() > 0.01  # the attention matrix's strong cells are drawn
+
+
+def test_without_a_shipped_model_the_panel_says_so_and_every_button_is_safe(window, qtbot):
+    p = window.panels["translate"]
+    window.show_panel("translate")
+    qtbot.waitUntil(lambda: "fr-en-attention" in p.message.text(), timeout=WAIT_MS)  # the missing file named
+    for lesson in p.lessons:
+        lesson.apply(p)
+    p.attention_or_not.measure()
+    p.forcing.compare()
+    p.translating.ask_next_words(0)
+    assert p.models is None and p.translating.result is None

@@ -144,6 +144,8 @@ class AttentionOrNotTab(QWidget):
         v.addWidget(self.plot, 1)
 
     def compare_sentence(self) -> None:
+        if self.panel.models is None:
+            return  # the models are not open (yet): the panel says why
         text = self.panel.translating.text_box.currentText()
         self.sentence.setText(f"French: <b>{text}</b>")
         self.side = {}
@@ -163,6 +165,8 @@ class AttentionOrNotTab(QWidget):
         label.setText(f"{name}: <b>{r.translation}</b>   (log-probability {r.nbest[0][1]:.2f})")
 
     def measure(self) -> None:
+        if self.panel.models is None:
+            return
         roles = tuple(r for r in ("attention", "plain") if r in self.panel.models.models)
         self.progress.setVisible(True)
         self.progress.setValue(0)
