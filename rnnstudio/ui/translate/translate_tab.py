@@ -6,6 +6,8 @@ again from it (what if)."""
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox, QGroupBox, QHBoxLayout, QLabel, QListWidget, QMenu, QPushButton, QSplitter, QVBoxLayout, QWidget,
@@ -189,7 +191,7 @@ class TranslateTab(QWidget):
         button.setFlat(True)
         button.setCursor(Qt.CursorShape.PointingHandCursor)
         button.setStyleSheet("font-size: 150%; font-weight: bold;" + (" color: #777;" if i < r.forced else ""))
-        button.setToolTip(f"P = {2.718281828 ** r.token_logprobs[i]:.1%}; click for other words here")
+        button.setToolTip(f"P = {math.exp(r.token_logprobs[i]):.1%}; click for other words here")
         button.clicked.connect(lambda _c=False, k=i: self.ask_next_words(k))
         self.words.addWidget(button)
         self.shown_words += 1
