@@ -10,7 +10,8 @@ import math
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QComboBox, QGroupBox, QHBoxLayout, QLabel, QListWidget, QMenu, QPushButton, QSplitter, QVBoxLayout, QWidget,
+    QComboBox, QFrame, QGroupBox, QHBoxLayout, QLabel, QListWidget, QMenu, QPushButton, QScrollArea, QSplitter,
+    QVBoxLayout, QWidget,
 )
 
 from rnnstudio.panels import TRANSLATE
@@ -44,14 +45,26 @@ class TranslateTab(QWidget):
         self.shown_words = 0
         self._reveal = QTimer(self)
         self._reveal.timeout.connect(self._reveal_next)
-        v = QVBoxLayout(self)
-        row = QHBoxLayout()
+        # The page scrolls where its widgets' least heights do not fit (a laptop's 680 pixels), so
+        # none is drawn over another; its controls flow onto new lines where the width runs out.
+        content = QWidget()
+        scroll = QScrollArea()
+        scroll.setWidget(content)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        v = QVBoxLayout(content)
+        controls = QWidget()
+        row = FlowLayout(controls)
         self.text_box = QComboBox()
         self.text_box.setEditable(True)
         self.text_box.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.text_box.lineEdit().setPlaceholderText("Type French: une voiture rouge")
         self.text_box.setCurrentText(START_TEXT)
-        self.text_box.setMinimumWidth(320)
+        self.text_box.setMinimumWidth(240)
         self.text_box.lineEdit().textEdited.connect(self._typed)
         self.text_box.lineEdit().returnPressed.connect(self.translate)
         self.pair_combo = QComboBox()
@@ -70,9 +83,13 @@ class TranslateTab(QWidget):
         for label, widget in (("French:", self.text_box), ("Test pair:", self.pair_combo),
                               ("Model:", self.role_combo), ("Beam width:", self.width_spin),
                               ("Length penalty:", self.penalty_spin)):
-            row.addWidget(QLabel(label))
-            row.addWidget(widget, 3 if widget is self.text_box else 0)
-        v.addLayout(row)
+            pair = QWidget()
+            h = QHBoxLayout(pair)
+            h.setContentsMargins(0, 0, 0, 0)
+            h.addWidget(QLabel(label))
+            h.addWidget(widget)
+            row.addWidget(pair)
+        v.addWidget(controls)
         self.words_box = QWidget()
         self.words = FlowLayout(self.words_box)
         self.words_box.setMinimumHeight(40)
@@ -86,7 +103,7 @@ class TranslateTab(QWidget):
         self.attention_view = AttentionView()
         QVBoxLayout(left).addWidget(self.attention_view)
         self.attention_view.row_clicked.connect(self._row_clicked)
-        right = QGroupBox("The beam: every hypothesis kept, the winner in green")
+        right = QGroupBox("The beam (the winner in green)")
         rv = QVBoxLayout(right)
         self.beam_tree = BeamTree()
         rv.addWidget(self.beam_tree, 2)
