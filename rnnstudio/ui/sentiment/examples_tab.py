@@ -31,6 +31,10 @@ class ExamplesTab(QWidget):
         self.source.currentIndexChanged.connect(self.show_rows)
         self.find_button = QPushButton("Find the worst mistakes")
         self.find_button.clicked.connect(self.find)
+        self.model.setToolTip("The model whose mistakes are listed")
+        self.source.setToolTip("Where the test sentences come from: each source is rated by people")
+        self.find_button.setToolTip("List the test sentences (never trained on) where the chosen model is most "
+                                    "confidently wrong; double-click one to read it")
         row = QHBoxLayout()
         for widget in (QLabel("Model"), self.model, QLabel("Source"), self.source, self.find_button):
             row.addWidget(widget)

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 
 from rnnstudio.ui.sentiment.read_tab import COLORS, TITLES, model_pen, word_axis_plot
 from rnnstudio.ui.theme import apply_presenter_to, presenter_on
-from rnnstudio.ui.widgets import EmptyPlotNote, hint_label, spin_box, wrapping_label
+from rnnstudio.ui.widgets import EmptyPlotNote, FlowLayout, hint_label, side_by_side, spin_box, wrapping_label
 from rnnstudio.worker.sentiment_messages import (
     VADER,
     GradientReachRequest,
@@ -29,7 +29,7 @@ class PairsTab(QWidget):
         self.panel = panel
         self.pair: MinimalPairResult | None = None
         self.reach: GradientReachResult | None = None
-        buttons = QHBoxLayout()
+        buttons = FlowLayout()  # wraps in presenter mode's large type
         self.not_button = QPushButton("Insert or remove “not”")
         self.but_button = QPushButton("Swap the halves around “but”")
         self.move_button = QPushButton("Move the negation k = 0 … K words away")
@@ -39,10 +39,18 @@ class PairsTab(QWidget):
         self.but_button.clicked.connect(lambda: self.edit("but"))
         self.move_button.clicked.connect(lambda: self.edit("move"))
         self.reach_button.clicked.connect(self.measure_reach)
-        for widget in (self.not_button, self.but_button, self.move_button, QLabel("K"), self.k_spin,
+        self.not_button.setToolTip("Put “not” into the sentence, or take it out, and compare each model's "
+                                   "p(positive) before and after")
+        self.but_button.setToolTip("Swap the parts before and after “but”: a model that reads order should "
+                                   "swap its label too")
+        self.move_button.setToolTip("Move the negation 0 to K words away from what it negates and see how "
+                                    "far each model still feels it")
+        self.k_spin.setToolTip("K: the farthest distance, in words, the negation is moved")
+        self.reach_button.setToolTip("How much the final prediction still depends on each word, by its "
+                                     "distance from the end (the gradient of p with respect to that word)")
+        for widget in (self.not_button, self.but_button, side_by_side(self.move_button, QLabel("K"), self.k_spin),
                        self.reach_button):
             buttons.addWidget(widget)
-        buttons.addStretch(1)
         self.texts = wrapping_label("")
         self.pair_plot = word_axis_plot("p(positive)")
         self.pair_plot.setYRange(0, 1, padding=0.02)

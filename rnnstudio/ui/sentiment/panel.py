@@ -38,6 +38,7 @@ class SentimentPanel(Panel):
     def __init__(self, worker, parent=None):
         super().__init__(worker, parent)
         self.models: SentimentModelsInfo | None = None
+        self.load_problem: str | None = None  # why the shipped models did not open
         self.reading = ReadTab(self)
         self.pairs = PairsTab(self)
         self.training = TrainTab(self)
@@ -57,8 +58,16 @@ class SentimentPanel(Panel):
         self.open_models(())
 
     def open_models(self, paths: tuple[str, ...]) -> None:
+        # No shipped model is a state the panel lives with (the Train tab still works), said as a
+        # note a lesson may replace; a file the user chose that cannot be opened is an error.
+        on_error = self.on_worker_error if paths else self._on_no_shipped_models
         self.worker.submit(LoadSentimentModelsRequest(paths=paths), slot="sentiment.load",
-                           on_result=self._on_models, on_error=self.on_worker_error)
+                           on_result=self._on_models, on_error=on_error)
+
+    def _on_no_shipped_models(self, error) -> None:
+        self.load_problem = error.message
+        self.show_info(error.message)
+        self.status_message.emit(error.message)
 
     def _on_models(self, info: SentimentModelsInfo) -> None:
         self.models = info
@@ -102,9 +111,9 @@ class SentimentPanel(Panel):
         from rnnstudio.ui.screenshot import wait_for_worker, wait_until
 
         wait_for_worker(app, window)
-        wait_until(app, lambda: self.models is not None or self.message.kind == "error", 60, "the sentiment models")
+        wait_until(app, lambda: self.models is not None or self.load_problem is not None, 60, "the sentiment models")
         if self.models is None:
-            raise UserError(f"the sentiment models could not be opened: {self.message.label.text()}")
+            raise UserError(f"the sentiment models could not be opened: {self.load_problem}")
         self.show_tab(self.reading)
         for name in ("rnn", "gru", "lstm", "bow", "vader"):
             self.reading.checks[name].setChecked(self.reading.checks[name].isEnabled())

@@ -19,8 +19,16 @@ TITLES = {"rnn": "vanilla RNN", "gru": "GRU", "lstm": "LSTM", "bow": "bag of wor
           TRAINING: "in training"}
 COLORS = {"rnn": (230, 120, 20), "gru": (40, 150, 70), "lstm": (200, 40, 60), "bow": (130, 130, 130),
           VADER: (30, 30, 30), TRAINING: (70, 110, 210)}
-MEASURES = {"contribution": "the change when it is read (p after it − p before it)",
-            "salience": "integrated gradients of the final p (baseline: every word blanked; 8 steps)"}
+MEASURES = {"contribution": "the change when it is read",
+            "salience": "integrated gradients of the final p"}
+MEASURE_TIPS = {"contribution": "p(positive) after the word minus p(positive) before it",
+                "salience": "Integrated gradients of the final p(positive); baseline: every word blanked; 8 steps"}
+CHECK_TIPS = {"rnn": "Draw the vanilla RNN's p(positive) after every word",
+              "gru": "Draw the GRU's p(positive) after every word",
+              "lstm": "Draw the LSTM's p(positive) after every word",
+              "bow": "Draw the bag of words' p(positive): it ignores word order, a baseline for the RNNs",
+              VADER: "Draw VADER's score: hand-written word rules, no learning, for comparison",
+              TRAINING: "Draw the p(positive) of the model training on the Train tab, as it is now"}
 LABELLED_WORDS = {"not", "n't", "no", "never", "but", "although", "though"}  # and the first and last word
 POSITIVE_COLOR, NEGATIVE_COLOR = (214, 69, 48, 70), (49, 105, 188, 70)
 
@@ -63,6 +71,7 @@ class ReadTab(QWidget):
         self.open_models: dict[str, object] = {}  # name -> SentimentModelInfo
         self.text_box = QLineEdit()
         self.text_box.setPlaceholderText("Type a sentence: the curves follow every word")
+        self.text_box.setToolTip("The sentence the models read: every curve is redrawn as you type each word")
         self.text_box.textChanged.connect(self.submit)
         self.checks: dict[str, QCheckBox] = {}
         choose = QHBoxLayout()
@@ -72,15 +81,23 @@ class ReadTab(QWidget):
             check.setChecked(name in ("rnn", "lstm", VADER))
             check.setEnabled(name == VADER)
             check.setVisible(name != TRAINING)
+            check.setToolTip(CHECK_TIPS[name])
             check.toggled.connect(self.submit)
             self.checks[name] = check
             choose.addWidget(check)
         choose.addStretch(1)
         self.colour_model = QComboBox()  # whose reading colours the words, the path and the unit
+        self.colour_model.setToolTip("The model whose reading colours the words, draws the path and shows its "
+                                     "sentiment unit")
         self.colour_model.currentIndexChanged.connect(self.submit)  # its integrated gradients are computed
         self.measure = QComboBox()
         for key, text in MEASURES.items():
             self.measure.addItem(text, key)
+            self.measure.setItemData(self.measure.count() - 1, MEASURE_TIPS[key], Qt.ItemDataRole.ToolTipRole)
+        self.measure.setToolTip("How each word is coloured: how much reading it moved p(positive), or how much "
+                                "the final prediction depends on it")
+        self.measure.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.measure.setMinimumContentsLength(18)  # its long entries are elided, not widening the window
         self.measure.currentIndexChanged.connect(self.redraw)
         colour_row = QHBoxLayout()
         colour_row.addWidget(QLabel("Colour the words by"))

@@ -42,6 +42,13 @@ class TrainTab(QWidget):
         self.min_words = spin_box(0, 60, DEFAULTS.min_words, 5)
         self.min_words.setSpecialValueText("all sentences")
         self.probe = QLineEdit(DEFAULTS.probe)
+        self.arch.setToolTip("The network to train: vanilla RNN, GRU, LSTM, or a bag of words that ignores order")
+        self.steps.setToolTip("How many training steps, each on a batch of 64 sentences")
+        self.hidden.setToolTip("The size of the network's hidden state (its memory of the sentence so far)")
+        self.min_words.setToolTip("Train and validate only on sentences this long or longer, to test long-range "
+                                  "memory")
+        self.probe.setToolTip("A sentence read after every evaluation: its p(positive) curve shows what the "
+                              "model has learned so far")
         form = QFormLayout()
         form.addRow("Network", self.arch)
         form.addRow("Iterations (64 sentences each)", self.steps)
@@ -54,6 +61,9 @@ class TrainTab(QWidget):
         self.train_button.clicked.connect(self.start)
         self.pause_button.clicked.connect(lambda: self.control("resume" if self.state == "paused" else "pause"))
         self.stop_button.clicked.connect(lambda: self.control("stop"))
+        self.train_button.setToolTip("Start training the chosen network from scratch with these settings")
+        self.pause_button.setToolTip("Pause training, or resume it where it stopped; nothing is lost")
+        self.stop_button.setToolTip("Stop training; the model trained so far stays readable on the Read tab")
         buttons = QHBoxLayout()
         for button in (self.train_button, self.pause_button, self.stop_button):
             buttons.addWidget(button)
