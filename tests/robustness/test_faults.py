@@ -37,6 +37,20 @@ from rnnstudio.worker.gates_messages import (
     InterventionResult,
 )
 from rnnstudio.worker.protocol import ErrorInfo
+from rnnstudio.worker.sentiment_messages import (
+    GradientReachRequest,
+    GradientReachResult,
+    LoadSentimentModelsRequest,
+    MinimalPairRequest,
+    MinimalPairResult,
+    SentimentExamplesRequest,
+    SentimentExamplesResult,
+    SentimentModelsInfo,
+    SentimentReadRequest,
+    SentimentReadResult,
+    SentimentTrainSpec,
+    StartSentimentTrainingRequest,
+)
 from rnnstudio.worker.vqa_messages import (
     LoadVQAModelRequest,
     VQAEvalRequest,
@@ -59,6 +73,19 @@ def _open_models(client, files, *tasks):
         client.run(LoadCaptionModelRequest(path=str(files["caption"])))
     if "vqa" in tasks:
         client.run(LoadVQAModelRequest(path=str(files["vqa"])))
+    if "sentiment" in tasks:
+        client.run(LoadSentimentModelsRequest(paths=_sentiment_paths(files)))
+
+
+def _sentiment_paths(files) -> tuple[str, ...]:
+    """Tiny, really trained sentiment models (an LSTM and a vanilla RNN), written when a case needs them."""
+    from sentiment_files import write_tiny_models
+
+    folder = files["tmp"] / "sentiment"
+    if not folder.is_dir():
+        folder.mkdir()
+        write_tiny_models(folder)
+    return tuple(str(p) for p in sorted(folder.glob("*.safetensors")))
 
 
 def _picture():
@@ -72,9 +99,11 @@ def _picture():
 def _cases():
     import rnnstudio.train.vqa as train_vqa
     from rnnstudio.nn import charrnn, modelfile
+    from rnnstudio.data import sentiment as sentiment_data
     from rnnstudio.nn.captioner import Captioner
+    from rnnstudio.nn.sentiment import SentimentClassifier
     from rnnstudio.nn.vqa import VQAModel
-    from rnnstudio.worker import caption_work, charrnn_work, gates_work, vqa_work
+    from rnnstudio.worker import caption_work, charrnn_work, gates_work, sentiment_work, vqa_work
 
     values = np.random.default_rng(0).random((40, 16)).astype(np.float32)
     return {
@@ -106,6 +135,20 @@ def _cases():
                     VQAResult),
         # after 3 of its 10 steps, with progress sent
         "vqa eval": (("vqa",), (train_vqa, "predict_answers", 3), lambda f: VQAEvalRequest(), VQAEvalResult),
+        # the second of the two files fails, after the first was opened
+        "sentiment load": ((), (sentiment_work, "load_sentiment", 1),
+                           lambda f: LoadSentimentModelsRequest(paths=_sentiment_paths(f)), SentimentModelsInfo),
+        # the second model's forward-only curve (the first one's is read with its integrated gradients)
+        "sentiment read": (("sentiment",), (sentiment_work, "curve_only", 0),
+                           lambda f: SentimentReadRequest(text="the film was not good", models=("lstm", "rnn"),
+                                                          salience_of="lstm"), SentimentReadResult),
+        "sentiment reach": (("sentiment",), (SentimentClassifier, "gradient_reach", 1),
+                            lambda f: GradientReachRequest(text="the film was not good at all"), GradientReachResult),
+        "sentiment pair": (("sentiment",), (sentiment_data, "insert_not", 0),
+                           lambda f: MinimalPairRequest(text="the film was good", edit="not"), MinimalPairResult),
+        "sentiment examples": (("sentiment",), (SentimentClassifier, "predict_ids", 0),
+                               lambda f: SentimentExamplesRequest(model="lstm", per_source=3),
+                               SentimentExamplesResult),
     }
 
 
@@ -160,11 +203,13 @@ def test_every_kind_of_request_is_covered():
     served = {r.__name__ for r in subclasses(Request) if r.__module__.startswith("rnnstudio.")}
     covered = {"SampleRequest", "LoadCharRNNRequest", "SaveCharRNNRequest", "GatesRequest", "HypothesisRequest",
                "InterventionRequest", "GradientRequest", "CaptionRequest", "LoadCaptionModelRequest",
-               "LoadVQAModelRequest", "VQAQuestionRequest", "VQAEvalRequest", "StartCharRNNTrainingRequest"}
+               "LoadVQAModelRequest", "VQAQuestionRequest", "VQAEvalRequest", "StartCharRNNTrainingRequest",
+               "LoadSentimentModelsRequest", "SentimentReadRequest", "GradientReachRequest", "MinimalPairRequest",
+               "SentimentExamplesRequest", "StartSentimentTrainingRequest"}
     # tests' hook, and reading a file the user chose (a plain function, like it); pause/resume/stop flags
     not_model_work = {"CallRequest", "ReadFileRequest", "TrainingControlRequest"}
     assert served - not_model_work == covered
-    assert len(CASES) == len(covered) - 1
+    assert len(CASES) == len(covered) - 2  # the training requests: their own tests below
 
 
 def _spec(corpus, steps):
@@ -205,6 +250,24 @@ def test_a_fault_in_a_timeline_sample_stops_the_run_not_the_worker(client, tiny_
     assert client.worker.jobs.job.iteration == 10
     final = client.run(StartCharRNNTrainingRequest(spec=_spec(tiny_text_file, 12)))
     assert final.iteration == 12
+
+
+def test_a_fault_in_a_sentiment_training_step_stops_that_run_and_the_next_run_trains(client, fail_once):
+    from rnnstudio.train.sentiment import SentimentTrainer
+
+    spec = SentimentTrainSpec(arch="rnn", steps=20, hidden=8, eval_every=10, probe_every=5)
+    raised = fail_once(SentimentTrainer, "step", after=6)
+    first = client.worker.submit(StartSentimentTrainingRequest(spec=spec))
+    error = client.wait(first, "errored")
+    assert raised == ["step"]
+    assert not error.user_error and error.message.startswith("training stopped by an internal error")
+    assert "InjectedFault: injected fault in step" in error.message
+    assert client.worker.jobs.job.state == "stopped"
+    # The stopped run's model can still read a sentence, and a new run trains to its end.
+    reading = client.run(SentimentReadRequest(text="the film was good", models=("training",)))
+    assert set(reading.readings) == {"training"}
+    final = client.run(StartSentimentTrainingRequest(spec=spec))
+    assert final.state == "finished" and final.iteration == 20
 
 
 # --- a model file deleted while in use ------------------------------------------------------------
