@@ -51,6 +51,20 @@ from rnnstudio.worker.sentiment_messages import (
     SentimentTrainSpec,
     StartSentimentTrainingRequest,
 )
+from rnnstudio.worker.translate_messages import (
+    Forcing,
+    ForcingRequest,
+    LengthCurves,
+    LengthCurvesRequest,
+    LoadTranslatorsRequest,
+    NextWords,
+    NextWordsRequest,
+    StartTranslateTrainingRequest,
+    TranslateRequest,
+    TranslateTrainSpec,
+    Translation,
+    TranslatorsInfo,
+)
 from rnnstudio.worker.vqa_messages import (
     LoadVQAModelRequest,
     VQAEvalRequest,
@@ -73,6 +87,8 @@ def _open_models(client, files, *tasks):
         client.run(LoadCaptionModelRequest(path=str(files["caption"])))
     if "vqa" in tasks:
         client.run(LoadVQAModelRequest(path=str(files["vqa"])))
+    if "translate" in tasks:
+        client.run(LoadTranslatorsRequest(path=_translator_path(files), test_pairs=4))
     if "sentiment" in tasks:
         client.run(LoadSentimentModelsRequest(paths=_sentiment_paths(files)))
 
@@ -86,6 +102,16 @@ def _sentiment_paths(files) -> tuple[str, ...]:
         folder.mkdir()
         write_tiny_models(folder)
     return tuple(str(p) for p in sorted(folder.glob("*.safetensors")))
+
+
+def _translator_path(files) -> str:
+    """A tiny, really trained translator, written when a case needs it."""
+    from translate_helpers import train_tiny_translator
+
+    path = files["tmp"] / "tiny-translator.safetensors"
+    if not path.is_file():
+        train_tiny_translator(path)
+    return str(path)
 
 
 def _picture():
@@ -102,7 +128,9 @@ def _cases():
     from rnnstudio.data import sentiment as sentiment_data
     from rnnstudio.nn.captioner import Captioner
     from rnnstudio.nn.sentiment import SentimentClassifier
+    from rnnstudio.nn import translation
     from rnnstudio.nn.vqa import VQAModel
+    from rnnstudio.train import translation as train_translation
     from rnnstudio.worker import caption_work, charrnn_work, gates_work, sentiment_work, vqa_work
 
     values = np.random.default_rng(0).random((40, 16)).astype(np.float32)
@@ -135,6 +163,17 @@ def _cases():
                     VQAResult),
         # after 3 of its 10 steps, with progress sent
         "vqa eval": (("vqa",), (train_vqa, "predict_answers", 3), lambda f: VQAEvalRequest(), VQAEvalResult),
+        "translate load": ((), (translation, "load_translator", 0),
+                           lambda f: LoadTranslatorsRequest(path=_translator_path(f), test_pairs=4), TranslatorsInfo),
+        "translate": (("translate",), (translation.Translator, "translate", 0),
+                      lambda f: TranslateRequest(text="Je suis content.", width=3), Translation),
+        "translate next words": (("translate",), (translation.Translator, "step_top_k", 0),
+                                 lambda f: NextWordsRequest(text="Je suis content.", k=3), NextWords),
+        "translate forcing": (("translate",), (translation.Translator, "forcing_comparison", 0),
+                              lambda f: ForcingRequest(french="Je suis content.", english="I am happy."), Forcing),
+        # its second chunk of test sentences fails, after the first chunk's progress was sent
+        "translate curves": (("translate",), (train_translation, "translate_pairs", 1),
+                             lambda f: LengthCurvesRequest(roles=("attention",), limit=300), LengthCurves),
         # the second of the two files fails, after the first was opened
         "sentiment load": ((), (sentiment_work, "load_sentiment", 1),
                            lambda f: LoadSentimentModelsRequest(paths=_sentiment_paths(f)), SentimentModelsInfo),
@@ -169,6 +208,8 @@ def test_a_fault_in_a_request_is_reported_and_the_next_one_is_served(kind, clien
     assert client.recorder.of(rid, "result_ready") == []
     if kind == "vqa eval":  # it failed part-way, after reporting progress
         assert [r.payload.pictures_done for r in client.recorder.of(rid, "partial_ready")] == [0, 100, 200, 300]
+    if kind == "translate curves":
+        assert [r.payload.done for r in client.recorder.of(rid, "partial_ready")] == [0, 256]
     assert client.worker.running
 
     again = client.run(make(files))  # the same request, now without a fault
@@ -205,11 +246,13 @@ def test_every_kind_of_request_is_covered():
                "InterventionRequest", "GradientRequest", "CaptionRequest", "LoadCaptionModelRequest",
                "LoadVQAModelRequest", "VQAQuestionRequest", "VQAEvalRequest", "StartCharRNNTrainingRequest",
                "LoadSentimentModelsRequest", "SentimentReadRequest", "GradientReachRequest", "MinimalPairRequest",
-               "SentimentExamplesRequest", "StartSentimentTrainingRequest"}
+               "SentimentExamplesRequest", "StartSentimentTrainingRequest",
+               "LoadTranslatorsRequest", "TranslateRequest", "NextWordsRequest", "ForcingRequest", "LengthCurvesRequest",
+               "StartTranslateTrainingRequest"}
     # tests' hook, and reading a file the user chose (a plain function, like it); pause/resume/stop flags
     not_model_work = {"CallRequest", "ReadFileRequest", "TrainingControlRequest"}
     assert served - not_model_work == covered
-    assert len(CASES) == len(covered) - 2  # the training requests: their own tests below
+    assert len(CASES) == len(covered) - 3  # the training requests: their own tests below
 
 
 def _spec(corpus, steps):
@@ -268,6 +311,24 @@ def test_a_fault_in_a_sentiment_training_step_stops_that_run_and_the_next_run_tr
     assert set(reading.readings) == {"training"}
     final = client.run(StartSentimentTrainingRequest(spec=spec))
     assert final.state == "finished" and final.iteration == 20
+
+
+def test_a_fault_in_a_translation_training_step_stops_that_run_and_the_next_run_trains(client, files, fail_once):
+    from rnnstudio.train.translation import TranslationTrainer
+
+    client.run(LoadTranslatorsRequest(path=_translator_path(files), test_pairs=4))
+    spec = TranslateTrainSpec(hidden=16, embed=8, steps=6, batch_size=8, eval_every=3, valid_pairs=4, train_pairs=300)
+    raised = fail_once(TranslationTrainer, "step", after=4)
+    first = client.worker.submit(StartTranslateTrainingRequest(spec=spec))
+    error = client.wait(first, "errored")
+    assert raised == ["step"]
+    assert not error.user_error and error.message.startswith("training stopped by an internal error")
+    assert "InjectedFault: injected fault in step" in error.message
+    assert client.worker.jobs.job.state == "stopped"
+    final = client.run(StartTranslateTrainingRequest(spec=spec))  # a new run trains to its end
+    assert final.state == "finished" and final.iteration == 6
+    again = client.run(TranslateRequest(text="Je suis content.", role="trained", width=2))
+    assert again.role == "trained" and isinstance(again.translation, str)
 
 
 # --- a model file deleted while in use ------------------------------------------------------------
