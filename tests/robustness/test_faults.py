@@ -247,8 +247,8 @@ def test_every_kind_of_request_is_covered():
                "LoadVQAModelRequest", "VQAQuestionRequest", "VQAEvalRequest", "StartCharRNNTrainingRequest",
                "LoadSentimentModelsRequest", "SentimentReadRequest", "GradientReachRequest", "MinimalPairRequest",
                "SentimentExamplesRequest", "StartSentimentTrainingRequest",
-               "LoadTranslatorsRequest", "TranslateRequest", "NextWordsRequest", "ForcingRequest", "LengthCurvesRequest",
-               "StartTranslateTrainingRequest"}
+               "LoadTranslatorsRequest", "TranslateRequest", "NextWordsRequest", "ForcingRequest",
+               "LengthCurvesRequest", "StartTranslateTrainingRequest"}
     # tests' hook, and reading a file the user chose (a plain function, like it); pause/resume/stop flags
     not_model_work = {"CallRequest", "ReadFileRequest", "TrainingControlRequest"}
     assert served - not_model_work == covered
