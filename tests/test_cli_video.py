@@ -114,3 +114,10 @@ def test_train_video_tiny(capsys, tmp_path):
                              "--eval-clips", "4", "--log-every", "1", "--device", "cpu", "--out", out)
     assert code == 0, err
     assert out.is_file() and "unseen camera clips" in err
+
+
+def test_the_shipped_model_answers_by_default(capsys, files):
+    code, out, err = call_main(capsys, "video", "--device", "cpu", "--json", files["video"])
+    assert code == 0, err
+    r = json.loads(out)
+    assert r["frames"] == 18 and r["motion"] in MOTIONS

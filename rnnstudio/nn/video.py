@@ -2,6 +2,7 @@
 
     frame x_t (3, 64, 64) --SmallEncoder (the captioner's, frozen)--> (C, 8, 8) --avg pool--> (C, 4, 4)
     v_t = ReLU(W_p [f_t, f_t - f_(t-1)])           a vector per frame: what is there, what changed
+                                                   (config.delta; without it, W_p f_t)
     h_t, c_t = LSTM(v_t, (h_{t-1}, c_{t-1}))       the memory across frames
     P(motion | x_1..x_t) = softmax(W_m h_t)        after every frame: the prediction as it forms
     P(object | x_1..x_t) = softmax(W_o h_t)        which (colour, shape) does it: "red circle"

@@ -18,7 +18,7 @@ class VideoDefaults:
     batch_size: int = 64
     lr: float = 2e-3
     hidden: int = 256
-    delta: bool = False  # the LSTM also reads each frame's change from the one before
+    delta: bool = True  # the LSTM also reads each frame's change from the one before
     encoder: str | None = None  # a caption model file whose small encoder is used; None: the shipped one
     eval_clips: int = 400  # unseen clips of each look measured at the end
     log_every: int = 100
