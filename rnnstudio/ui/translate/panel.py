@@ -31,6 +31,7 @@ class TranslatePanel(Panel):
     def __init__(self, worker, parent=None):
         super().__init__(worker, parent)
         self.models: TranslatorsInfo | None = None
+        self.load_problem: str | None = None  # why the shipped models did not open
         self.curve_limit = 0  # BLEU curves on the whole test split (tests measure fewer)
         self.train_overrides: dict = {}  # TranslateTrainSpec fields the controls do not show (tests)
         self.translating = TranslateTab(self)
@@ -54,8 +55,18 @@ class TranslatePanel(Panel):
 
     def on_worker_ready(self, _device: str) -> None:
         self.training._update_buttons()
+        # No shipped model is a state the panel lives with (the Train tab still works), said as a
+        # note a lesson may replace, not an error.
         self.worker.submit(LoadTranslatorsRequest(), slot="translate.load", on_result=self._on_models_loaded,
-                           on_error=self.on_worker_error)
+                           on_error=self._on_no_shipped_model)
+
+    def _on_no_shipped_model(self, error) -> None:
+        self.load_problem = error.message
+        if not error.user_error:  # a bug, not a missing file: said as one
+            self.on_worker_error(error)
+            return
+        self.show_info(error.message)
+        self.status_message.emit(error.message)
 
     def _on_models_loaded(self, info: TranslatorsInfo) -> None:
         self.models = info
@@ -97,9 +108,9 @@ class TranslatePanel(Panel):
         from rnnstudio.ui.screenshot import wait_for_worker, wait_until
 
         wait_for_worker(app, window)
-        wait_until(app, lambda: self.models is not None or self.message.kind == "error", 60, "the translation models")
+        wait_until(app, lambda: self.models is not None or self.load_problem is not None, 60, "the translation models")
         if self.models is None:
-            raise UserError(f"the translation model could not be opened: {self.message.label.text()}")
+            raise UserError(f"the translation model could not be opened: {self.load_problem}")
         self.show_tab(self.translating)
         self.translate(ADJECTIVE_AFTER)
         wait_until(app, lambda: self._shows(ADJECTIVE_AFTER), 60, "a translation")

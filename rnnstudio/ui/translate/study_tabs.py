@@ -39,6 +39,7 @@ class ForcingTab(QWidget):
         v = QVBoxLayout(self)
         row = QHBoxLayout()
         self.pairs = QComboBox()
+        self.pairs.setToolTip("A pair of the test split, read teacher forced and free running")
         self.pairs.currentIndexChanged.connect(lambda _i: self.compare())
         row.addWidget(QLabel("Test pair:"))
         row.addWidget(self.pairs, 1)
@@ -124,11 +125,15 @@ class AttentionOrNotTab(QWidget):
         for label in (self.sentence, self.with_label, self.without_label):
             bv.addWidget(label)
         self.compare_button = QPushButton("Translate the Translate tab's sentence with both")
+        self.compare_button.setToolTip("Translate the Translate tab's French with the attention model "
+                                       "and the plain one")
         self.compare_button.clicked.connect(self.compare_sentence)
         bv.addWidget(self.compare_button)
         v.addWidget(box)
         row = QHBoxLayout()
         self.curves_button = QPushButton("Measure BLEU by sentence length on the test split")
+        self.curves_button.setToolTip("Greedy translations of the test split by each model, graded with BLEU "
+                                      "by French sentence length")
         self.curves_button.clicked.connect(self.measure)
         self.progress = QProgressBar()
         self.progress.setVisible(False)

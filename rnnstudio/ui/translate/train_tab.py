@@ -50,6 +50,14 @@ class TrainTab(QWidget):
         self.forcing_spin = float_spin_box(0.0, 1.0, d.teacher_forcing, 0.1, 2)
         self.pairs_spin = spin_box(0, 1_000_000, d.train_pairs, 1000)
         self.pairs_spin.setSpecialValueText("all")
+        self.attention_combo.setToolTip("Additive attention lets the decoder look back at every French word; "
+                                        "none squeezes the sentence into one vector")
+        self.cell_combo.setToolTip("The recurrent cell of the encoder and the decoder")
+        self.steps_spin.setToolTip("Training steps (batches) to run")
+        self.hidden_spin.setToolTip("Hidden units of the encoder and the decoder")
+        self.forcing_spin.setToolTip("Teacher forcing: how often the decoder is fed the reference's previous word "
+                                     "instead of its own guess")
+        self.pairs_spin.setToolTip("Train on the first pairs only, for a quick run; all: every training pair")
         for label, widget in (("Attention:", self.attention_combo), ("Cell:", self.cell_combo),
                               ("Steps:", self.steps_spin), ("Hidden units:", self.hidden_spin),
                               ("Teacher forcing:", self.forcing_spin), ("Training pairs:", self.pairs_spin)):
@@ -66,6 +74,9 @@ class TrainTab(QWidget):
         self.pause_button.clicked.connect(self.pause_or_resume)
         self.stop_button = QPushButton("Stop")
         self.stop_button.clicked.connect(lambda: self.control("stop"))
+        self.train_button.setToolTip("Train a new translator with these settings, in the background")
+        self.pause_button.setToolTip("Pause the training, or resume it")
+        self.stop_button.setToolTip("Stop the training; the model trained so far stays for translating")
         for b in (self.train_button, self.pause_button, self.stop_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
