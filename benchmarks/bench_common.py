@@ -310,3 +310,37 @@ class App:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def training_stall(app: App, cfg: Settings, name: str, start_request, started_type, draw) -> tuple[list, list, list]:
+    """The GUI thread's longest stalls with the worker idle, and while it trains (`start_request`, a
+    request whose partials `draw` shows as the panel does; `started_type` marks the run under way);
+    returns (idle, training, training less the GUI thread's waits for a core), one value a repeat."""
+    from rnnstudio.worker.jobs import TrainingControlRequest
+
+    idle, busy, own = [], [], []
+    probe = StallProbe()
+    for i in range(cfg.stall_repeats):
+        probe.start()
+        run_events(cfg.stall_seconds)
+        idle.append(probe.stop())
+        s = {"started": False, "ended": False, "error": None}
+
+        def partial(p, s=s):
+            s["started"] = s["started"] or isinstance(p, started_type)
+            draw(p)
+
+        app.worker.submit(start_request, slot=f"{name}.train", on_partial=partial,
+                          on_result=lambda _p, s=s: s.update(ended=True),
+                          on_error=lambda e, s=s: s.update(error=e.message, ended=True))
+        wait_until(lambda s=s: s["started"] or s["error"], 180, f"{name} training to start")
+        if s["error"]:
+            raise RuntimeError(f"training through the worker failed: {s['error']}")
+        probe.start()
+        run_events(max(cfg.stall_seconds, 3.0))
+        busy.append(probe.stop())
+        own.append(probe.own_ms)
+        app.worker.submit(TrainingControlRequest(action="stop"))
+        wait_until(lambda s=s: s["ended"], 60, "training to stop")
+        log(f"  {name}_train_stall {i + 1}/{cfg.stall_repeats}: idle {idle[-1]:.1f} ms, training {busy[-1]:.1f} ms")
+    return idle, busy, own

@@ -8,7 +8,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from bench_common import STALL_PROBE_MS, App, Row, Settings, StallProbe, log, median, run_events, spread, wait_until
+from bench_common import (STALL_PROBE_MS, App, Row, Settings, log, median, spread,
+                          training_stall, wait_until)
 
 WORDS = ("the movie had slow parts , but overall was worth watching and the acting was not bad at all "
          "although the ending").split()
@@ -78,38 +79,13 @@ def case_sentiment_read(cfg: Settings, threads: int, device: str, tmp: Path) -> 
 
 
 def case_sentiment_train_stall(cfg: Settings, threads: int, device: str, tmp: Path) -> list[Row]:
-    from rnnstudio.worker.jobs import TrainingControlRequest
     from rnnstudio.worker.sentiment_messages import SentimentTrainingStarted, SentimentTrainSpec
     from rnnstudio.worker.sentiment_messages import StartSentimentTrainingRequest
 
-    idle, busy, own = [], [], []
     with App(threads, device) as app:
         tab = app.window.panels["sentiment"].training
-        probe = StallProbe()
-        for i in range(cfg.stall_repeats):
-            probe.start()
-            run_events(cfg.stall_seconds)
-            idle.append(probe.stop())
-            s = {"started": False, "ended": False, "error": None}
-
-            def partial(p, s=s):
-                s["started"] = s["started"] or isinstance(p, SentimentTrainingStarted)
-                tab._on_partial(p)  # drawn as the panel draws it
-
-            app.worker.submit(StartSentimentTrainingRequest(spec=SentimentTrainSpec(steps=10**6, eval_every=100)),
-                              on_partial=partial, on_result=lambda _p, s=s: s.update(ended=True),
-                              on_error=lambda e, s=s: s.update(error=e.message, ended=True))
-            wait_until(lambda s=s: s["started"] or s["error"], 180, "sentiment training to start")
-            if s["error"]:
-                raise RuntimeError(f"training through the worker failed: {s['error']}")
-            probe.start()
-            run_events(max(cfg.stall_seconds, 3.0))
-            busy.append(probe.stop())
-            own.append(probe.own_ms)
-            app.worker.submit(TrainingControlRequest(action="stop"))
-            wait_until(lambda s=s: s["ended"], 60, "training to stop")
-            log(f"  sentiment_train_stall {i + 1}/{cfg.stall_repeats}: idle {idle[-1]:.1f} ms, "
-                f"training {busy[-1]:.1f} ms")
+        request = StartSentimentTrainingRequest(spec=SentimentTrainSpec(steps=10**6, eval_every=100))
+        idle, busy, own = training_stall(app, cfg, "sentiment", request, SentimentTrainingStarted, tab._on_partial)
     row = Row("sentiment_train_stall", median(busy), median(idle), "ms", "<= 50 ms", median(busy) <= 50.0)
     row.notes.append(f"probe every {STALL_PROBE_MS} ms, {threads} torch thread(s), the app's default sentiment LSTM; "
                      f"training {spread(busy, '{:.1f}')}, idle {spread(idle, '{:.1f}')} ms; less the GUI thread's "

@@ -13,8 +13,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from bench_common import STALL_GOAL_MS, STALL_PROBE_MS, App, Row, Settings, StallProbe, log, median, run_events
-from bench_common import spread, wait_until
+from bench_common import STALL_GOAL_MS, STALL_PROBE_MS, App, Row, Settings, log, median
+from bench_common import spread, training_stall, wait_until
 
 SENTENCE = "Je ne pense pas que Tom veuille venir avec nous ce soir."  # 10 words (11 with the full stop)
 GOAL_MS = 50.0
@@ -96,40 +96,14 @@ def case_translate_beam(cfg: Settings, threads: int, device: str, tmp: Path) -> 
 
 
 def case_translate_train_stall(cfg: Settings, threads: int, device: str, tmp: Path) -> list[Row]:
-    from rnnstudio.worker.jobs import TrainingControlRequest
     from rnnstudio.worker.translate_messages import (
         StartTranslateTrainingRequest, TranslateTrainingStarted, TranslateTrainSpec,
     )
 
-    idle, busy, own = [], [], []
     with App(threads, device) as app:
         tab = app.window.panels["translate"].training
-        probe = StallProbe()
-        for i in range(cfg.stall_repeats):
-            probe.start()
-            run_events(cfg.stall_seconds)
-            idle.append(probe.stop())
-            s = {"started": False, "ended": False, "error": None}
-
-            def partial(p, s=s):
-                s["started"] = s["started"] or isinstance(p, TranslateTrainingStarted)
-                tab._partial(p)  # drawn as the panel draws it
-
-            app.worker.submit(StartTranslateTrainingRequest(spec=TranslateTrainSpec(steps=10**6, eval_every=200)),
-                              slot="translate.train", on_partial=partial,
-                              on_result=lambda _p, s=s: s.update(ended=True),
-                              on_error=lambda e, s=s: s.update(error=e.message, ended=True))
-            wait_until(lambda s=s: s["started"] or s["error"], 180, "translation training to start")
-            if s["error"]:
-                raise RuntimeError(f"training through the worker failed: {s['error']}")
-            probe.start()
-            run_events(max(cfg.stall_seconds, 3.0))
-            busy.append(probe.stop())
-            own.append(probe.own_ms)
-            app.worker.submit(TrainingControlRequest(action="stop"))
-            wait_until(lambda s=s: s["ended"], 60, "training to stop")
-            log(f"  translate_train_stall {i + 1}/{cfg.stall_repeats}: idle {idle[-1]:.1f} ms, "
-                f"training {busy[-1]:.1f} ms")
+        request = StartTranslateTrainingRequest(spec=TranslateTrainSpec(steps=10**6, eval_every=200))
+        idle, busy, own = training_stall(app, cfg, "translate", request, TranslateTrainingStarted, tab._partial)
     row = Row("translate_train_stall", median(busy), median(idle), "ms", "<= 50 ms", median(busy) <= 50.0)
     row.notes.append(f"probe every {STALL_PROBE_MS} ms, {threads} torch thread(s), the app's default translator "
                      f"(GRU 256, attention); training {spread(busy, '{:.1f}')}, idle {spread(idle, '{:.1f}')} ms; "
