@@ -23,7 +23,7 @@ weights come from a local file only: nothing is ever downloaded.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from rnnstudio.errors import UserError
+from rnnstudio.nn.modelfile import ModelConfig
 
 PAD, START, END, UNK = "<pad>", "<start>", "<end>", "<unk>"
 SPECIALS = [PAD, START, END, UNK]
@@ -43,7 +44,7 @@ TASK = "caption"
 
 
 @dataclass(frozen=True)
-class CaptionerConfig:
+class CaptionerConfig(ModelConfig):
     vocab_size: int
     encoder: str = "small"  # small (a 4-block conv net) | resnet18 (torchvision, local weights)
     image_size: int = 64  # input pictures are square, this many pixels a side
@@ -76,14 +77,6 @@ class CaptionerConfig:
     @property
     def feature_size(self) -> int:
         return self.channels if self.encoder == "small" else 512
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> CaptionerConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 # --- the encoder --------------------------------------------------------------------------

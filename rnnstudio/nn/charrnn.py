@@ -10,10 +10,11 @@ import contextlib
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import torch
 from torch import nn
+from rnnstudio.nn.modelfile import ModelConfig
 
 ARCHS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 # The kernel each of those modules calls in its forward (CharRNN's "rnn" is always tanh).
@@ -23,7 +24,7 @@ BURST_S = 0.005  # generate() yields the characters it drew about every 5 ms
 
 
 @dataclass(frozen=True)
-class CharRNNConfig:
+class CharRNNConfig(ModelConfig):
     vocab_size: int
     arch: str = "lstm"  # lstm | gru | rnn (the vanilla tanh RNN of docs/LECTURE.md)
     layers: int = 2
@@ -38,14 +39,6 @@ class CharRNNConfig:
             raise ValueError("layers, hidden and vocab_size must be positive, embed at least 0")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError("dropout must be in [0, 1)")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> CharRNNConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 class CharRNN(nn.Module):

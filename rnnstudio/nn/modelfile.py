@@ -8,6 +8,7 @@ so a crash or a full disk never leaves a half-written model.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -46,6 +47,20 @@ class ModelFile:
     tensors: dict[str, torch.Tensor]
     trained: dict = field(default_factory=dict)
     path: Path | None = None
+
+
+class ModelConfig:
+    """A model's config as a file's header holds it: a dataclass written with `to_dict()` and
+    read back with `from_dict()`, which ignores keys it does not know (a file from a later
+    version may carry more)."""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 def save_model_file(path: str | os.PathLike, model: ModelFile) -> None:

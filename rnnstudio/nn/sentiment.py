@@ -45,7 +45,7 @@ is wrapped at the end: its compound score c in [-1, 1] read as p(positive) = (c 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -54,6 +54,7 @@ from torch import nn
 
 from rnnstudio.data.sentiment import PAD, SPECIALS, UNK, Token, Vocabulary, tokenize
 from rnnstudio.errors import UserError
+from rnnstudio.nn.modelfile import ModelConfig
 
 TASK = "sentiment"
 ARCHS = ("rnn", "gru", "lstm", "bow")
@@ -75,7 +76,7 @@ class SentimentTextError(UserError):
 
 
 @dataclass(frozen=True)
-class SentimentConfig:
+class SentimentConfig(ModelConfig):
     vocab_size: int
     arch: str = "lstm"  # rnn (vanilla tanh RNN) | gru | lstm | bow (mean of the embeddings, no order)
     embed: int = 64  # word embedding size
@@ -95,14 +96,6 @@ class SentimentConfig:
     def state_size(self) -> int:
         """The width of h_t: hidden units, or the embedding size for the bag of words."""
         return self.embed if self.arch == "bow" else self.hidden
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> SentimentConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 @dataclass

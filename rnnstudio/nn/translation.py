@@ -24,7 +24,7 @@ panel or the command line shows (`TranslationResult.to_json`).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -36,6 +36,7 @@ from rnnstudio.data.translation import (
     SPECIALS, UNK, Casing, Vocabulary, is_word, join_words, tokenize_english, tokenize_french,
 )
 from rnnstudio.errors import ModelFileError, UserError
+from rnnstudio.nn.modelfile import ModelConfig
 
 CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
 ATTENTIONS = ("none", "additive")
@@ -46,7 +47,7 @@ WHAT_IF_TOP = 5  # what step_top_k offers by default: the decoder's five likelie
 
 
 @dataclass(frozen=True)
-class TranslatorConfig:
+class TranslatorConfig(ModelConfig):
     source_vocab_size: int
     target_vocab_size: int
     cell: str = "gru"  # gru | lstm, in the encoder and the decoder
@@ -71,14 +72,6 @@ class TranslatorConfig:
             raise ValueError("hidden must be even: the encoder's two directions have half of it each")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError("dropout must be in [0, 1)")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> TranslatorConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 class AdditiveAttention(nn.Module):

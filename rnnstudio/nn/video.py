@@ -18,7 +18,7 @@ there, not which way one of them went.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -27,12 +27,13 @@ from torch import nn
 from rnnstudio.data.clips import MOTIONS, OBJECTS, sentence
 from rnnstudio.errors import ModelFileError
 from rnnstudio.nn.captioner import SmallEncoder, images_to_tensor
+from rnnstudio.nn.modelfile import ModelConfig
 
 TASK = "video"
 
 
 @dataclass(frozen=True)
-class VideoConfig:
+class VideoConfig(ModelConfig):
     image_size: int = 64
     channels: int = 128  # the encoder's (the shipped captioner's) width
     pool: int = 4  # the encoder's 8 x 8 grid averaged to pool x pool
@@ -50,14 +51,6 @@ class VideoConfig:
     @property
     def feature_size(self) -> int:
         return self.channels * self.pool * self.pool
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> VideoConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 class FrameBaseline(nn.Module):

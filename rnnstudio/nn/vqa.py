@@ -26,7 +26,7 @@ about it as often as it likes.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -35,6 +35,7 @@ from torch.nn import functional as F
 
 from rnnstudio.errors import UserError
 from rnnstudio.nn.captioner import MAX_IMAGE_SIZE, SmallEncoder, images_to_tensor
+from rnnstudio.nn.modelfile import ModelConfig
 
 PAD, UNK = "<pad>", "<unk>"
 SPECIALS = [PAD, UNK]
@@ -53,7 +54,7 @@ class QuestionError(UserError):
 
 
 @dataclass(frozen=True)
-class VQAConfig:
+class VQAConfig(ModelConfig):
     vocab_size: int
     answers: tuple = ()  # the answers in output order
     image_size: int = 64  # input pictures are square, this many pixels a side
@@ -91,10 +92,6 @@ class VQAConfig:
         d["answers"] = list(self.answers)
         return d
 
-    @classmethod
-    def from_dict(cls, d: dict) -> VQAConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 # --- words --------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from rnnstudio.nn.captioner import SPECIALS, Captioner, CaptionerConfig, images_
 from rnnstudio.train.accel import FLOAT32
 from rnnstudio.train.defaults import CaptionDefaults
 from rnnstudio.train.distributed import Run
-from rnnstudio.train.loop import TrainingLoop
+from rnnstudio.train.loop import cosine_learning_rate, TrainingLoop
 
 TRAIN_STREAM = 11  # first key of the training scenes' seeds
 EVAL_STREAM = 23  # ... and of the evaluation scenes': never the same scenes
@@ -132,9 +132,7 @@ class CaptionTrainer:
         self.metrics: dict = dict((trained or {}).get("metrics", {}))
 
     def learning_rate(self) -> float:
-        s = self.settings
-        progress = min(self.iteration / s.steps, 1.0)
-        return s.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+        return cosine_learning_rate(self.settings.lr, self.iteration, self.settings.steps)
 
     def captions_tensor(self, captions: list[list[str]]) -> torch.Tensor:
         length = min(max(len(c) for c in captions), self.config.max_len) + 2

@@ -22,7 +22,7 @@ from rnnstudio.nn.charrnn import CharRNN, CharRNNConfig
 from rnnstudio.train.accel import FLOAT32
 from rnnstudio.train.defaults import CharRNNDefaults
 from rnnstudio.train.distributed import Run
-from rnnstudio.train.loop import TrainingLoop
+from rnnstudio.train.loop import cosine_learning_rate, TrainingLoop
 from rnnstudio.train.progress import TimelineSample
 
 
@@ -115,10 +115,7 @@ class CharRNNTrainer:
         return windows[:, :-1], windows[:, 1:]  # inputs (B, T), targets (B, T)
 
     def learning_rate(self) -> float:
-        """Cosine decay from lr to lr/10 over the planned steps, then flat."""
-        s = self.settings
-        progress = min(self.iteration / s.steps, 1.0)
-        return s.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+        return cosine_learning_rate(self.settings.lr, self.iteration, self.settings.steps)
 
     def step(self) -> dict:
         """One training iteration. Returns {'iteration', 'loss', 'chars', 'seconds', 'lr'}."""

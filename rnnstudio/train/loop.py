@@ -15,6 +15,7 @@ averages the losses it logs over the processes, and only rank 0 measures, logs a
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 import time
@@ -25,6 +26,12 @@ from rnnstudio.train.distributed import Run
 from rnnstudio.train.progress import Evaluation, TrainingProgress
 
 PROGRESS_INTERVAL_S = 0.1  # report training progress at most 10 times a second
+
+
+def cosine_learning_rate(lr: float, iteration: int, steps: int) -> float:
+    """The trainers' schedule: cosine decay from lr to lr/10 over the planned steps, then flat."""
+    progress = min(iteration / steps, 1.0)
+    return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 class TrainingLoop:

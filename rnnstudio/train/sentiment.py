@@ -29,7 +29,6 @@ batches (little padding), the batches shuffled again.
 from __future__ import annotations
 
 import copy
-import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -58,6 +57,7 @@ from rnnstudio.nn.sentiment import (
     unit_accuracy,
     vader_compound,
 )
+from rnnstudio.train.loop import cosine_learning_rate
 
 BUCKET_BATCHES = 50  # batches per length-sorted pool
 
@@ -155,10 +155,7 @@ class SentimentTrainer:
         return self._batches.pop()
 
     def learning_rate(self) -> float:
-        """Cosine decay from lr to lr/10 over the planned steps, then flat."""
-        s = self.settings
-        progress = min(self.iteration / s.steps, 1.0)
-        return s.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+        return cosine_learning_rate(self.settings.lr, self.iteration, self.settings.steps)
 
     def step(self) -> dict:
         """One training iteration. Returns {'iteration', 'loss', 'items', 'seconds', 'lr'}."""

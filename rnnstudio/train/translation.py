@@ -15,7 +15,6 @@ tokens in training, 25 with punctuation), so every one is trained on as it is.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
@@ -27,6 +26,7 @@ from rnnstudio.data.translation import (
     Casing, Pair, Splits, Vocabulary, is_word, load_splits, tokenize_english, tokenize_french,
 )
 from rnnstudio.nn.translation import Translator, TranslatorConfig, pad_batch, round_weights, save_translator
+from rnnstudio.train.loop import cosine_learning_rate
 
 # BLEU by the French sentence's length in words (tokens with a letter or a digit): buckets of a
 # few hundred test sentences each, the last open-ended.
@@ -174,10 +174,7 @@ class TranslationTrainer:
         self.metrics: dict = {}
 
     def learning_rate(self) -> float:
-        """Cosine decay from lr to lr/10 over the planned steps, then flat."""
-        s = self.settings
-        progress = min(self.iteration / s.steps, 1.0)
-        return s.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+        return cosine_learning_rate(self.settings.lr, self.iteration, self.settings.steps)
 
     def step(self) -> dict:
         """One training iteration. Returns {'iteration', 'loss' (nats per English token), 'items'
