@@ -10,9 +10,9 @@ from rnnstudio.cli.common import (
     add_device_option, check_out, fraction, interrupt_says, log, non_negative_float, positive_int, probability,
 )
 from rnnstudio.errors import UserError
-from rnnstudio.train.sentiment import SentimentSettings
+from rnnstudio.train.defaults import SentimentDefaults
 
-DEFAULTS = SentimentSettings()
+DEFAULTS = SentimentDefaults()
 MAX_BATCH_BYTES = 64 * 2**20
 
 
@@ -134,7 +134,7 @@ def cmd_eval(args) -> int:
 
 def cmd_train(args) -> int:
     from rnnstudio.nn.device import select_device
-    from rnnstudio.train.sentiment import train_sentiment
+    from rnnstudio.train.sentiment import SentimentSettings, train_sentiment
 
     out = check_out(args.out)
     try:

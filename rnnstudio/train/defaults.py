@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rnnstudio.data.sentiment import LABEL_THRESHOLD, MIN_COUNT
+
 
 @dataclass(frozen=True)
 class CharRNNDefaults:
@@ -96,3 +98,26 @@ class VQADefaults:
     eval_scenes: int = 500
     log_every: int = 100
     seed: int = 0
+
+
+@dataclass(frozen=True)
+class SentimentDefaults:
+    """Every default of a sentiment training run, read by the command line, the app and the trainer."""
+
+    arch: str = "lstm"  # rnn | gru | lstm | bow
+    embed: int = 64  # word embedding size; with ~14,000 words the embeddings are most of the model
+    hidden: int = 128  # recurrent units: 256 (with dropout 0.5) did no better on validation
+    layers: int = 1  # one layer: sentences are ~20 words, and the data small
+    dropout: float = 0.4  # on embeddings and before the readout: 15,000 sentences overfit within a few passes
+    word_dropout: float = 0.05  # share of training words read as <unk>: the model learns to read past unknown words
+    batch_size: int = 64  # sentences an iteration (64 beat 32 on validation loss, same accuracy)
+    lr: float = 2e-3  # Adam's learning rate, decaying on a cosine to lr/10 (1e-3 was slower and no better)
+    weight_decay: float = 0.0  # Adam's L2 penalty (dropout is the regulariser here)
+    steps: int = 6000  # iterations planned: ~20 passes over the 18,984 training sentences at batch 64
+    grad_clip: float = 5.0  # largest gradient norm, against exploding gradients (the vanilla RNN)
+    soft_targets: float = 1.5  # > 0: train towards sigmoid(k * rating) with k this, neutral sentences too (0: labels)
+    average: float = 0.999  # > 0: validate and keep a moving average of the weights, this decay per step (0: off)
+    seed: int = 0  # the initial weights and the batches
+    label_threshold: float = LABEL_THRESHOLD  # |mean rating| beyond which a sentence is positive or negative
+    min_count: int = MIN_COUNT  # a word seen fewer times in training is <unk>
+    eval_every: int = 500  # validate (and keep the best weights) every this many iterations

@@ -39,7 +39,6 @@ from torch import nn
 
 from rnnstudio.data.sentiment import (
     LABEL_THRESHOLD,
-    MIN_COUNT,
     SOURCES,
     SentimentData,
     load_sentiment_data,
@@ -58,31 +57,14 @@ from rnnstudio.nn.sentiment import (
     vader_compound,
 )
 from rnnstudio.train.loop import cosine_learning_rate
+from rnnstudio.train.defaults import SentimentDefaults
 
 BUCKET_BATCHES = 50  # batches per length-sorted pool
 
 
 @dataclass(frozen=True)
-class SentimentSettings:
-    """Every default of a sentiment training run, read by the command line, the app and the trainer."""
-
-    arch: str = "lstm"  # rnn | gru | lstm | bow
-    embed: int = 64  # word embedding size; with ~14,000 words the embeddings are most of the model
-    hidden: int = 128  # recurrent units: 256 (with dropout 0.5) did no better on validation
-    layers: int = 1  # one layer: sentences are ~20 words, and the data small
-    dropout: float = 0.4  # on embeddings and before the readout: 15,000 sentences overfit within a few passes
-    word_dropout: float = 0.05  # share of training words read as <unk>: the model learns to read past unknown words
-    batch_size: int = 64  # sentences an iteration (64 beat 32 on validation loss, same accuracy)
-    lr: float = 2e-3  # Adam's learning rate, decaying on a cosine to lr/10 (1e-3 was slower and no better)
-    weight_decay: float = 0.0  # Adam's L2 penalty (dropout is the regulariser here)
-    steps: int = 6000  # iterations planned: ~20 passes over the 18,984 training sentences at batch 64
-    grad_clip: float = 5.0  # largest gradient norm, against exploding gradients (the vanilla RNN)
-    soft_targets: float = 1.5  # > 0: train towards sigmoid(k * rating) with k this, neutral sentences too (0: labels)
-    average: float = 0.999  # > 0: validate and keep a moving average of the weights, this decay per step (0: off)
-    seed: int = 0  # the initial weights and the batches
-    label_threshold: float = LABEL_THRESHOLD  # |mean rating| beyond which a sentence is positive or negative
-    min_count: int = MIN_COUNT  # a word seen fewer times in training is <unk>
-    eval_every: int = 500  # validate (and keep the best weights) every this many iterations
+class SentimentSettings(SentimentDefaults):
+    """A sentiment training run's settings (their defaults in rnnstudio.train.defaults), checked."""
 
     def __post_init__(self):
         if self.arch not in ARCHS:
