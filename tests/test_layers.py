@@ -22,7 +22,7 @@ def test_the_import_contracts_are_kept():
 def test_the_command_line_loads_torch_only_for_the_commands_that_need_it():
     """Parsing `rnnstudio ...` (and opening the app) must not wait seconds for torch: each
     command module imports its model code inside the command that runs it."""
-    code = "import sys, rnnstudio.cli as c; c.build_parser(); print(sorted(m for m in ('torch', 'cv2') if m in sys.modules))"
+    code = "import sys, rnnstudio.cli as c; c.build_parser(); print('torch' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "torch" not in proc.stdout, proc.stdout
+    assert proc.stdout.strip() == "False", proc.stdout
