@@ -41,7 +41,8 @@ def test_train_tiny_model_and_see_timeline_and_sample(window, qtbot, corpus_file
     assert panel.loss_plot.empty.item.scene() is not None  # before training: what will appear there
     configure_tiny(panel, corpus_file)
     panel.start_training()
-    qtbot.waitUntil(lambda: panel._training_state == "finished", timeout=60_000)
+    # The last step's events arrive one by one: its progress (which says "finished") before its sample.
+    qtbot.waitUntil(lambda: panel._training_state == "finished" and len(panel.timeline.cards) == 2, timeout=60_000)
     panel.loss_plot.redraw()
     assert panel.loss_plot.empty.item.scene() is None
     panel.loss_plot.plot.grab()  # draw it: pyqtgraph fits an auto-ranged view just before painting
