@@ -135,7 +135,8 @@ def test_training_in_the_app_draws_its_curves_and_its_model_translates(panel, qt
     qtbot.waitUntil(lambda: tab.state == "paused", timeout=WAIT_MS)
     assert tab.pause_button.text() == "Resume"
     tab.control("resume")
-    qtbot.waitUntil(lambda: tab.state == "finished", timeout=WAIT_MS)
+    # The last step's events arrive one by one: its progress (which says "finished") before its evaluation.
+    qtbot.waitUntil(lambda: tab.state == "finished" and len(tab.valid) == 4, timeout=WAIT_MS)
     tab.redraw()
     assert tab.iterations[-1] == 10 and len(tab.valid) == 4  # at 3, 6, 9 and the last
     assert len(tab.bleu_curve.getData()[1]) == 4
