@@ -24,7 +24,7 @@ under it, as on the printable sheet), lying on a desk and photographed at an ang
 colour cast, then blurred, noised and JPEG-compressed. A model trained on it reads real
 webcam frames of the printed cards.
 
-Grading (caption quality, docs/LECTURE.md) compares a caption with the scene's truth:
+Grading (caption quality, docs/LECTURE-MAP.md) compares a caption with the scene's truth:
 
 - object F1: the multiset of (colour, shape) the caption names, counts expanded,
   against the scene's shapes.

@@ -11,7 +11,7 @@ Show, Attend and Tell (Xu et al. 2015), small enough to train on a laptop CPU:
         h_t, c_t = LSTM([embed(y_{t-1}), z_t], (h_{t-1}, c_{t-1}))
         P(y_t | y_<t, I) = softmax(W_o [h_t, z_t])
 
-Training minimises the caption negative log-likelihood of docs/LECTURE.md,
+Training minimises the caption negative log-likelihood of docs/LECTURE-MAP.md,
 L(I, Y*) = - sum_t log P(Y*_t | Y*_<t, I), with the true previous word fed in (teacher
 forcing). Decoding is greedy or by beam search; both return, for the best caption, each
 word's probability and attention map, so a panel can colour words and overlay maps.

@@ -26,7 +26,7 @@ BURST_S = 0.005  # generate() yields the characters it drew about every 5 ms
 @dataclass(frozen=True)
 class CharRNNConfig(ModelConfig):
     vocab_size: int
-    arch: str = "lstm"  # lstm | gru | rnn (the vanilla tanh RNN of docs/LECTURE.md)
+    arch: str = "lstm"  # lstm | gru | rnn (the vanilla tanh RNN of docs/LECTURE-MAP.md)
     layers: int = 2
     hidden: int = 128
     embed: int = 64  # size of the learned character embedding; 0 means one-hot input

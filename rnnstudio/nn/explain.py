@@ -1,4 +1,4 @@
-"""The recurrence equations of docs/LECTURE.md with one unit's actual numbers filled in.
+"""The recurrence equations of docs/LECTURE-MAP.md with one unit's actual numbers filled in.
 
 Numpy only (no torch): it reads arrays that the gates trace already computed, so the
 GUI thread may call it.
@@ -75,7 +75,8 @@ KEEP_GATE = {"lstm": "f", "gru": "z"}
 
 def memory_reach(keep: np.ndarray) -> np.ndarray:
     """How much of the gradient at the last step reaches each earlier step along the memory
-    path alone, with the gates held as they were (docs/LECTURE.md, the forget gate and the gradient: dE/dc_{t-1} = f_t dE/dc_t):
+    path alone, with the gates held as they were (docs/LECTURE-MAP.md, the forget gate and the
+    gradient: dE/dc_{t-1} = f_t dE/dc_t):
 
         reach[t] = keep[t+1] * keep[t+2] * ... * keep[T-1],   reach[T-1] = 1
 

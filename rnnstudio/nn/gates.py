@@ -2,7 +2,7 @@
 
 For each layer of a CharRNN and each character of a text, starting from a zero state:
 
-    LSTM  i, f, g, o, c, h      (the equations of docs/LECTURE.md, PyTorch's gate order)
+    LSTM  i, f, g, o, c, h      (the equations of docs/LECTURE-MAP.md, PyTorch's gate order)
     GRU   r, z, n, h            (torch.nn.GRU's equations)
     RNN   h
 

@@ -1,4 +1,4 @@
-"""Vanishing and exploding gradients, measured by autograd (docs/LECTURE.md: vanishing and exploding
+"""Vanishing and exploding gradients, measured by autograd (docs/LECTURE-MAP.md: vanishing and exploding
 gradients; the forget gate and the gradient).
 
 `gradient_norms` runs one recurrent layer over `steps + 1` random inputs, one step at a

@@ -1,5 +1,5 @@
 """French-to-English translation: an encoder-decoder of GRU or LSTM cells, with additive
-(Bahdanau) attention or without it (the bottleneck of LECTURE.md's sequence to sequence).
+(Bahdanau) attention or without it (the bottleneck of the sequence to sequence task in docs/LECTURE-MAP.md).
 
     French tokens x_1 .. x_S --embed--> bidirectional RNN --> k_1 .. k_S     one state per French token (B, S, H)
     summary m = [forward state after x_S ; backward state after x_1]         all the decoder gets without attention

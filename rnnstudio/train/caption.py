@@ -162,7 +162,7 @@ class CaptionTrainer:
         words = int((y[:, 1:] != 0).sum())
         return {
             "iteration": self.iteration,
-            "loss": self.last_loss,  # nats per caption: L of docs/LECTURE.md, averaged over the batch
+            "loss": self.last_loss,  # nats per caption: L of docs/LECTURE-MAP.md, averaged over the batch
             "nats_per_word": self.last_loss * len(images) / max(words, 1),
             "images": len(images),
             "seconds": time.perf_counter() - t0,

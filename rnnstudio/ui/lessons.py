@@ -1,4 +1,4 @@
-"""Lessons: one click sets a panel up for one idea of the lecture (docs/LECTURE.md).
+"""Lessons: one click sets a panel up for one idea of the lecture (docs/LECTURE-MAP.md).
 
 Each lesson only moves controls a person could move and presses the buttons they would
 press, so what the class sees is what the teacher could have done by hand. Each panel
@@ -27,7 +27,7 @@ class Part:
     ideas: tuple[str, ...]  # in the lecture's order
 
 
-# The lecture's outline, as docs/LECTURE.md sets it out. Ideas the app does not show yet
+# The lecture's outline, as docs/LECTURE-MAP.md sets it out. Ideas the app does not show yet
 # (video across frames, sentiment, translation) have their place, so their lessons fall into it.
 OUTLINE = (
     Part("The basic RNN", ("shapes-of-sequences", "recurrence", "vanilla-rnn", "unrolled-graph",

@@ -109,7 +109,7 @@ class MainWindow(QMainWindow):
                                    lambda _checked=False, n=name: self.show_panel(n)))
         lessons = self.menuBar().addMenu("&Lessons")  # the lecture's outline, part by part
         for number, (part, part_lessons) in enumerate(lesson_outline(), start=1):
-            submenu = lessons.addMenu(f"Part &{number}: {part.title}")  # as docs/LECTURE.md names them
+            submenu = lessons.addMenu(f"Part &{number}: {part.title}")  # as docs/LECTURE-MAP.md names them
             for lesson in part_lessons:
                 action = _action(self, lesson.title, None, lambda _checked=False, ls=lesson: self.start_lesson(ls))
                 action.setStatusTip(lesson.says)

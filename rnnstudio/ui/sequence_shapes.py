@@ -1,4 +1,4 @@
-"""Shapes of sequences (docs/LECTURE.md): one to many, many to one, many to many.
+"""Shapes of sequences (docs/LECTURE-MAP.md): one to many, many to one, many to many.
 
 An RNN is used in a few shapes, told apart by where sequences go in and come out (the five
 pictures of Karpathy's "The Unreasonable Effectiveness of Recurrent Neural Networks"). The

@@ -41,7 +41,7 @@ def sigmoid(x):
 def reference(model: CharRNN, idx: torch.Tensor):
     """Per layer: torch's h for every step, stepping each layer's module one character at a
     time (so the LSTM's c after each step comes from nn.LSTM's own state), and the gates by
-    the equations of LECTURE.md (LSTM) / torch's documentation (GRU), in float64."""
+    the equations of docs/LECTURE-MAP.md (LSTM) / torch's documentation (GRU), in float64."""
     arch = model.config.arch
     with torch.no_grad():
         x = model.inputs(idx[None])  # (1, T, E)

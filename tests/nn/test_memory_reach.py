@@ -1,5 +1,6 @@
-"""The forget gate and the gradient (docs/LECTURE.md) in numbers: along the LSTM's cell the
-gradient is multiplied by the forget gate at each step back (dE/dc_{t-1} = f_t dE/dc_t); `memory_reach` is that product."""
+"""The forget gate and the gradient (docs/LECTURE-MAP.md) in numbers: along the LSTM's cell
+the gradient is multiplied by the forget gate at each step back (dE/dc_{t-1} = f_t dE/dc_t);
+`memory_reach` is that product."""
 
 from __future__ import annotations
 

@@ -252,7 +252,7 @@ def test_saturation_of_a_gru_and_a_vanilla_rnn(window, qtbot, tmp_path, tiny_tra
 
 
 def test_the_forget_gate_and_the_gradient_it_lets_through(lab, window, qtbot):
-    """The forget gate carrying the gradient (docs/LECTURE.md), on the real model: the followed
+    """The forget gate carrying the gradient (docs/LECTURE-MAP.md), on the real model: the followed
     unit's f_t over the text, and under it the product of the later f's, what reaches each step
     of the last character's gradient."""
     from rnnstudio.nn.explain import memory_reach

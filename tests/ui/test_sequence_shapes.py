@@ -1,4 +1,4 @@
-"""Shapes of sequences (docs/LECTURE.md): the diagrams, the tabs that name each panel's shape,
+"""Shapes of sequences (docs/LECTURE-MAP.md): the diagrams, the tabs that name each panel's shape,
 and the overview in the Lessons menu."""
 
 from __future__ import annotations

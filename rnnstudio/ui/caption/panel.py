@@ -1,5 +1,5 @@
 """The captioning panel: a live source, its caption word by word, and where the model looked
-(Image captioning and Caption quality, docs/LECTURE.md).
+(Image captioning and Caption quality, docs/LECTURE-MAP.md).
 
 Qt only. Frames come from the capture thread; captions from the device worker, one frame
 at a time: when a caption arrives, the newest frame is sent next, so captions never queue

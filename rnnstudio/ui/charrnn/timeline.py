@@ -1,5 +1,5 @@
 """The char-RNN panel's timeline: the samples taken while the model trains, oldest on the left
-(A char-RNN's samples improve with training, docs/LECTURE.md)."""
+(A char-RNN's samples improve with training, docs/LECTURE-MAP.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The lab's "Gradient flow" tab: ‖dE/dh_t‖ against the distance from the loss for a vanilla
 RNN, a GRU and an LSTM, with the largest singular value of W_hh and the LSTM's forget-gate
-bias as sliders (Vanishing and exploding gradients, docs/LECTURE.md)."""
+bias as sliders (Vanishing and exploding gradients, docs/LECTURE-MAP.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The lab's "Gates and states" tab: one time x unit heatmap per gate and state of the layer,
-and beside them how saturated each unit of a gate is (The LSTM cell, docs/LECTURE.md)."""
+and beside them how saturated each unit of a gate is (The LSTM cell, docs/LECTURE-MAP.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The lab's "Forget gate and gradient" tab: the followed unit's forget gate over the text and
 how much of the gradient from the last character reaches each step along the memory cell
-(The forget gate carries the gradient, docs/LECTURE.md)."""
+(The forget gate carries the gradient, docs/LECTURE-MAP.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The lab's "Step through" tab: the recurrence one character at a time, the cell's equations
 filled in with the followed unit's numbers, and the network unrolled over the last steps
-(The recurrence and The unrolled computational graph, docs/LECTURE.md)."""
+(The recurrence and The unrolled computational graph, docs/LECTURE-MAP.md)."""
 
 from __future__ import annotations
 

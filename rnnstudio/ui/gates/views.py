@@ -223,7 +223,7 @@ class UnrolledGraph(QWidget):
 
 
 class MemoryPathView(pg.GraphicsLayoutWidget):
-    """The forget gate carrying the gradient (docs/LECTURE.md), on the real model: one unit's
+    """The forget gate carrying the gradient (docs/LECTURE-MAP.md), on the real model: one unit's
     keep gate over the text (the LSTM's forget gate f_t, the GRU's update gate z_t), and under
     it how much of the gradient from the last character still reaches each step along the
     memory path: the product of the gates in between. Where the gate falls toward 0, the unit

@@ -1,6 +1,6 @@
 """The question-answering panel's "Ask about a picture" tab: choose a picture, ask in your own
 words, see the answers, the words the model did not know and where it looked (Visual
-question answering, docs/LECTURE.md)."""
+question answering, docs/LECTURE-MAP.md)."""
 
 from __future__ import annotations
 
