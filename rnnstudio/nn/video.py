@@ -115,6 +115,67 @@ def answer(model: LRCN, frames: np.ndarray, device="cpu") -> VideoAnswer:
     return VideoAnswer(m, o, sentence(m, o), per_frame, float(po.max()))
 
 
+@dataclass
+class FrameReading:
+    """What the model makes of the clip so far, after one more frame (numpy, for the panel)."""
+
+    index: int  # frames read so far, this one included (1 after the first)
+    motion_p: np.ndarray  # (8,) P(motion | frames so far), in MOTIONS order
+    object_p: np.ndarray  # (24,) P(acting shape | frames so far), in OBJECTS order
+    hidden: np.ndarray  # (hidden,) the LSTM's h_t: one column of the panel's heatmap
+    baseline_motion_p: np.ndarray  # (8,) the single-frame baseline on this frame alone
+    baseline_object_p: np.ndarray  # (24,)
+
+    @property
+    def motion(self) -> str:
+        return MOTIONS[int(self.motion_p.argmax())]
+
+    @property
+    def obj(self) -> str | None:
+        return None if self.motion == "still" else OBJECTS[int(self.object_p.argmax())]
+
+    @property
+    def baseline_motion(self) -> str:
+        return MOTIONS[int(self.baseline_motion_p.argmax())]
+
+    @property
+    def sentence(self) -> str:
+        return sentence(self.motion, self.obj)
+
+
+class ClipReader:
+    """Reads a clip one frame at a time, as a live source delivers it, carrying the LSTM's state.
+
+    `step(frame)` encodes one (S, S, 3) uint8 RGB frame and runs one LSTM step: the same numbers
+    as `answer` on the whole clip (tests/nn/test_video.py checks). `reset()` starts a new clip.
+    """
+
+    def __init__(self, model: "LRCN", device="cpu"):
+        self.model, self.device = model.eval(), device
+        self.reset()
+
+    def reset(self) -> None:
+        self.state = None  # the LSTM's (h, c)
+        self.previous = None  # the last frame's features, for the change f_t - f_(t-1)
+        self.count = 0
+
+    @torch.inference_mode()
+    def step(self, frame: np.ndarray) -> FrameReading:
+        m = self.model
+        feats = m.features(images_to_tensor(frame[None], self.device).unsqueeze(0))  # (1, 1, F)
+        v = feats
+        if m.config.delta:
+            before = feats if self.previous is None else self.previous
+            v = torch.cat([feats, feats - before], -1)
+        h, self.state = m.lstm(m.proj(v), self.state)
+        self.previous = feats
+        self.count += 1
+        motion, obj = m.motion(h[0, -1]).softmax(-1), m.object(h[0, -1]).softmax(-1)
+        b_motion, b_obj = m.baseline(feats[0, -1])
+        return FrameReading(self.count, motion.cpu().numpy(), obj.cpu().numpy(), h[0, -1].cpu().numpy(),
+                            b_motion.softmax(-1).cpu().numpy(), b_obj.softmax(-1).cpu().numpy())
+
+
 # --- model files --------------------------------------------------------------------------
 
 

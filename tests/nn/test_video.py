@@ -8,7 +8,7 @@ import torch
 
 from rnnstudio.data.clips import MOTIONS, OBJECTS, make_clip
 from rnnstudio.errors import ModelFileError
-from rnnstudio.nn.video import LRCN, VideoConfig, answer, load_video_model, save_video_model
+from rnnstudio.nn.video import LRCN, ClipReader, VideoConfig, answer, load_video_model, save_video_model
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +42,26 @@ def test_answer_has_a_motion_per_frame_and_a_sentence(model):
     assert len(a.per_frame) == 17 and a.motion in MOTIONS
     assert all(0 <= p <= 1 for _, p in a.per_frame)
     assert (a.obj is None) == (a.motion == "still") and a.sentence
+
+
+@pytest.mark.parametrize("delta", [False, True])
+def test_reading_frame_by_frame_gives_the_whole_clips_answers(delta):
+    torch.manual_seed(1)
+    model = LRCN(VideoConfig(channels=16, proj=32, hidden=32, delta=delta)).eval()
+    frames = make_clip(3, frames=16).frames
+    whole = answer(model, frames)
+    reader = ClipReader(model)
+    readings = [reader.step(f) for f in frames]
+    assert [r.index for r in readings] == list(range(1, 17))
+    for (motion, p), r in zip(whole.per_frame, readings):
+        assert r.motion == motion and r.motion_p.max() == pytest.approx(p, abs=1e-5)
+    assert readings[-1].sentence == whole.sentence and readings[-1].hidden.shape == (32,)
+    with torch.no_grad():
+        bm, _ = model.baseline(model.features(torch.from_numpy(frames[-1:]).permute(0, 3, 1, 2)[None] / 255.0)[:, -1])
+    assert np.allclose(readings[-1].baseline_motion_p, bm.softmax(-1)[0].numpy(), atol=1e-5)
+    reader.reset()
+    again = reader.step(frames[0])
+    assert again.index == 1 and np.allclose(again.motion_p, readings[0].motion_p, atol=1e-6)
 
 
 def test_save_and_load_round_trip(model, tmp_path):
