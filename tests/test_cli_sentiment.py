@@ -94,3 +94,43 @@ def test_the_shipped_lstm_is_the_default(capsys):
     code, out, err = run(capsys, "sentiment", "--json", "The food was really good")
     assert code == 0, err
     assert json.loads(out)["label"] == "positive"
+
+
+def test_train_takes_every_setting_with_the_settings_defaults(capsys):
+    from dataclasses import asdict
+
+    from rnnstudio.cli import build_parser
+    from rnnstudio.cli.sentiment import settings_from
+    from rnnstudio.train.defaults import SentimentDefaults
+
+    args = build_parser().parse_args(["train", "sentiment", "--out", "m.safetensors"])
+    assert asdict(settings_from(args)) == asdict(SentimentDefaults())  # every default is the dataclass's
+    args = build_parser().parse_args([
+        "train", "sentiment", "--out", "m.safetensors", "--word-dropout", "0.1", "--weight-decay", "1e-5",
+        "--grad-clip", "1", "--soft-targets", "0", "--average", "0", "--label-threshold", "1", "--min-count", "3"])
+    chosen = settings_from(args)
+    assert (chosen.word_dropout, chosen.weight_decay, chosen.grad_clip, chosen.soft_targets, chosen.average,
+            chosen.label_threshold, chosen.min_count) == (0.1, 1e-5, 1.0, 0.0, 0.0, 1.0, 3)
+    with pytest.raises(SystemExit):
+        main(["train", "sentiment", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    for option in ("--word-dropout", "--weight-decay", "--grad-clip", "--soft-targets", "--average",
+                   "--label-threshold", "--min-count"):
+        assert option in shown
+    assert "(default 0.999)" in shown and "(default 1.5)" in shown
+
+
+@pytest.mark.parametrize("option, value", [
+    ("--word-dropout", "1"), ("--word-dropout", "-0.1"), ("--weight-decay", "-1"), ("--grad-clip", "0"),
+    ("--soft-targets", "nan"), ("--average", "1"), ("--label-threshold", "4"), ("--label-threshold", "x"),
+    ("--min-count", "0"),
+])
+def test_train_refuses_a_bad_setting_with_one_line_before_training(capsys, tmp_path, option, value):
+    out = str(tmp_path / "m.safetensors")
+    try:
+        code = main(["train", "sentiment", option, value, "--out", out])
+    except SystemExit as e:  # argparse's own refusal
+        code = e.code
+    _, err = capsys.readouterr()
+    assert code == 2 and err.count("\n") == 1 and "error" in err
+    assert not (tmp_path / "m.safetensors").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -14,6 +15,21 @@ from rnnstudio.train.defaults import SentimentDefaults
 
 DEFAULTS = SentimentDefaults()
 MAX_BATCH_BYTES = 64 * 2**20
+
+
+def below_one(text: str) -> float:
+    """A number in [0, 1): a dropout share or a moving average's decay."""
+    value = non_negative_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"{text} must be at least 0 and below 1")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text} must be above 0")
+    return value
 
 
 def add_parser(sub) -> None:
@@ -47,6 +63,23 @@ def add_train_parser(train) -> None:
                    help="Adam's learning rate (default %(default)s)")
     p.add_argument("--eval-every", type=positive_int, default=DEFAULTS.eval_every,
                    help="validate and keep the best weights this often (default %(default)s)")
+    p.add_argument("--word-dropout", type=below_one, default=DEFAULTS.word_dropout,
+                   help="share of training words read as <unk>, in [0, 1) (default %(default)s)")
+    p.add_argument("--weight-decay", type=non_negative_float, default=DEFAULTS.weight_decay,
+                   help="Adam's L2 penalty, at least 0 (default %(default)s)")
+    p.add_argument("--grad-clip", type=positive_float, default=DEFAULTS.grad_clip,
+                   help="largest gradient norm, above 0 (default %(default)s)")
+    p.add_argument("--soft-targets", type=non_negative_float, default=DEFAULTS.soft_targets, metavar="K",
+                   help="train towards sigmoid(K x mean rating), neutral sentences too; 0: the labels, "
+                        "positive and negative sentences only (default %(default)s)")
+    p.add_argument("--average", type=below_one, default=DEFAULTS.average, metavar="DECAY",
+                   help="validate and keep a moving average of the weights, this decay a step, in [0, 1); "
+                        "0: off (default %(default)s)")
+    p.add_argument("--label-threshold", type=non_negative_float, default=DEFAULTS.label_threshold, metavar="X",
+                   help="a sentence is positive above +X and negative below -X of the -4..+4 mean rating, "
+                        "X in [0, 4) (default %(default)s)")
+    p.add_argument("--min-count", type=positive_int, default=DEFAULTS.min_count, metavar="N",
+                   help="a word seen fewer than N times in training is read as <unk> (default %(default)s)")
     p.add_argument("--seed", type=int, default=DEFAULTS.seed, help="(default %(default)s)")
     add_device_option(p)
     p.add_argument("--out", required=True, help="the .safetensors file to write")
@@ -132,16 +165,26 @@ def cmd_eval(args) -> int:
     return 0
 
 
-def cmd_train(args) -> int:
-    from rnnstudio.nn.device import select_device
-    from rnnstudio.train.sentiment import SentimentSettings, train_sentiment
+def settings_from(args):
+    """The SentimentSettings of `train sentiment`'s options (UserError for a combination that does not work)."""
+    from rnnstudio.train.sentiment import SentimentSettings
 
-    out = check_out(args.out)
     try:
-        settings = SentimentSettings(arch=args.arch, embed=args.embed, hidden=args.hidden, layers=args.layers,
-                                     dropout=args.dropout, steps=args.steps, batch_size=args.batch, lr=args.lr,
-                                     eval_every=args.eval_every, seed=args.seed)
+        return SentimentSettings(arch=args.arch, embed=args.embed, hidden=args.hidden, layers=args.layers,
+                                 dropout=args.dropout, steps=args.steps, batch_size=args.batch, lr=args.lr,
+                                 eval_every=args.eval_every, seed=args.seed, word_dropout=args.word_dropout,
+                                 weight_decay=args.weight_decay, grad_clip=args.grad_clip,
+                                 soft_targets=args.soft_targets, average=args.average,
+                                 label_threshold=args.label_threshold, min_count=args.min_count)
     except ValueError as e:
         raise UserError(f"these settings do not work: {e}") from None
+
+
+def cmd_train(args) -> int:
+    from rnnstudio.nn.device import select_device
+    from rnnstudio.train.sentiment import train_sentiment
+
+    out = check_out(args.out)
+    settings = settings_from(args)
     train_sentiment(settings, select_device(args.device), out, log)
     return 0

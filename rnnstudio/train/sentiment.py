@@ -56,6 +56,7 @@ from rnnstudio.nn.sentiment import (
     unit_accuracy,
     vader_compound,
 )
+from rnnstudio.errors import UserError
 from rnnstudio.train.loop import cosine_learning_rate
 from rnnstudio.train.defaults import SentimentDefaults
 
@@ -98,7 +99,9 @@ class SentimentTrainer:
         self.train_rows = data.indices("train", labelled=not s.soft_targets)
         self.valid_rows = data.indices("valid")
         if not self.train_rows or not self.valid_rows:
-            raise ValueError("the data need labelled training and validation sentences")
+            raise UserError(f"no {'training' if not self.train_rows else 'validation'} sentence has a mean rating "
+                            f"beyond +-{s.label_threshold:g}; choose a lower label threshold (ratings run from "
+                            f"-4 to +4)")
         self.labels = torch.tensor([data.sentences[i].label if data.sentences[i].label is not None else -1
                                     for i in range(len(data.sentences))], dtype=torch.float32)
         if s.soft_targets:
