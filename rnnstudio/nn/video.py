@@ -36,21 +36,31 @@ TASK = "video"
 class VideoConfig(ModelConfig):
     image_size: int = 64
     channels: int = 128  # the encoder's (the shipped captioner's) width
-    pool: int = 4  # the encoder's 8 x 8 grid averaged to pool x pool
+    pool: int = 4  # the encoder's 8 x 8 grid averaged to pool x pool (8: the whole grid)
     proj: int = 256  # the per-frame vector fed to the LSTM
     hidden: int = 256  # LSTM units
     frozen_encoder: bool = True  # trained with the encoder's weights fixed (its features cached)
     delta: bool = False  # the LSTM also reads each frame's change from the one before, f_t - f_(t-1)
+    since: bool = False  # ... and its change since the clip's first frame, f_t - f_1
+    cell: int = 0  # > 0: a 1x1 conv with ReLU mixes each grid cell's inputs into `cell` channels first
+    dropout: float = 0.0  # on the per-frame vector, while training
 
     def __post_init__(self):
-        if min(self.image_size, self.channels, self.pool, self.proj, self.hidden) < 1:
+        if min(self.image_size, self.channels, self.pool, self.proj, self.hidden) < 1 or self.cell < 0:
             raise ValueError("sizes must be positive")
         if self.image_size % 8 or self.image_size > 512 or self.pool > self.image_size // 8:
             raise ValueError("the image size must be a multiple of 8 up to 512, the pool at most its grid")
+        if not 0 <= self.dropout < 1:
+            raise ValueError("the dropout must be in [0, 1)")
 
     @property
     def feature_size(self) -> int:
         return self.channels * self.pool * self.pool
+
+    @property
+    def parts(self) -> int:
+        """How many grids each frame's input stacks: f_t, and its changes where asked."""
+        return 1 + int(self.delta) + int(self.since)
 
 
 class FrameBaseline(nn.Module):
@@ -58,11 +68,23 @@ class FrameBaseline(nn.Module):
 
     def __init__(self, config: VideoConfig):
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(config.feature_size, config.hidden), nn.ReLU())
-        self.motion = nn.Linear(config.hidden, len(MOTIONS))
-        self.object = nn.Linear(config.hidden, len(OBJECTS))
+        self.config = config
+        c = config
+        if c.cell:
+            self.cell = nn.Sequential(nn.Conv2d(c.channels, c.cell, 1), nn.ReLU())
+            size = c.cell * c.pool * c.pool
+        else:
+            size = c.feature_size
+        self.net = nn.Sequential(nn.Linear(size, c.hidden), nn.ReLU())
+        self.motion = nn.Linear(c.hidden, len(MOTIONS))
+        self.object = nn.Linear(c.hidden, len(OBJECTS))
 
     def forward(self, feats: torch.Tensor):
+        c = self.config
+        if c.cell:
+            lead = feats.shape[:-1]
+            grid = feats.reshape(-1, c.channels, c.pool, c.pool)
+            feats = self.cell(grid).reshape(*lead, -1)
         h = self.net(feats)
         return self.motion(h), self.object(h)
 
@@ -71,13 +93,20 @@ class LRCN(nn.Module):
     def __init__(self, config: VideoConfig):
         super().__init__()
         self.config = config
-        self.encoder = SmallEncoder(config.channels)
-        self.pool = nn.AdaptiveAvgPool2d(config.pool)
-        self.proj = nn.Sequential(nn.Linear(config.feature_size * (2 if config.delta else 1), config.proj), nn.ReLU())
-        self.lstm = nn.LSTM(config.proj, config.hidden, batch_first=True)
-        self.motion = nn.Linear(config.hidden, len(MOTIONS))
-        self.object = nn.Linear(config.hidden, len(OBJECTS))
-        self.baseline = FrameBaseline(config)
+        c = config
+        self.encoder = SmallEncoder(c.channels)
+        self.pool = nn.AdaptiveAvgPool2d(c.pool)
+        if c.cell:
+            self.cell = nn.Sequential(nn.Conv2d(c.channels * c.parts, c.cell, 1), nn.ReLU())
+            size = c.cell * c.pool * c.pool
+        else:
+            size = c.feature_size * c.parts
+        self.proj = nn.Sequential(nn.Linear(size, c.proj), nn.ReLU())
+        self.drop = nn.Dropout(c.dropout)
+        self.lstm = nn.LSTM(c.proj, c.hidden, batch_first=True)
+        self.motion = nn.Linear(c.hidden, len(MOTIONS))
+        self.object = nn.Linear(c.hidden, len(OBJECTS))
+        self.baseline = FrameBaseline(c)
 
     def features(self, frames: torch.Tensor) -> torch.Tensor:
         """(B, T, 3, S, S) in [0, 1] -> (B, T, F): the encoder's pooled grid of every frame."""
@@ -85,11 +114,21 @@ class LRCN(nn.Module):
         grid = self.pool(self.encoder(frames.flatten(0, 1)))
         return grid.flatten(1).view(b, t, -1)
 
+    def frame_vectors(self, feats: torch.Tensor, previous: torch.Tensor, first: torch.Tensor) -> torch.Tensor:
+        """The LSTM's input per frame from (B, T, F) features and, for each, the frame before and the first."""
+        c = self.config
+        parts = [feats] + ([feats - previous] if c.delta else []) + ([feats - first] if c.since else [])
+        x = torch.cat(parts, -1)
+        if c.cell:
+            b, t = x.shape[:2]
+            grid = x.reshape(b * t, c.channels * c.parts, c.pool, c.pool)
+            x = self.cell(grid).reshape(b, t, -1)
+        return self.drop(self.proj(x))
+
     def forward(self, feats: torch.Tensor):
         """(B, T, F) features -> motion logits (B, T, 8) and object logits (B, T, 24), after every frame."""
-        if self.config.delta:
-            feats = torch.cat([feats, feats - torch.cat([feats[:, :1], feats[:, :-1]], 1)], -1)
-        h, _ = self.lstm(self.proj(feats))
+        previous = torch.cat([feats[:, :1], feats[:, :-1]], 1)
+        h, _ = self.lstm(self.frame_vectors(feats, previous, feats[:, :1]))
         return self.motion(h), self.object(h)
 
 
@@ -157,17 +196,16 @@ class ClipReader:
     def reset(self) -> None:
         self.state = None  # the LSTM's (h, c)
         self.previous = None  # the last frame's features, for the change f_t - f_(t-1)
+        self.first = None  # the first frame's, for the change since the clip began f_t - f_1
         self.count = 0
 
     @torch.inference_mode()
     def step(self, frame: np.ndarray) -> FrameReading:
         m = self.model
         feats = m.features(images_to_tensor(frame[None], self.device).unsqueeze(0))  # (1, 1, F)
-        v = feats
-        if m.config.delta:
-            before = feats if self.previous is None else self.previous
-            v = torch.cat([feats, feats - before], -1)
-        h, self.state = m.lstm(m.proj(v), self.state)
+        if self.first is None:
+            self.first = self.previous = feats
+        h, self.state = m.lstm(m.frame_vectors(feats, self.previous, self.first), self.state)
         self.previous = feats
         self.count += 1
         motion, obj = m.motion(h[0, -1]).softmax(-1), m.object(h[0, -1]).softmax(-1)

@@ -81,19 +81,20 @@ class ClipCache:
             self.fill_some()
 
 
-def losses(model: LRCN, feats, lengths, motion, obj):
+def losses(model: LRCN, feats, lengths, motion, obj, smoothing: float = 0.0):
     """The LRCN's and the baseline's losses on a batch (module docstring)."""
     b, t = feats.shape[:2]
     m_logits, o_logits = model(feats)
     steps = torch.arange(t, device=feats.device)
     valid = (steps[None] < lengths[:, None]).float()
     weight = valid * (steps[None] + 1).float() / lengths[:, None].float()
-    ce = F.cross_entropy(m_logits.flatten(0, 1), motion.repeat_interleave(t), reduction="none").view(b, t)
+    ce = F.cross_entropy(m_logits.flatten(0, 1), motion.repeat_interleave(t), reduction="none",
+                         label_smoothing=smoothing).view(b, t)
     loss_m = (ce * weight).sum() / weight.sum()
     last = lengths - 1
     moving = (motion != MOTIONS.index("still")).float()
     rows = torch.arange(b, device=feats.device)
-    ce_o = F.cross_entropy(o_logits[rows, last], obj, reduction="none")
+    ce_o = F.cross_entropy(o_logits[rows, last], obj, reduction="none", label_smoothing=smoothing)
     loss_o = (ce_o * moving).sum() / moving.sum().clamp(min=1)
     bm, bo = model.baseline(feats[rows, last])
     ce_b = F.cross_entropy(bo, obj, reduction="none")

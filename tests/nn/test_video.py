@@ -27,11 +27,14 @@ def test_shapes_of_features_and_heads(model):
     assert bm.shape == (2, len(MOTIONS)) and bo.shape == (2, len(OBJECTS))
 
 
-@pytest.mark.parametrize("delta", [False, True])
-def test_prediction_after_every_frame_is_causal(delta):
+VARIANTS = [dict(), dict(delta=True), dict(delta=True, since=True, pool=8, cell=8, dropout=0.2)]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_prediction_after_every_frame_is_causal(variant):
     torch.manual_seed(0)
-    model = LRCN(VideoConfig(channels=16, proj=32, hidden=32, delta=delta))
-    feats = torch.rand(1, 6, 256)
+    model = LRCN(VideoConfig(channels=16, proj=32, hidden=32, **variant)).eval()
+    feats = torch.rand(1, 6, model.config.feature_size)
     full, _ = model(feats)
     part, _ = model(feats[:, :3])
     assert torch.allclose(full[:, :3], part, atol=1e-6)  # frame t's answer sees frames 1..t only
@@ -44,10 +47,10 @@ def test_answer_has_a_motion_per_frame_and_a_sentence(model):
     assert (a.obj is None) == (a.motion == "still") and a.sentence
 
 
-@pytest.mark.parametrize("delta", [False, True])
-def test_reading_frame_by_frame_gives_the_whole_clips_answers(delta):
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_reading_frame_by_frame_gives_the_whole_clips_answers(variant):
     torch.manual_seed(1)
-    model = LRCN(VideoConfig(channels=16, proj=32, hidden=32, delta=delta)).eval()
+    model = LRCN(VideoConfig(channels=16, proj=32, hidden=32, **variant)).eval()
     frames = make_clip(3, frames=16).frames
     whole = answer(model, frames)
     reader = ClipReader(model)
@@ -85,4 +88,8 @@ def test_a_model_of_another_task_is_refused(tmp_path):
 def test_bad_configs_are_refused():
     with pytest.raises(ValueError):
         VideoConfig(image_size=60)
+    with pytest.raises(ValueError):
+        VideoConfig(dropout=1.0)
+    with pytest.raises(ValueError):
+        VideoConfig(pool=9)
     assert np.isfinite(VideoConfig().feature_size)
