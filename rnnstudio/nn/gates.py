@@ -7,7 +7,9 @@ For each layer of a CharRNN and each character of a text, starting from a zero s
     RNN   h
 
 and the two halves of every gate's pre-activation (the x-part W_i* x_t + b_i* and the
-h-part W_h* h_{t-1} + b_h*), so a step-through view can print each term.
+h-part W_h* h_{t-1} + b_h*), so a step-through view can print each term. A word-level
+sentiment classifier (rnnstudio.nn.sentiment) is traced the same way, one step per word
+(`trace_word_gates`).
 
 How it stays cheap (measured: a Python loop over time steps costs 4-5x one nn.LSTM
 call). Per layer:
@@ -48,7 +50,8 @@ class GateTrace:
     """Gates and states of every layer after reading each character (all numpy float32).
 
     layers[l][key] is (T, H): for an LSTM the keys i, f, g, o, c, h; GRU r, z, n, h; RNN h.
-    probs is (T, V): the model's next-character distribution after each character.
+    probs is (T, V): the model's next-character distribution after each character (for a
+    word-level sentiment classifier, trace_word_gates: (T, 1), p(positive) after each word).
     preacts[l] holds, per gate, the x-part "<gate>_x" = W_i<gate> x_t + b_i<gate> and the
     h-part "<gate>_h" = W_h<gate> h_{t-1} + b_h<gate> (for the GRU's n, before r multiplies
     it); for the RNN h_x and h_h.
@@ -139,29 +142,16 @@ def _numpy(t: torch.Tensor) -> np.ndarray:
     return t.detach().to("cpu", torch.float32).numpy()
 
 
-@torch.inference_mode()
-def trace_gates(model: CharRNN, indices) -> GateTrace:
-    """Every gate and state of every layer of `model` after each character of `indices`.
-
-    `indices` are character indices (a list or an integer array), read from a zero
-    state. The h values are torch's own (one call of the layer's recurrent kernel); the
-    gates are recomputed from them with two matrix products; c by a prefix scan.
-    """
-    idx_np = np.asarray(indices, dtype=np.int64).reshape(-1)
-    if idx_np.size == 0:
-        raise ValueError("there are no characters to trace; give at least one")
-    rnn = model.rnn
+def _trace_layers(rnn: torch.nn.RNNBase, x: torch.Tensor):
+    """Every gate and state of every layer of `rnn` reading x (T, E) from a zero state:
+    (layers, preacts, the top layer's h (T, H) as a tensor)."""
     arch = arch_of(rnn)
     H = rnn.hidden_size
-    device = model.head.weight.device
-    idx = torch.from_numpy(idx_np).to(device)[None]  # (1, T)
     layers: list[dict[str, np.ndarray]] = []
     preacts: list[dict[str, np.ndarray]] = []
-    # oneDNN stays on: over one long sequence it is 2x faster than torch's own kernel.
-    x = model.inputs(idx)[0]  # (T, E)
     for layer in range(rnn.num_layers):
         out, _ = run_layer(rnn, layer, x[None], zero_state(rnn))
-        h = out[0]  # (T, H): h_t after each character, torch's numbers
+        h = out[0]  # (T, H): h_t after each step, torch's numbers
         h_prev = torch.cat([h.new_zeros(1, H), h[:-1]])  # (T, H): h_{t-1}
         w_ih, w_hh, *biases = layer_params(rnn, layer)
         if biases:
@@ -192,8 +182,47 @@ def trace_gates(model: CharRNN, indices) -> GateTrace:
         layers.append({k: _numpy(v) for k, v in states.items()})
         preacts.append({k: _numpy(v) for k, v in pre.items()})
         x = h  # the next layer reads this layer's h (no dropout: evaluation)
-    probs = torch.softmax(model.head(x).float(), dim=-1)  # (T, V)
-    return GateTrace(arch=arch, layers=layers, probs=_numpy(probs), preacts=preacts)
+    return layers, preacts, x
+
+
+def _index_tensor(indices, device, what: str) -> torch.Tensor:
+    idx_np = np.asarray(indices, dtype=np.int64).reshape(-1)
+    if idx_np.size == 0:
+        raise ValueError(f"there are no {what} to trace; give at least one")
+    return torch.from_numpy(idx_np).to(device)[None]  # (1, T)
+
+
+@torch.inference_mode()
+def trace_gates(model: CharRNN, indices) -> GateTrace:
+    """Every gate and state of every layer of `model` after each character of `indices`.
+
+    `indices` are character indices (a list or an integer array), read from a zero
+    state. The h values are torch's own (one call of the layer's recurrent kernel); the
+    gates are recomputed from them with two matrix products; c by a prefix scan.
+    """
+    idx = _index_tensor(indices, model.head.weight.device, "characters")
+    rnn = model.rnn
+    # oneDNN stays on: over one long sequence it is 2x faster than torch's own kernel.
+    x = model.inputs(idx)[0]  # (T, E)
+    layers, preacts, top = _trace_layers(rnn, x)
+    probs = torch.softmax(model.head(top).float(), dim=-1)  # (T, V)
+    return GateTrace(arch=arch_of(rnn), layers=layers, probs=_numpy(probs), preacts=preacts)
+
+
+@torch.inference_mode()
+def trace_word_gates(model, ids) -> GateTrace:
+    """The same trace for a word-level sentiment classifier (rnnstudio.nn.sentiment's, with an
+    RNN, GRU or LSTM): one step per word of `ids`, read from a zero state, in evaluation mode
+    (no dropout). `probs` is then (T, 1): p(positive) after each word, sigmoid(w . h_t + b),
+    the classifier's own readout of the top layer."""
+    rnn = getattr(model, "rnn", None)
+    if rnn is None:
+        raise ValueError("a bag of words has no recurrent layer, so no gates or states to trace")
+    idx = _index_tensor(ids, model.head.weight.device, "words")
+    x = model.embed(idx)[0]  # (T, E): the embeddings, as forward reads them without dropout
+    layers, preacts, top = _trace_layers(rnn, x)
+    p = torch.sigmoid(model.head(top).float())  # (T, 1)
+    return GateTrace(arch=arch_of(rnn), layers=layers, probs=_numpy(p), preacts=preacts)
 
 
 def saturation(values: np.ndarray, low: float = 0.1, high: float = 0.9) -> tuple[np.ndarray, np.ndarray]:

@@ -189,3 +189,32 @@ def test_top_next_chars():
     assert [c for c, _ in top] == ["b", "d", "a"]
     assert top[0][1] == pytest.approx(0.5)
     assert len(top_next_chars(probs, list("abcd"), k=10)) == 4
+
+
+@pytest.mark.parametrize("arch", ["lstm", "gru", "rnn"])
+def test_word_trace_is_the_sentiment_classifiers_own_reading(arch):
+    from rnnstudio.nn.gates import trace_word_gates
+    from rnnstudio.nn.sentiment import SentimentClassifier, SentimentConfig
+
+    torch.manual_seed(0)
+    vocab = ["<pad>", "<unk>", "the", "film", "was", "not", "bad", "but", "dull"]
+    model = SentimentClassifier(SentimentConfig(vocab_size=len(vocab), arch=arch, embed=6, hidden=H, layers=2),
+                                vocab).eval()
+    ids = [2, 3, 4, 5, 6, 1, 7, 8]
+    trace = trace_word_gates(model, ids)
+    assert trace.arch == arch and len(trace.layers) == 2 and set(trace.layers[0]) == set(GATE_KEYS[arch])
+    with torch.no_grad():
+        logits, states = model(torch.tensor([ids]))
+    np.testing.assert_allclose(trace.layers[1]["h"], states[0].numpy(), atol=TOL)  # the top layer's h
+    assert trace.probs.shape == (len(ids), 1)
+    np.testing.assert_allclose(trace.probs[:, 0], torch.sigmoid(logits[0]).numpy(), atol=TOL)
+    assert all(v.shape == (len(ids), H) for layer in trace.layers for v in layer.values())
+
+
+def test_a_bag_of_words_has_no_gates_to_trace():
+    from rnnstudio.nn.gates import trace_word_gates
+    from rnnstudio.nn.sentiment import SentimentClassifier, SentimentConfig
+
+    model = SentimentClassifier(SentimentConfig(vocab_size=3, arch="bow", embed=4), ["<pad>", "<unk>", "a"])
+    with pytest.raises(ValueError, match="bag of words"):
+        trace_word_gates(model, [2])
