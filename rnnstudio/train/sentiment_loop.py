@@ -34,6 +34,7 @@ class SentimentLoop(TrainingLoop):
         self.train_sample = sorted(rng.permutation(rows)[:TRAIN_SAMPLE].tolist())
         self.projection = None
         self.sentiment_unit = None
+        self.view_fitted_at: tuple[int, bool] | None = None  # (iteration, done) when they were fitted
 
     def measure(self, info: dict) -> list:
         it = info["iteration"]
@@ -56,17 +57,28 @@ class SentimentLoop(TrainingLoop):
         return (f"sentiment {t.settings.arch}: {len(t.train_rows):,} training sentences, {len(t.data.vocab):,} words, "
                 f"{params:,} parameters")
 
-    def finish(self) -> list[str]:
-        """The best weights back; the projection and sentiment unit fitted on the training sentences."""
+    def fit_view(self) -> None:
+        """Fit the 2-D projection (with its cloud of training sentences' final states) and find the
+        sentiment unit, for the model's present weights; kept until the weights change."""
         from rnnstudio.nn.sentiment import find_sentiment_unit, fit_projection
 
         t = self.trainer
-        t.restore_best()
         rows = t.data.indices("train")
         _, finals = t.model.predict_ids([t.data.ids[n] for n in rows])
         labels = np.array([t.data.sentences[n].label for n in rows])
         self.projection = fit_projection(finals, labels, seed=self.seed)
         self.sentiment_unit = find_sentiment_unit(finals, labels)
+        self.view_fitted_at = (t.iteration, self.done)
+
+    def view_is_current(self) -> bool:
+        """Whether the projection and unit were fitted on the weights the model has now."""
+        return self.projection is not None and self.view_fitted_at == (self.trainer.iteration, self.done)
+
+    def finish(self) -> list[str]:
+        """The best weights back; the projection and sentiment unit fitted on the training sentences."""
+        t = self.trainer
+        t.restore_best()
+        self.fit_view()
         if t.best is not None:
             self.metrics["best_valid_accuracy"] = round(t.best["accuracy"], 4)
         return [f"kept the weights of step {t.best['iteration']}" if t.best else "no validation yet"]

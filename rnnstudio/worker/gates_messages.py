@@ -1,6 +1,8 @@
 """What the LSTM internals lab asks of the worker, and what comes back. Plain data: no Qt, no torch.
 
-Handled in rnnstudio.worker.gates_work, on the char-RNN panel's models (roles SHIPPED and TRAINING).
+Handled in rnnstudio.worker.gates_work, on the char-RNN panel's models (roles SHIPPED and TRAINING),
+one character a step, or on the sentiment panel's word-level models (GatesRequest.sentiment),
+one word a step.
 """
 
 from __future__ import annotations
@@ -19,15 +21,40 @@ HANDLED_IN = "rnnstudio.worker.gates_work"
 MAX_GATES_CHARS = 5_000
 
 
+CHAR, WORD = "char", "word"  # what one step of a reading is
+
+
 @dataclass(frozen=True)
 class GatesResult:
     text: str
     arch: str
-    vocab: list[str]
+    vocab: list[str]  # a char model's characters (the columns of probs); empty for a word model
     layers: list[dict]  # per layer: name -> (T, H) float32 array
     preacts: list[dict]  # per layer: the x and h parts of each pre-activation, (T, H)
-    probs: Any  # (T, V) next-character distribution after each character
+    probs: Any  # (T, V) next-character distribution after each character; a word model: (T, 1) p(positive)
     saturation: list[dict]  # per layer: gate name -> (left (H,), right (H,)) fractions
+    level: str = CHAR  # CHAR: one step per character of text; WORD: one per token of `steps`
+    steps: list[str] | None = None  # a word model's tokens, as it read them (lower case); None: the characters
+    spans: list[tuple[int, int]] | None = None  # each token's [start, end) in `text`
+    known: Any = None  # (T,) bool: False where a word model read <unk>; None for a char model
+    model_title: str = ""  # which model read it, in words: "the sentiment LSTM (sentiment-lstm.safetensors)"
+    sentiment_unit: dict | None = None  # a sentiment model's unit whose final value best predicts the label
+
+    def step_labels(self) -> list[str]:
+        """What was read at each step: the characters, or a word model's tokens."""
+        return list(self.steps) if self.steps is not None else list(self.text)
+
+    @property
+    def length(self) -> int:
+        return len(self.steps) if self.steps is not None else len(self.text)
+
+    @property
+    def is_words(self) -> bool:
+        return self.level == WORD
+
+    def p_positive(self):
+        """A word model's p(positive) after each word, (T,); None for a char model."""
+        return self.probs[:, 0] if self.is_words else None
 
 
 @dataclass(frozen=True)
@@ -39,9 +66,23 @@ class GatesRequest(Request):
 
     role: str = SHIPPED
     text: str = ""
+    # A sentiment model's name instead ("lstm", "gru", "rnn", or "training" for the sentiment
+    # panel's run): `text` is read through it one word a step, with the sentiment tokeniser.
+    sentiment: str | None = None
 
     def describe(self) -> str:
         return "computing gates"
+
+
+@dataclass(frozen=True)
+class GatesSource:
+    """What another panel sends the lab to read (Panel.open_in): a text, and the sentiment
+    model to read it with (None: the char-RNN chosen in the lab)."""
+
+    text: str
+    sentiment: str | None = None  # a sentiment model's name, as in GatesRequest
+    model_title: str = ""  # its name in the lab's model list: "sentiment LSTM"
+    unit: int | None = None  # the unit to follow once read (the sentiment unit)
 
 
 @dataclass(frozen=True)

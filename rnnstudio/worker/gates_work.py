@@ -1,20 +1,25 @@
 """The LSTM internals lab's work on the device thread: gates, unit search, interventions,
-gradient flow, on the char-RNN workspace's models. Plain Python and torch, no Qt; the handlers
-registered here serve the requests of rnnstudio.worker.gates_messages.
+gradient flow, on the char-RNN workspace's models (one character a step), and gates on the
+sentiment workspace's word-level models (one word a step). Plain Python and torch, no Qt; the
+handlers registered here serve the requests of rnnstudio.worker.gates_messages.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import torch
 
 from rnnstudio.errors import TextFileError, UserError
-from rnnstudio.nn.gates import saturation, trace_gates
+from rnnstudio.nn.gates import saturation, trace_gates, trace_word_gates
 from rnnstudio.nn.gradients import GRADIENT_EXPLANATION, gradient_norms
 from rnnstudio.nn.hypothesis import find_matches, rank_units
 from rnnstudio.nn.interventions import generate_with_intervention
 from rnnstudio.worker.charrnn_work import CharRNNWorkspace, workspace
 from rnnstudio.worker.gates_messages import (
     MAX_GATES_CHARS,
+    WORD,
     GatesRequest,
     GatesResult,
     GradientRequest,
@@ -59,6 +64,49 @@ def compute_gates(ws: CharRNNWorkspace, request: GatesRequest) -> GatesResult:
         preacts=trace.preacts,
         probs=trace.probs,
         saturation=[{g: saturation(layer[g]) for g in gates} for layer in trace.layers],
+        model_title=(f"the opened char-{trace.arch.upper()} ({Path(loaded.path).name})" if loaded.path
+                     else f"the char-{trace.arch.upper()} in training"),
+    )
+
+
+def compute_word_gates(ws, request: GatesRequest, job) -> GatesResult:
+    """`request.text` read through a sentiment model (ws: the SentimentWorkspace), one word a
+    step, with the sentiment tokeniser: unknown words are read as <unk> and marked (`known`)."""
+    from rnnstudio.nn.sentiment import ARCH_TITLES, load_sentiment
+    from rnnstudio.worker.sentiment_messages import TRAINING
+    from rnnstudio.worker.sentiment_work import shipped_sentiment_files
+
+    name = request.sentiment
+    loaded = ws.readers((name,), job).get(name)
+    if loaded is None and name != TRAINING:
+        path = shipped_sentiment_files().get(name)
+        if path is not None:  # the sentiment panel has not opened it yet: open it here, once
+            loaded = ws.models[name] = load_sentiment(path, ws.device)
+    if loaded is None:
+        raise UserError("no sentiment model is training or trained in this session; train one on the Sentiment "
+                        "panel's Train tab" if name == TRAINING else
+                        f"there is no sentiment model {name!r} (models/sentiment-{name}.safetensors); choose another")
+    if loaded.arch not in ("rnn", "gru", "lstm"):
+        raise UserError("the bag of words has no recurrent layer, so no gates or states: choose the sentiment LSTM")
+    model = loaded.model
+    tokens, ids, _unknown = model.tokens_for(request.text)  # SentimentTextError: empty, too long, no known word
+    was_training = model.training
+    model.eval()
+    try:
+        trace = trace_word_gates(model, ids)
+    finally:
+        model.train(was_training)
+    if name == TRAINING:
+        title = f"the sentiment {ARCH_TITLES[loaded.arch]} trained in this session"
+    else:
+        title = f"the sentiment {ARCH_TITLES[loaded.arch]}" + (f" ({loaded.path.name})" if loaded.path else "")
+    gates = SATURATED_GATES[trace.arch]
+    return GatesResult(
+        text=request.text, arch=trace.arch, vocab=[], layers=trace.layers, preacts=trace.preacts, probs=trace.probs,
+        saturation=[{g: saturation(layer[g]) for g in gates} for layer in trace.layers],
+        level=WORD, steps=[t.text for t in tokens], spans=[(t.start, t.end) for t in tokens],
+        known=np.array([i != model.vocabulary.unk for i in ids], dtype=bool), model_title=title,
+        sentiment_unit=loaded.sentiment_unit,
     )
 
 
@@ -127,6 +175,10 @@ def gradient_flow(ws: CharRNNWorkspace, request: GradientRequest):
 
 @handles(GatesRequest)
 def _gates(request: GatesRequest, context: WorkContext) -> GatesResult:
+    if request.sentiment is not None:
+        from rnnstudio.worker.sentiment_work import SentimentWorkspace
+
+        return compute_word_gates(context.state(SentimentWorkspace), request, context.job)
     return compute_gates(workspace(context), request)
 
 

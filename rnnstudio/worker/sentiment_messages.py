@@ -52,6 +52,20 @@ class LoadSentimentModelsRequest(Request):
 
 
 @dataclass(frozen=True)
+class TrainingModelRequest(Request):
+    """The model of the app's training run as the Read tab draws it: its cloud of training
+    sentences' final states in a 2-D projection, and its sentiment unit, fitted on the worker
+    for its present weights (the run fits them itself when it ends; a stopped or paused run's
+    are fitted on asking)."""
+
+    handled_in = HANDLED_IN
+    answers = SentimentModelInfo
+
+    def describe(self) -> str:
+        return "projecting the training sentences through the trained model"
+
+
+@dataclass(frozen=True)
 class WordReading:
     """One model's reading of the text (T tokens)."""
 

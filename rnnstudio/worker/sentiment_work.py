@@ -48,6 +48,7 @@ from rnnstudio.worker.sentiment_messages import (
     SentimentTrainingStarted,
     SentimentTrainSpec,
     StartSentimentTrainingRequest,
+    TrainingModelRequest,
     WordReading,
 )
 
@@ -248,6 +249,13 @@ class SentimentWorkspace:
                                                             float(p[n])))
         return SentimentExamplesResult(model=request.model, by_source=by_source)
 
+    def training_model(self, job) -> SentimentModelInfo:
+        if not isinstance(job, SentimentRun):
+            raise UserError("no sentiment model has been trained in this session; train one on the Train tab")
+        if not job.view_is_current():
+            job.fit_view()
+        return model_info(TRAINING, job.loaded())
+
     def start_training(self, request: StartSentimentTrainingRequest):
         spec = request.spec
         try:
@@ -318,6 +326,11 @@ def _pair(request, context: WorkContext) -> MinimalPairResult:
 @handles(SentimentExamplesRequest)
 def _examples(request, context: WorkContext) -> SentimentExamplesResult:
     return _workspace(context).examples(request, context.job)
+
+
+@handles(TrainingModelRequest)
+def _training_model(request, context: WorkContext) -> SentimentModelInfo:
+    return _workspace(context).training_model(context.job)
 
 
 @handles(StartSentimentTrainingRequest)

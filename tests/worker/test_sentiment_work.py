@@ -123,3 +123,58 @@ def test_training_on_long_sentences_only(worker, recorder, qtbot, loaded):
     error = ask(worker, recorder, qtbot, StartSentimentTrainingRequest(spec=SentimentTrainSpec(min_words=500)),
                 "errored")
     assert "choose fewer words" in error.message
+
+
+def test_the_lab_reads_a_sentence_word_by_word_through_the_shipped_lstm(worker, recorder, qtbot):
+    from rnnstudio.worker.gates_messages import GatesRequest
+    from rnnstudio.worker.sentiment_work import shipped_sentiment_files
+
+    if "lstm" not in shipped_sentiment_files():
+        pytest.skip("no shipped sentiment LSTM in this checkout")
+    text = "The acting was not bad, but the zorblax plot was dull"
+    r = ask(worker, recorder, qtbot, GatesRequest(text=text, sentiment="lstm"))
+    assert r.is_words and r.arch == "lstm" and r.text == text
+    assert r.step_labels() == ["the", "acting", "was", "not", "bad", ",", "but", "the", "zorblax", "plot", "was",
+                               "dull"]
+    assert r.length == 12 and r.spans[3] == (15, 18) and text[slice(*r.spans[8])] == "zorblax"
+    assert list(r.known) == [True] * 8 + [False] + [True] * 3  # the unknown word is read as <unk>, and marked
+    assert set(r.layers[0]) == {"i", "f", "g", "o", "c", "h"}
+    assert all(v.shape == (12, 128) for v in r.layers[0].values())
+    assert "sentiment LSTM" in r.model_title and "sentiment-lstm.safetensors" in r.model_title
+    assert r.sentiment_unit is not None and 0 <= r.sentiment_unit["index"] < 128
+    # The lab's p(positive) after each word is the sentiment panel's own curve for the same model.
+    reading = ask(worker, recorder, qtbot, SentimentReadRequest(text=text, models=("lstm",), salience_of=None))
+    np.testing.assert_allclose(r.p_positive(), reading.readings["lstm"].p_positive, atol=1e-5)
+    np.testing.assert_allclose(r.layers[0]["h"][:, r.sentiment_unit["index"]], reading.readings["lstm"].unit,
+                               atol=1e-5)
+
+
+def test_the_lab_refuses_what_it_cannot_read_word_by_word(worker, recorder, qtbot, loaded):
+    from rnnstudio.worker.gates_messages import GatesRequest
+
+    r = ask(worker, recorder, qtbot, GatesRequest(text="the film was good", sentiment="rnn"))
+    assert r.arch == "rnn" and r.step_labels() == ["the", "film", "was", "good"] and set(r.layers[0]) == {"h"}
+    for request, fragment in [
+        (GatesRequest(text="", sentiment="lstm"), "empty"),
+        (GatesRequest(text="zork blorp", sentiment="lstm"), "knows none"),
+        (GatesRequest(text="good " * 2000, sentiment="lstm"), "at most"),
+        (GatesRequest(text="good", sentiment="training"), "Train tab"),
+    ]:
+        error = ask(worker, recorder, qtbot, request, "errored")
+        assert fragment in error.message and error.user_error
+
+
+def test_a_model_trained_in_the_app_gets_its_cloud_and_goes_to_the_lab(worker, recorder, qtbot, loaded):
+    from rnnstudio.worker.gates_messages import GatesRequest
+    from rnnstudio.worker.sentiment_messages import TrainingModelRequest
+
+    assert "Train tab" in ask(worker, recorder, qtbot, TrainingModelRequest(), "errored").message
+    spec = SentimentTrainSpec(arch="lstm", steps=6, hidden=8, eval_every=3, probe_every=3)
+    wait_final(qtbot, recorder, worker.submit(StartSentimentTrainingRequest(spec=spec)))
+    info = ask(worker, recorder, qtbot, TrainingModelRequest())
+    assert info.name == "training" and info.cloud.shape[1] == 2 and len(info.cloud) == len(info.cloud_labels) > 100
+    assert set(np.unique(info.cloud_labels)) == {0, 1} and 0 <= info.sentiment_unit["index"] < 8
+    r = ask(worker, recorder, qtbot, GatesRequest(text="not bad at all", sentiment="training"))
+    assert r.step_labels() == ["not", "bad", "at", "all"] and r.layers[0]["c"].shape == (4, 8)
+    assert "trained in this session" in r.model_title
+    assert ask(worker, recorder, qtbot, TrainingControlRequest(action="reset")) == "reset"
