@@ -40,8 +40,10 @@ SENTIMENT = PanelEntry("sentiment", "Sentiment", "many-to-one", "rnnstudio.ui.se
                        task="sentiment", model_file="sentiment-lstm.safetensors")
 TRANSLATE = PanelEntry("translate", "Translation", "read-then-write", "rnnstudio.ui.translate.panel.TranslatePanel",
                        task="translate", model_file="fr-en-attention.safetensors")
+VIDEO = PanelEntry("video", "Video", "many-to-many", "rnnstudio.ui.video.panel.VideoPanel",
+                   task="video", model_file="shapes-video.safetensors")
 
-PANELS: tuple[PanelEntry, ...] = (CHARRNN, GATES, CAPTION, VQA, SENTIMENT, TRANSLATE)  # in the order of their tabs
+PANELS: tuple[PanelEntry, ...] = (CHARRNN, GATES, CAPTION, VQA, SENTIMENT, TRANSLATE, VIDEO)  # in the order of their tabs
 PANEL_KEYS: tuple[str, ...] = tuple(entry.key for entry in PANELS)
 PANEL_BY_KEY: dict[str, PanelEntry] = {entry.key: entry for entry in PANELS}
 

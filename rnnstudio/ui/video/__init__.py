@@ -1,0 +1,1 @@
+"""The video panel (rnnstudio.panels.VIDEO)."""

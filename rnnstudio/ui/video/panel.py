@@ -1,0 +1,401 @@
+"""The video panel: an LRCN reads a clip frame by frame and says what happens in it (Video
+across frames, docs/LECTURE-MAP.md).
+
+Qt only. Frames come from the capture thread and are shown as they arrive; every frame of a
+clip goes to the worker in order (those that arrived while the last request ran go together),
+where the LSTM's state is kept from one request to the next. A generated clip or a file is one
+clip, followed by a pause with its answer on screen; a camera's stream is cut into clips of
+"Clip length" frames. The drawing of a clip is strip's.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QSplitter, QVBoxLayout, QWidget
+
+from rnnstudio.media.clip_sources import ClipTruth
+from rnnstudio.panels import VIDEO
+from rnnstudio.ui.frame_view import FrameView, thumbnail_image
+from rnnstudio.ui.lessons import Lesson
+from rnnstudio.ui.panel import Panel
+from rnnstudio.ui.sequence_shapes import shape_group
+from rnnstudio.ui.settings import set_number
+from rnnstudio.ui.shape_diagram import Step
+from rnnstudio.ui.video.sources import ClipSourceBox
+from rnnstudio.ui.video.strip import COLUMNS, RIGHT, WRONG, ClipStrip, StripColumn, StripContent
+from rnnstudio.ui.video.train_box import TrainBox
+from rnnstudio.ui.widgets import hint_label, spin_box, wrapping_label
+from rnnstudio.worker.capture import CaptureThread
+from rnnstudio.worker.video_messages import (
+    LoadVideoModelRequest,
+    UseTrainedVideoModelRequest,
+    VideoFramesRequest,
+    VideoFramesResult,
+    VideoModelInfo,
+)
+
+MAX_PENDING = 48  # frames waiting for the worker; more means it cannot keep up, and new ones are only shown
+THUMBNAIL = 72
+LEFT_RIGHT = ("left", "right")  # one frame of either looks the same
+
+
+@dataclass(eq=False)
+class ClipRun:
+    """One clip as the panel feeds it to the worker."""
+
+    number: int  # the worker's clip id: a new one resets the LSTM
+    truth: ClipTruth | None  # a generated or file clip's; None for a camera's window
+    thumbnails: list = field(default_factory=list)
+    readings: list = field(default_factory=list)  # the worker's FrameRead of each frame, in order
+    last_image: np.ndarray | None = None
+    sent: int = 0  # frames given to the worker
+    final: int | None = None  # the clip's length, once it has ended
+    decided: bool = False
+
+    @property
+    def source_clip(self) -> int | None:
+        return None if self.truth is None else self.truth.clip
+
+
+class VideoPanel(Panel):
+    """Many to many, and many to one at the end: the LSTM reads a frame at each step and says after
+    each what it thinks is happening; after the last frame that is the clip's answer."""
+
+    entry = VIDEO
+    shape_note = ("a CNN encodes each frame, the LSTM reads them in order and says after every frame which motion "
+                  "it sees so far; its output after the last frame is the clip's sentence.")
+    clip_decided = Signal(object)  # the ClipRun, for tests and screenshots
+
+    def __init__(self, worker, parent=None):
+        super().__init__(worker, parent)
+        self.capture = CaptureThread(self)
+        self.capture.frame_ready.connect(self._on_frame_ready)
+        self.capture.failed.connect(self._on_source_failed)
+        self.model: VideoModelInfo | None = None
+        self.run: ClipRun | None = None
+        self.decided: list[ClipRun] = []  # this source's decided clips, for the score
+        self._runs: dict[int, ClipRun] = {}
+        self._clip_count = 0
+        self._pending: list[tuple[ClipRun, np.ndarray]] = []
+        self._in_flight = False
+        self._shown_times: collections.deque[float] = collections.deque(maxlen=120)
+        self._frame_ms: collections.deque[float] = collections.deque(maxlen=60)
+        self._build()
+        self._stats_timer = QTimer(self)
+        self._stats_timer.timeout.connect(self._update_stats)
+
+    # --- layout ---------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        split = QSplitter(Qt.Orientation.Horizontal)
+        self.outer.addWidget(split, 1)
+        controls = QWidget()
+        v = QVBoxLayout(controls)
+        v.setContentsMargins(0, 0, 6, 0)
+        self.sources = ClipSourceBox()
+        self.sources.start_button.clicked.connect(lambda: self.start_source())
+        self.sources.stop_button.clicked.connect(self.stop_source)
+        v.addWidget(self.sources)
+        clip_box = QGroupBox("Clips")
+        form = QFormLayout(clip_box)
+        self.clip_spin = spin_box(4, 64, 24)
+        self.clip_spin.setToolTip("A camera's stream is cut into clips of this many frames; generated clips and "
+                                  "files are clips of their own length")
+        form.addRow("Camera clip length (frames)", self.clip_spin)
+        v.addWidget(clip_box)
+        self.stats_label = wrapping_label()
+        v.addWidget(self.stats_label)
+        shape_box, self.shape_diagram = shape_group(
+            VIDEO, "A frame goes in at each step; the LSTM's guess comes out after each. The clip's answer is "
+            "the one after the last frame.", max_steps=5)
+        v.addWidget(shape_box)
+        self.train_box = TrainBox(self)
+        v.addWidget(self.train_box)
+        v.addStretch(1)
+        split.addWidget(controls)
+
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.setContentsMargins(6, 0, 0, 0)
+        top = QSplitter(Qt.Orientation.Horizontal)
+        self.view = FrameView()
+        top.addWidget(self.view)
+        answer = QWidget()
+        av = QVBoxLayout(answer)
+        self.answer_label = wrapping_label("No clip yet: start a source on the left.")
+        self.answer_label.setTextFormat(Qt.TextFormat.RichText)
+        self.truth_label = wrapping_label()
+        self.baseline_label = wrapping_label()
+        self.score_label = wrapping_label()
+        for label in (self.answer_label, self.truth_label, self.baseline_label, self.score_label):
+            av.addWidget(label)
+        av.addWidget(hint_label("The LSTM sees the frames in order and carries its state h from one to the next. "
+                                "The baseline sees one frame alone: it can name the shapes, not which way one "
+                                "moved."))
+        av.addStretch(1)
+        top.addWidget(answer)
+        top.setSizes([420, 420])
+        rv.addWidget(top, 1)
+        self.strip = ClipStrip()
+        rv.addWidget(self.strip)
+        split.addWidget(right)
+        split.setSizes([330, 950])
+
+    # --- the model ------------------------------------------------------------------------------
+
+    def on_worker_ready(self, _device: str) -> None:
+        self.open_model(None)
+
+    def open_model(self, path: str | None) -> None:
+        self.worker.submit(LoadVideoModelRequest(path=path), slot="video.load",
+                           on_result=self._on_model_loaded, on_error=self.on_worker_error)
+
+    def use_trained_model(self) -> None:
+        self.worker.submit(UseTrainedVideoModelRequest(), slot="video.load", on_result=self._on_model_loaded,
+                           on_error=self.on_worker_error)
+
+    def _on_model_loaded(self, info: VideoModelInfo) -> None:
+        self.model = info
+        self.run = None  # the next frame starts a new clip, read by this model
+        self.decided = []
+        name = Path(info.path).name if info.path else "the model trained here"
+        self.status_message.emit(f"video model ready: {name}")
+
+    # --- sources ------------------------------------------------------------------------------
+
+    def start_source(self, motions: tuple[str, ...] | None = None, clip_kind: str | None = None) -> None:
+        from rnnstudio.media.sources import SourceError
+
+        size = self.model.image_size if self.model else 64
+        try:
+            source = self.sources.open_source(size, motions, clip_kind)
+        except SourceError as e:
+            self._offer_other_sources(str(e))
+            return
+        if source is None:  # no file chosen
+            return
+        self.message.dismiss()
+        self._shown_times.clear()
+        self.run, self.decided, self._pending = None, [], []
+        self.capture.start(source)
+        self.view.placeholder = "Waiting for the first frame…"
+        self.sources.stop_button.setEnabled(True)
+        self._stats_timer.start(500)
+        self.status_message.emit(f"playing {source.name} at {source.fps:.0f} frames/s")
+
+    def stop_source(self) -> None:
+        self.capture.stop()
+        self.sources.stop_button.setEnabled(False)
+        self._stats_timer.stop()
+
+    def _on_source_failed(self, message: str) -> None:
+        self.stop_source()
+        self._offer_other_sources(message)
+
+    def _offer_other_sources(self, message: str) -> None:
+        self.message.show_message(message, "error", action=("Use generated clips",
+                                                             lambda: self._start("generated-camera")))
+        self.status_message.emit(message)
+
+    def _start(self, kind: str, **options) -> None:
+        self.sources.choose(kind)
+        self.start_source(**options)
+
+    # --- frames to the worker -------------------------------------------------------------------
+
+    def _on_frame_ready(self) -> None:
+        frame = self.capture.latest()
+        if frame is None:
+            return
+        self.view.set_frame(frame.image)
+        self._shown_times.append(time.monotonic())
+        truth = frame.truth if isinstance(frame.truth, ClipTruth) else None
+        if truth is not None and truth.hold:
+            self._end_clip()
+            return
+        if self.model is None or len(self._pending) >= MAX_PENDING:
+            return  # shown, not read: no model yet, or the worker is far behind
+        run = self.run
+        if run is None or run.final is not None or (truth is not None and truth.clip != run.source_clip):
+            self._end_clip()
+            run = self._new_run(truth)
+        run.thumbnails.append(thumbnail_image(frame.image, THUMBNAIL))
+        run.last_image = frame.image
+        run.sent += 1
+        self._pending.append((run, frame.image))
+        if (truth is not None and truth.last) or (truth is None and run.sent >= self.clip_spin.value()):
+            self._end_clip()
+        self._show_run()
+        self._send()
+
+    def _new_run(self, truth: ClipTruth | None) -> ClipRun:
+        self._clip_count += 1
+        self.run = ClipRun(self._clip_count, truth)
+        self._runs = {n: r for n, r in self._runs.items() if not r.decided}  # only those still being read
+        self._runs[self.run.number] = self.run
+        return self.run
+
+    def _end_clip(self) -> None:
+        run = self.run
+        if run is not None and run.final is None:
+            run.final = run.sent
+            self._decide_if_read(run)
+
+    def _send(self) -> None:
+        if self._in_flight or not self._pending:
+            return
+        run = self._pending[0][0]
+        frames = [image for r, image in self._pending if r is run]
+        self._pending = [(r, image) for r, image in self._pending if r is not run]
+        self._in_flight = True
+        self.worker.submit(
+            VideoFramesRequest(frames=tuple(frames), new_clip=not run.readings, clip=run.number),
+            on_result=self._on_read, on_error=self._on_read_error, on_cancelled=self._on_read_cancelled)
+
+    def _on_read(self, result: VideoFramesResult) -> None:
+        self._in_flight = False
+        if result.readings:
+            self._frame_ms.append(1000 * result.seconds / len(result.readings))
+        run = self._runs.get(result.clip)
+        if run is not None:
+            run.readings.extend(result.readings)
+            if run is self.run:
+                self._show_run()
+            self._decide_if_read(run)
+        self._send()
+
+    def _on_read_error(self, error) -> None:
+        self._in_flight = False
+        self._pending = []
+        self.stop_source()
+        self.on_worker_error(error)
+
+    def _on_read_cancelled(self, _payload) -> None:
+        self._in_flight = False
+
+    def _decide_if_read(self, run: ClipRun) -> None:
+        if run.decided or run.final is None or not run.final or len(run.readings) < run.final:
+            return
+        run.decided = True
+        self.decided.append(run)
+        self._runs.pop(run.number, None)
+        if run is self.run:
+            self._show_answer(run)
+        self._show_score()
+        self.clip_decided.emit(run)
+
+    # --- what is shown --------------------------------------------------------------------------
+
+    def _show_run(self) -> None:
+        run = self.run
+        if run is None or self.model is None:
+            return
+        shown = run.thumbnails[-COLUMNS:]
+        first = len(run.thumbnails) - len(shown)
+        readings = run.readings
+        columns = [StripColumn(t, readings[first + k] if first + k < len(readings) else None)
+                   for k, t in enumerate(shown)]
+        truth = run.truth.motion if run.truth is not None else None
+        self.strip.show_clip(StripContent(self.model.motions, columns, first + 1, truth))
+        self.shape_diagram.set_steps(tuple(Step(f"frame {k + 1}", r.motion) for k, r in enumerate(readings)))
+        if not run.decided:
+            self._show_answer(run)
+
+    def _show_answer(self, run: ClipRun) -> None:
+        if not run.readings:
+            self.answer_label.setText("<span style='font-size:x-large'>…</span>")
+            return
+        last = run.readings[-1]
+        if run.decided:
+            self.answer_label.setText(f"<span style='font-size:xx-large'><b>{last.sentence}</b></span>"
+                                      f"<br>decided after {len(run.readings)} frames")
+        else:
+            self.answer_label.setText(f"<span style='font-size:x-large; color:#666666'>so far: {last.sentence}</span>"
+                                      f"<br>after {len(run.readings)} frames")
+        truth = run.truth
+        if truth is not None and truth.sentence is not None and run.decided:
+            right = last.sentence == truth.sentence
+            colour = (RIGHT if right else WRONG).name()
+            verdict = "right" if right else "wrong"
+            self.truth_label.setText(f"<span style='color:{colour}'><b>{verdict}</b>: the clip shows "
+                                     f"“{truth.sentence}”</span>")
+        else:
+            self.truth_label.setText("")
+        base = last.baseline_motion
+        if truth is not None and truth.motion is not None:
+            colour = (RIGHT if base == truth.motion else WRONG).name()
+            base = f"<span style='color:{colour}'><b>{base}</b></span>"
+        self.baseline_label.setText(f"One frame alone (the last): {base}")
+
+    def _show_score(self) -> None:
+        graded = [r for r in self.decided if r.truth is not None and r.truth.motion is not None]
+        if not graded:
+            self.score_label.setText(f"{len(self.decided)} clips read")
+            return
+        lstm = sum(r.readings[-1].motion == r.truth.motion for r in graded)
+        base = sum(r.readings[-1].baseline_motion == r.truth.motion for r in graded)
+        self.score_label.setText(f"Motion right, {len(graded)} generated clips: the LSTM <b>{lstm}</b>, one frame "
+                                 f"alone <b>{base}</b>")
+
+    # --- statistics -----------------------------------------------------------------------------
+
+    def shown_fps(self) -> float:
+        t = self._shown_times
+        return (len(t) - 1) / (t[-1] - t[0]) if len(t) > 2 and t[-1] - t[0] >= 1.0 else 0.0
+
+    def _update_stats(self) -> None:
+        source = self.capture.source
+        rate = f"{source.fps:.0f}" if source else "—"
+        ms = float(np.median(self._frame_ms)) if self._frame_ms else 0.0
+        self.stats_label.setText(f"Video: {self.shown_fps():.1f} frames/s shown (source {rate})<br>"
+                                 f"The model reads a frame in {ms:.0f} ms")
+
+    # --- hooks ------------------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        self._stats_timer.stop()
+        self.capture.stop()
+        self.sources.camera_probe.wait(2.0)
+
+    def settings(self) -> dict:
+        return {"source": self.sources.combo.currentData(), "camera": self.sources.camera_spin.value(),
+                "clip_frames": self.clip_spin.value()}
+
+    def apply_settings(self, saved: dict) -> None:
+        self.sources.choose(saved.get("source"))
+        set_number(self.sources.camera_spin, saved.get("camera"))
+        set_number(self.clip_spin, saved.get("clip_frames"))
+
+    def prepare_screenshot(self, app, window) -> None:
+        """Generated camera-look clips, left then right: stopped in the pause after a decided clip."""
+        from rnnstudio.errors import UserError
+        from rnnstudio.ui.screenshot import wait_for_worker, wait_until
+
+        wait_for_worker(app, window)
+        wait_until(app, lambda: self.model is not None or self.message.kind == "error", 60, "the video model")
+        if self.message.kind == "error":
+            raise UserError(f"the video model could not be opened: {self.message.label.text()}")
+        started = time.monotonic()
+        self._start("generated-camera", motions=LEFT_RIGHT, clip_kind="screen")
+        wait_until(app, lambda: len(self.decided) >= 2 and self.run is not None and self.run.decided
+                   and time.monotonic() - started > 2.0, 120, "two clips read")
+        self._update_stats()
+        self.stop_source()
+
+    lessons = (
+        Lesson("One frame is not enough", "video",
+               "A shape moving left, then one moving right: the baseline sees one frame and cannot tell which way "
+               "it went; the LSTM, having read the frames before, can. Watch the score.",
+               lambda panel: panel._start("generated-plain", motions=LEFT_RIGHT, clip_kind="screen")),
+        Lesson("Watch it decide", "video",
+               "Column by column, P(motion) after each frame: unsure after one, sure after a few; the sentence "
+               "comes after the last.",
+               lambda panel: panel._start("generated-camera")),
+    )
+

@@ -1,0 +1,190 @@
+"""The clip as the LSTM reads it, drawn column by column: a filmstrip of the last frames; under
+each frame the motion probabilities after it (the LSTM making up its mind), the LSTM's hidden
+state h_t as a heatmap, and the single-frame baseline's guess from that frame alone.
+
+Painted by hand at the sizes its font asks for, so presenter mode grows it with the text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from rnnstudio.ui.frame_view import qimage_from_rgb
+
+COLUMNS = 32  # the last frames shown: a whole generated clip
+MIN_COLUMNS = 16  # a short clip's columns are as wide as 16 would be
+PROBABILITY = QColor("#1f5fa0")  # a cell's blue deepens with P(motion)
+# A motion as a sign, where its word does not fit a column (the rows' titles give both).
+SIGNS = {"left": "←", "right": "→", "up": "↑", "down": "↓", "closer": "+", "away": "−", "spins": "↻", "still": "•"}
+RIGHT, WRONG, UNKNOWN = QColor("#2e7d32"), QColor("#c0392b"), QColor("#444444")
+# h_t in [-1, 1]: blue below zero, white at zero, red above (a diverging map reads either sign).
+NEGATIVE, POSITIVE = np.array([33, 102, 172], float), np.array([178, 24, 43], float)
+
+
+def state_heatmap(columns: list[np.ndarray]) -> np.ndarray:
+    """(units, frames, 3) uint8: each frame's h_t as a column, blue -1 ... white 0 ... red +1."""
+    h = np.clip(np.stack(columns, axis=1), -1.0, 1.0)[..., None]
+    white = np.full(3, 255.0)
+    rgb = np.where(h < 0, white + (NEGATIVE - white) * -h, white + (POSITIVE - white) * h)
+    return np.ascontiguousarray(rgb.astype(np.uint8))
+
+
+@dataclass
+class StripColumn:
+    thumbnail: QImage
+    reading: object = None  # its worker FrameRead, once read
+
+
+@dataclass
+class StripContent:
+    motions: tuple[str, ...] = ()
+    columns: list[StripColumn] = field(default_factory=list)
+    first: int = 1  # the frame number of columns[0] in its clip
+    truth_motion: str | None = None  # a generated clip's motion, to mark the baseline right or wrong
+
+
+def titled(motion: str) -> str:
+    return f"{motion} {SIGNS[motion]}" if motion in SIGNS else motion
+
+
+def numbered(k: int, columns: int, cw: float, em: float) -> bool:
+    """Whether column k gets its frame number: every one where "t=32" fits, else every few, and the last."""
+    every = max(1, int(np.ceil(2.6 * em / cw)))
+    return k % every == 0 or k == columns - 1 and k % every >= every // 2
+
+
+class ClipStrip(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setProperty("drawing", True)  # exported with the plots (File → Export)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.content = StripContent()
+        self.placeholder = "The frames of the clip appear here as the LSTM reads them."
+
+    def show_clip(self, content: StripContent) -> None:
+        self.content = content
+        self.updateGeometry()
+        self.update()
+
+    # --- sizes, in lines of text ------------------------------------------------------------
+
+    def _em(self) -> float:
+        return QFontMetricsF(self.font()).height()
+
+    def _rows(self) -> dict[str, float]:
+        em = self._em()
+        motions = max(len(self.content.motions), 8)
+        return {"thumb": 3.6 * em, "number": 1.2 * em, "title": 1.4 * em, "cell": 1.25 * em,
+                "motions": motions, "state": 6 * em, "baseline": 1.5 * em}
+
+    def _height(self) -> float:
+        r = self._rows()
+        return r["thumb"] + r["number"] + 3 * r["title"] + r["motions"] * r["cell"] + r["state"] + r["baseline"] + 8
+
+    def sizeHint(self) -> QSize:
+        return QSize(int(30 * self._em()), int(self._height()))
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(int(20 * self._em()), int(self._height()))
+
+    # --- painting -----------------------------------------------------------------------------
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor("white"))
+        c = self.content
+        if not c.columns:
+            p.setPen(UNKNOWN)
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
+            return
+        em, r = self._em(), self._rows()
+        fm = QFontMetricsF(self.font())
+        read = [col.reading.hidden for col in c.columns if col.reading is not None]
+        units = len(read[0]) if read else 0
+        state_title = f"h ({units} units)" if units else "h"
+        label_w = max(fm.horizontalAdvance(titled(m)) for m in (*c.motions, "one frame alone", state_title)) + 0.8 * em
+        cw = min((self.width() - label_w - 4) / max(len(c.columns), MIN_COLUMNS), 4.2 * em)
+        width = len(c.columns) * cw
+        x0 = label_w
+        y = 2.0
+        small = QFont(self.font())
+        small.setPointSizeF(max(6.0, self.font().pointSizeF() * 0.85))
+        # the filmstrip
+        thumb = min(r["thumb"], cw - 2)
+        for k, col in enumerate(c.columns):
+            x = x0 + k * cw
+            p.drawImage(QRectF(x + (cw - thumb) / 2, y, thumb, thumb), col.thumbnail)
+            p.setPen(UNKNOWN)
+            p.setFont(small)
+            if numbered(k, len(c.columns), cw, em):
+                p.drawText(QRectF(x - cw, y + thumb, 3 * cw, r["number"]), Qt.AlignmentFlag.AlignCenter,
+                           f"t={c.first + k}")
+        p.setFont(self.font())
+        self._row_title(p, QRectF(0, y, label_w - 0.4 * em, thumb), "frame")
+        y += thumb + r["number"]
+        # P(motion | frames so far)
+        self._heading(p, QRectF(x0, y, max(width, MIN_COLUMNS * cw), r["title"]), "P(motion | frames so far): the LSTM making up its mind")
+        y += r["title"]
+        cell = r["cell"]
+        for i, motion in enumerate(c.motions):
+            self._row_title(p, QRectF(0, y + i * cell, label_w - 0.4 * em, cell), titled(motion))
+        p.setFont(small)
+        percent_fits = QFontMetricsF(small).horizontalAdvance("100%") <= cw - 4
+        for k, col in enumerate(c.columns):
+            if col.reading is None:
+                continue
+            probs = np.asarray(col.reading.motion_p)
+            best = int(probs.argmax())
+            for i, prob in enumerate(probs):
+                rect = QRectF(x0 + k * cw + 1, y + i * cell + 1, cw - 2, cell - 2)
+                fill = QColor(PROBABILITY)
+                fill.setAlphaF(float(prob))
+                p.fillRect(rect, fill)
+                if i == best:
+                    p.setPen(QPen(QColor("black"), 2))
+                    p.drawRect(rect)
+                if prob >= 0.1 and percent_fits:
+                    p.setPen(QColor("white") if prob >= 0.5 else QColor("black"))
+                    p.drawText(rect, Qt.AlignmentFlag.AlignCenter, f"{prob:.0%}")
+        p.setFont(self.font())
+        y += len(c.motions) * cell
+        # the hidden state
+        self._heading(p, QRectF(x0, y, max(width, MIN_COLUMNS * cw), r["title"]),
+                      "the LSTM's state h_t, one column a frame (blue −1, white 0, red +1)")
+        y += r["title"]
+        self._row_title(p, QRectF(0, y, label_w - 0.4 * em, r["state"]), state_title)
+        if read:
+            image = qimage_from_rgb(state_heatmap(read))
+            p.drawImage(QRectF(x0, y, len(read) * cw, r["state"]), image)
+        p.setPen(QPen(QColor("#999999"), 1))
+        p.drawRect(QRectF(x0, y, max(width, MIN_COLUMNS * cw), r["state"]))
+        y += r["state"]
+        # the baseline
+        self._heading(p, QRectF(x0, y, max(width, MIN_COLUMNS * cw), r["title"]), "the single-frame baseline, on each frame alone")
+        y += r["title"]
+        self._row_title(p, QRectF(0, y, label_w - 0.4 * em, r["baseline"]), "one frame alone")
+        p.setFont(small)
+        for k, col in enumerate(c.columns):
+            if col.reading is None:
+                continue
+            guess = col.reading.baseline_motion
+            colour = UNKNOWN if c.truth_motion is None else RIGHT if guess == c.truth_motion else WRONG
+            p.setPen(colour)
+            text = guess if QFontMetricsF(small).horizontalAdvance(guess) <= cw - 2 else SIGNS.get(guess, guess[:1])
+            p.drawText(QRectF(x0 + k * cw, y, cw, r["baseline"]), Qt.AlignmentFlag.AlignCenter, text)
+        p.end()
+
+    def _row_title(self, p: QPainter, rect: QRectF, text: str) -> None:
+        p.setPen(UNKNOWN)
+        p.drawText(rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text)
+
+    def _heading(self, p: QPainter, rect: QRectF, text: str) -> None:
+        p.setPen(QColor("black"))
+        fm = QFontMetricsF(self.font())
+        p.drawText(rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom,
+                   fm.elidedText(text, Qt.TextElideMode.ElideRight, rect.width()))
