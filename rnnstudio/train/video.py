@@ -162,14 +162,19 @@ def evaluate(model: LRCN, n: int, camera: bool, device="cpu", seed: int = EVAL_S
     cache = ClipCache(model, n, seed, device, camera_fraction=1.0 if camera else 0.0)
     cache.fill()
     model.eval()
+    rows, last = torch.arange(n), cache.lengths - 1
+    m_pred, obj, bm, bo = [], [], [], []
     with torch.no_grad():
-        feats = cache.feats.float().to(device)
-        m_logits, o_logits = model(feats)
-        rows, last = torch.arange(n), cache.lengths - 1
-        m_pred = m_logits.argmax(-1).cpu()
-        final = m_pred[rows, last]
-        obj = o_logits[rows, last].argmax(-1).cpu()
-        bm, bo = (z.argmax(-1).cpu() for z in model.baseline(feats[rows, last]))
+        for k in range(0, n, 100):  # in parts: a batch of whole 8 x 8 grids is large
+            feats = cache.feats[k:k + 100].float().to(device)
+            r, t = torch.arange(len(feats)), last[k:k + 100]
+            m_logits, o_logits = model(feats)
+            m_pred.append(m_logits.argmax(-1).cpu())
+            obj.append(o_logits[r, t].argmax(-1).cpu())
+            for out, z in zip((bm, bo), model.baseline(feats[r, t])):
+                out.append(z.argmax(-1).cpu())
+    m_pred, obj, bm, bo = (torch.cat(v) for v in (m_pred, obj, bm, bo))
+    final = m_pred[rows, last]
     truth, moving = cache.motion, cache.motion != MOTIONS.index("still")
     direction = torch.tensor([MOTIONS[int(m)] in DIRECTIONS for m in truth])
     return {
@@ -181,6 +186,7 @@ def evaluate(model: LRCN, n: int, camera: bool, device="cpu", seed: int = EVAL_S
         "baseline_direction_accuracy": rate(bm == truth, direction),
         "baseline_object_accuracy": rate(bo == cache.object, moving),
         "by_frames_seen": {str(t): rate(m_pred[:, t - 1] == truth) for t in FRAMES_SEEN},
+        "by_motion": {m: rate(final == truth, truth == i) for i, m in enumerate(MOTIONS)},
     }
 
 
