@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QTabWidget, QWidget
+from PySide6.QtWidgets import QWidget
 
 from rnnstudio.panels import SENTIMENT
 from rnnstudio.ui.lessons import Lesson
@@ -15,6 +15,7 @@ from rnnstudio.ui.sentiment.examples_tab import ExamplesTab
 from rnnstudio.ui.sentiment.pairs_tab import PairsTab
 from rnnstudio.ui.sentiment.read_tab import ReadTab
 from rnnstudio.ui.sentiment.train_tab import TrainTab
+from rnnstudio.ui.tab_book import BookPage, TabBook
 from rnnstudio.worker.sentiment_messages import (
     TRAINING,
     LoadSentimentModelsRequest,
@@ -26,6 +27,7 @@ LECTURE_SENTENCES = ("The food was really good", "The vacuum cleaner broke withi
                      "The movie had slow parts, but overall was worth watching")
 LONG_SENTENCE = ("The acting was not bad at all , and although the first hour of the film drags on with far too "
                  "many scenes of people talking in rooms about nothing much , I enjoyed it")
+SAVED_TABS = {"read": "reading", "pairs": "pairs", "train": "training", "examples": "examples"}  # settings -> page
 
 
 class SentimentPanel(Panel):
@@ -35,19 +37,39 @@ class SentimentPanel(Panel):
     shape_note = ("a recurrent network reads the sentence word by word; the label comes from its last state "
                   "alone, and the prediction after each word shows it forming.")
 
+    reading = BookPage()
+    pairs = BookPage()
+    training = BookPage()
+    examples = BookPage()
+
     def __init__(self, worker, parent=None):
         super().__init__(worker, parent)
         self.models: SentimentModelsInfo | None = None
         self.load_problem: str | None = None  # why the shipped models did not open
-        self.reading = ReadTab(self)
-        self.pairs = PairsTab(self)
-        self.training = TrainTab(self)
-        self.examples = ExamplesTab(self)
-        self.examples.chosen.connect(self._read_example)
-        self.tabs = QTabWidget()
-        for tab in (self.reading, self.pairs, self.training, self.examples):
-            self.tabs.addTab(tab, tab.title)
+        self.presenter = False
+        self._saved_text: str | None = None  # the last session's sentence, until the Read tab is made
+        self.tabs = TabBook()  # each tab is made when first shown or used (ui/tab_book.py)
+        self.tabs.add_page("reading", ReadTab.title, self._make_reading)
+        self.tabs.add_page("pairs", PairsTab.title, lambda: PairsTab(self))
+        self.tabs.add_page("training", TrainTab.title, lambda: TrainTab(self))
+        self.tabs.add_page("examples", ExamplesTab.title, self._make_examples)
+        self.tabs.page_built.connect(self._page_built)
         self.outer.addWidget(self.tabs, 1)
+
+    def _make_reading(self) -> ReadTab:
+        tab = ReadTab(self)
+        if self._saved_text is not None:
+            tab.text_box.setText(self._saved_text)
+        return tab
+
+    def _make_examples(self) -> ExamplesTab:
+        tab = ExamplesTab(self)
+        tab.chosen.connect(self._read_example)
+        return tab
+
+    def _page_built(self, page) -> None:
+        if self.presenter and hasattr(page, "set_presenter"):
+            page.set_presenter(True)
 
     def show_tab(self, tab: QWidget) -> None:
         self.tabs.setCurrentWidget(tab)
@@ -91,19 +113,22 @@ class SentimentPanel(Panel):
     # --- settings, presenter mode, screenshot ------------------------------------------------------
 
     def settings(self) -> dict:
-        tabs = {"read": self.reading, "pairs": self.pairs, "train": self.training, "examples": self.examples}
-        current = next((key for key, tab in tabs.items() if tab is self.tabs.currentWidget()), "read")
-        return {"text": self.reading.text_box.text(), "tab": current}
+        text = self.reading.text_box.text() if self.tabs.is_built("reading") else self._saved_text
+        shown = self.tabs.current_name()
+        return {"text": text or "", "tab": next((key for key, name in SAVED_TABS.items() if name == shown), "read")}
 
     def apply_settings(self, saved: dict) -> None:
         if isinstance(saved.get("text"), str):
-            self.reading.text_box.setText(saved["text"][:2000])
-        tabs = {"read": self.reading, "pairs": self.pairs, "train": self.training, "examples": self.examples}
-        self.show_tab(tabs.get(saved.get("tab"), self.reading))
+            self._saved_text = saved["text"][:2000]
+            if self.tabs.is_built("reading"):
+                self.reading.text_box.setText(self._saved_text)
+        self.tabs.setCurrentIndex(list(SAVED_TABS.values()).index(SAVED_TABS.get(saved.get("tab"), "reading")))
 
     def set_presenter(self, on: bool) -> None:
-        for tab in (self.reading, self.pairs, self.training):
-            tab.set_presenter(on)
+        self.presenter = on
+        for tab in self.tabs.built_pages():
+            if hasattr(tab, "set_presenter"):
+                tab.set_presenter(on)
 
     def prepare_screenshot(self, app, window) -> None:
         """The lecture's "but" sentence, read by every shipped model and VADER."""

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QTabWidget, QWidget
+from PySide6.QtWidgets import QWidget
 
 from rnnstudio.panels import TRANSLATE
 from rnnstudio.ui.lessons import Lesson
 from rnnstudio.ui.panel import Panel
+from rnnstudio.ui.tab_book import BookPage, TabBook
 from rnnstudio.ui.translate.study_tabs import AttentionOrNotTab, ForcingTab
 from rnnstudio.ui.translate.train_tab import TrainTab
 from rnnstudio.ui.translate.translate_tab import TranslateTab
@@ -25,6 +26,10 @@ class TranslatePanel(Panel):
     """Many to many, read then write: an encoder reads the French, a decoder writes the English."""
 
     entry = TRANSLATE
+    translating = BookPage()
+    forcing = BookPage()
+    attention_or_not = BookPage()
+    training = BookPage()
     shape_note = ("a bidirectional GRU reads the whole French sentence first; then a decoder writes the English "
                   "word by word, looking back at the French words through attention.")
 
@@ -34,27 +39,43 @@ class TranslatePanel(Panel):
         self.load_problem: str | None = None  # why the shipped models did not open
         self.curve_limit = 0  # BLEU curves on the whole test split (tests measure fewer)
         self.train_overrides: dict = {}  # TranslateTrainSpec fields the controls do not show (tests)
-        self.translating = TranslateTab(self)
-        self.forcing = ForcingTab(self)
-        self.attention_or_not = AttentionOrNotTab(self)
-        self.training = TrainTab(self)
-        self.tabs = QTabWidget()
-        for tab in (self.translating, self.forcing, self.attention_or_not, self.training):
-            self.tabs.addTab(tab, tab.title)
+        self.presenter = False
+        self.tabs = TabBook()  # each tab is made when first shown or used (ui/tab_book.py)
+        self._saved: dict = {}  # the last session's beam settings, until the Translate tab is made
+        self.tabs.add_page("translating", TranslateTab.title, self._make_translating)
+        self.tabs.add_page("forcing", ForcingTab.title, lambda: ForcingTab(self))
+        self.tabs.add_page("attention_or_not", AttentionOrNotTab.title, lambda: AttentionOrNotTab(self))
+        self.tabs.add_page("training", TrainTab.title, lambda: TrainTab(self))
+        self.tabs.page_built.connect(self._page_built)
         self.tabs.currentChanged.connect(self._tab_shown)
         self.outer.addWidget(self.tabs, 1)
+
+    def _make_translating(self) -> TranslateTab:
+        return self._apply_beam(TranslateTab(self))
+
+    def _apply_beam(self, tab: TranslateTab) -> TranslateTab:
+        if isinstance(self._saved.get("width"), int):
+            tab.width_spin.setValue(self._saved["width"])
+        if isinstance(self._saved.get("length_penalty"), (int, float)):
+            tab.penalty_spin.setValue(float(self._saved["length_penalty"]))
+        return tab
+
+    def _page_built(self, page) -> None:
+        if self.presenter:
+            page.set_presenter(True)
 
     def show_tab(self, tab: QWidget) -> None:
         self.tabs.setCurrentWidget(tab)
 
     def _tab_shown(self, _index: int) -> None:
-        if self.tabs.currentWidget() is self.forcing and self.forcing.result is None:
+        if self.tabs.current_name() == "forcing" and self.forcing.result is None:
             self.forcing.compare()
 
     # --- the models ------------------------------------------------------------------------------
 
     def on_worker_ready(self, _device: str) -> None:
-        self.training._update_buttons()
+        if self.tabs.is_built("training"):  # one made later asks the worker itself
+            self.training._update_buttons()
         # No shipped model is a state the panel lives with (the Train tab still works), said as a
         # note a lesson may replace, not an error.
         self.worker.submit(LoadTranslatorsRequest(), slot="translate.load", on_result=self._on_models_loaded,
@@ -87,19 +108,21 @@ class TranslatePanel(Panel):
     # --- settings, presenter mode, screenshot --------------------------------------------------------
 
     def settings(self) -> dict:
-        return {"width": self.translating.width_spin.value(), "length_penalty": self.translating.penalty_spin.value(),
-                "tab": self.tabs.currentIndex()}
+        beam = self._saved
+        if self.tabs.is_built("translating"):
+            beam = {"width": self.translating.width_spin.value(), "length_penalty": self.translating.penalty_spin.value()}
+        return {**{k: beam[k] for k in ("width", "length_penalty") if k in beam}, "tab": self.tabs.currentIndex()}
 
     def apply_settings(self, saved: dict) -> None:
-        if isinstance(saved.get("width"), int):
-            self.translating.width_spin.setValue(saved["width"])
-        if isinstance(saved.get("length_penalty"), (int, float)):
-            self.translating.penalty_spin.setValue(float(saved["length_penalty"]))
+        self._saved = {k: saved[k] for k in ("width", "length_penalty") if k in saved}
+        if self.tabs.is_built("translating"):
+            self._apply_beam(self.translating)
         if isinstance(saved.get("tab"), int) and 0 <= saved["tab"] < self.tabs.count():
             self.tabs.setCurrentIndex(saved["tab"])
 
     def set_presenter(self, on: bool) -> None:
-        for tab in (self.translating, self.forcing, self.attention_or_not, self.training):
+        self.presenter = on
+        for tab in self.tabs.built_pages():
             tab.set_presenter(on)
 
     def prepare_screenshot(self, app, window) -> None:
