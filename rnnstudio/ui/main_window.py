@@ -63,6 +63,7 @@ class MainWindow(QMainWindow):
             index = self.tabs.addTab(panel, shape_icon(shape, TAB_ICON_SIZE), panel.title)
             self.tabs.setTabToolTip(index, f"{shape.name}: {shape.used_for}")
             panel.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+            panel.open_in.connect(self.open_in)
             when_worker_ready(worker, panel.on_worker_ready)
 
         self.device_label = QLabel("Device: loading PyTorch…")
@@ -289,6 +290,14 @@ class MainWindow(QMainWindow):
 
     def show_panel(self, name: str) -> None:
         self.tabs.setCurrentWidget(self.panels[name])
+
+    def open_in(self, name: str, payload) -> None:
+        """A panel's open_in: show panel `name` and have it open `payload`."""
+        if name not in self.panels:
+            self.statusBar().showMessage(f"there is no panel {name!r} to open this in", 10000)
+            return
+        self.show_panel(name)
+        self.panels[name].open_from(payload)
 
     # --- worker ------------------------------------------------------------------------------
 

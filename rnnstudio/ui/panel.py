@@ -1,6 +1,7 @@
 """What every panel shares: its registry entry and title, a status line signal, the inline
 message line on top, the handler for the worker's errors, and the hooks the main window calls
-(settings, presenter mode, exports, the other panels, the worker being ready, closing).
+(settings, presenter mode, exports, the other panels, the worker being ready, closing), and
+`open_in`, the way to take something to another panel.
 
 A panel keeps only what is its own. The class declares, beside its widgets:
 
@@ -42,6 +43,9 @@ class Panel(QWidget):
     page_exports: ClassVar[tuple[PageExport, ...]] = ()
 
     status_message = Signal(str)  # a line for the window's status bar
+    # Take something to another panel: (its entry's key, what it opens). The main window shows
+    # that panel and calls its open_from(payload): no panel holds another to do it.
+    open_in = Signal(str, object)
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -78,6 +82,11 @@ class Panel(QWidget):
 
     def on_worker_ready(self, device: str) -> None:
         """PyTorch is loaded on the worker: open the shipped model, enable the buttons."""
+
+    def open_from(self, payload) -> None:
+        """Open what another panel sent with its open_in signal (a plain-data payload of this
+        panel's own kind). A panel that opens nothing from others refuses."""
+        raise NotImplementedError(f"{type(self).__name__} opens nothing from other panels")
 
     def connect_panels(self, panels: dict[str, Panel]) -> None:
         """Wire this panel to the others it takes something from (by their entries' keys)."""

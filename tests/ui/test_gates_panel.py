@@ -312,3 +312,79 @@ def test_before_a_text_is_read_the_heatmaps_say_how_to_fill_them(window, qtbot, 
     assert placeholder(window.panels["gates"])
     panel = read_through_tiny_model(window, qtbot, tiny_model_file)
     assert not placeholder(panel) and len(panel.maps.heatmaps._plots) == 6
+
+
+def test_the_sentiment_panel_opens_its_sentence_in_the_lab_word_by_word(window, qtbot, tmp_path):
+    """The shipped sentiment LSTM, the real worker: the Read tab's button takes the typed sentence
+    and the model to the lab, which reads it one word a step and follows the sentiment unit."""
+    import shutil
+
+    from rnnstudio.paths import models_dirs
+
+    shipped = next((folder / "sentiment-lstm.safetensors" for folder in models_dirs()
+                    if (folder / "sentiment-lstm.safetensors").is_file()), None)
+    if shipped is None:  # the window looks in tmp_path/models; the checkout's own models/ are elsewhere
+        from pathlib import Path
+
+        shipped = Path(__file__).resolve().parents[2] / "models" / "sentiment-lstm.safetensors"
+    if not shipped.is_file():
+        pytest.skip("no shipped sentiment LSTM in this checkout")
+    (tmp_path / "models").mkdir(exist_ok=True)
+    shutil.copy(shipped, tmp_path / "models" / "sentiment-lstm.safetensors")
+    sentiment = window.panels["sentiment"]
+    window.show_panel("sentiment")
+    qtbot.waitUntil(lambda: sentiment.models is not None, timeout=60_000)
+    text = "The acting was not bad, but the zorblax plot was dull"
+    reading = sentiment.reading
+    reading.text_box.setText(text)
+    qtbot.waitUntil(lambda: reading.result is not None and reading.result.text == text, timeout=60_000)
+    unit = reading.open_models["lstm"].sentiment_unit["index"]
+    assert reading.open_lab_button.isEnabled()
+
+    lab = window.panels["gates"]
+    with qtbot.waitSignal(lab.gates_ready, timeout=60_000) as ready:
+        reading.open_lab_button.click()
+    assert window.current_panel_name() == "gates"
+    r = ready.args[0]
+    words = ["the", "acting", "was", "not", "bad", ",", "but", "the", "zorblax", "plot", "was", "dull"]
+    assert r.is_words and r.text == text and r.step_labels() == words
+    assert lab.text_edit.toPlainText() == text and lab.sentiment_model() == "lstm"
+    assert "sentiment LSTM" in lab.source_label.text() and "12 words" in lab.source_label.text()
+    assert "1 unknown" in lab.source_label.text()
+    marked = [sel.cursor.selectedText() for sel in lab.text_edit.extraSelections()]
+    assert marked == ["zorblax"]  # the word it does not know, marked in the text
+    # The sentiment unit is followed, on the step of the first "not".
+    assert (lab.cursor.unit, lab.unit_spin.value(), lab.cursor.step) == (unit, unit, 3)
+    assert lab.tabs.currentWidget() is lab.unit_text
+    assert "sentiment unit" in lab.unit_text.unit_caption.text()
+
+    # Every view shows words, or says plainly what is for char models; none crashes.
+    strip = lab.unit_text.strip
+    assert strip.text() == words and len(strip._colors) == 12 and strip._flagged == {8}
+    assert strip.cell_rect(1).width() > strip.cell_rect(5).width()  # "acting" is wider than ","
+    tip = lab.unit_text.tooltip_for(8)
+    assert "zorblax" in tip and "unknown" in tip and "p(positive) after it" in tip
+    assert not lab.unit_text.intervene_button.isEnabled() and lab.unit_text.intervention_note.isVisibleTo(lab)
+    lab.unit_text.clamp_units_edit.setText("1")
+    lab.unit_text.intervene()
+    assert "char model" in lab.message.label.text()
+    strip.set_selection(3, 5)
+    strip.selection_changed.emit(3, 5)
+    assert "not bad" in lab.unit_text.matches_label.text()
+    for tab in lab.inner_tabs():
+        lab.show_tab(tab)
+        qtbot.wait(20)
+    lab.cursor.set_step(6)
+    assert "read “but”" in lab.step_through.label.text()
+    assert "the embedding of “but”" in lab.step_through.equations.toPlainText()
+    assert lab.step_through.graph._inputs[-1] == "but" and lab.step_through.graph._outputs[-1].startswith("0.")
+    assert "p(positive)" in lab.step_through.graph.output_title
+    assert lab.maps.heatmaps.step_name == "word"
+    assert "read “but”" in lab.memory.view.describe_step(6)
+    assert lab.memory.view.reach_plot.getAxis("bottom").labelText == "step (word read)"
+    lab.step_through.graph.grab()  # painted with words in its circles
+    strip.grab()
+
+    # Back to the char model: the lab reads characters again (here it has none open: a clear message).
+    lab.model_combo.setCurrentIndex(lab.model_combo.findData("shipped"))
+    assert lab.sentiment_model() is None and "one character per step" in lab.text_edit.toolTip()

@@ -1,5 +1,5 @@
-"""What the LSTM internals lab looks at: the newest reading of a text (a GatesResult), the
-layer, the unit followed and the step. Every inner tab draws from this one cursor and moves
+"""What the LSTM internals lab looks at: the newest reading of a text (a GatesResult, one step
+per character, or per word for a sentiment model), the layer, the unit followed and the step. Every inner tab draws from this one cursor and moves
 it; each change is a signal, so a unit clicked in a heatmap is followed in every tab."""
 
 from __future__ import annotations
@@ -43,7 +43,16 @@ class GatesCursor(QObject):
         return next(iter(self.layer_values().values())).shape[1] if self.result is not None else 0
 
     def steps(self) -> int:
-        return len(self.result.text) if self.result is not None else 0
+        """Steps read: characters, or a word model's words."""
+        return self.result.length if self.result is not None else 0
+
+    def step_labels(self) -> list[str]:
+        """What was read at each step: the characters, or a word model's words."""
+        return self.result.step_labels() if self.result is not None else []
+
+    @property
+    def is_words(self) -> bool:
+        return self.result is not None and self.result.is_words
 
     # --- moving it ---------------------------------------------------------------------------
 

@@ -77,6 +77,7 @@ class MapsTab(QSplitter):
             combo.addItem(MAP_INFO[name][0], name)
         combo.setCurrentIndex(next((i for i in map(combo.findData, [current, *KEEP_GATES]) if i >= 0), 0))
         combo.blockSignals(False)
+        self.heatmaps.set_step_name("word" if r.is_words else "character")
         has_gates = bool(r.saturation[0])
         combo.setEnabled(has_gates)
         self.saturation_view.setVisible(has_gates)

@@ -57,7 +57,8 @@ class MemoryTab(QWidget):
         if gate is None:
             return
         self.empty.hide()
-        self.view.show_unit(c.result.text, MAP_INFO[gate][0], gate, c.unit_values(gate), c.layer, c.unit)
+        self.view.set_step_name("word" if c.is_words else "character")
+        self.view.show_unit(c.step_labels(), MAP_INFO[gate][0], gate, c.unit_values(gate), c.layer, c.unit)
         self.view.set_step(c.step)
         self.explanation.setText(EXPLANATIONS[c.arch])
 

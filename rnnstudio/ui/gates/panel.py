@@ -1,4 +1,6 @@
-"""The LSTM internals lab: every gate and state of a char-RNN, live, on any text.
+"""The LSTM internals lab: every gate and state of a char-RNN, live, on any text; or of a
+sentiment model, one word a step (sent here by the sentiment panel's *Open in LSTM internals*,
+or chosen in the model list).
 
 Qt only. The worker reads the text; the newest reading, the layer, the unit followed and the
 step are one GatesCursor, which each inner tab draws and moves: the heatmaps and saturation
@@ -8,6 +10,8 @@ with the gradient it lets through (memory_tab).
 """
 
 from __future__ import annotations
+
+import html
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor, QTextCharFormat, QTextCursor
@@ -35,9 +39,9 @@ from rnnstudio.ui.gates.unit_tab import UnitTab
 from rnnstudio.ui.lessons import Lesson
 from rnnstudio.ui.panel import Panel
 from rnnstudio.ui.theme import presenter_size
-from rnnstudio.ui.widgets import TEXT_FILES, give_shortcut, monospace_font
+from rnnstudio.ui.widgets import TEXT_FILES, give_shortcut, monospace_font, wrapping_label
 from rnnstudio.worker.charrnn_messages import SHIPPED, TRAINING
-from rnnstudio.worker.gates_messages import MAX_GATES_CHARS, GatesRequest, GatesResult
+from rnnstudio.worker.gates_messages import MAX_GATES_CHARS, GatesRequest, GatesResult, GatesSource
 from rnnstudio.worker.protocol import ReadFileRequest
 
 DEFAULT_TEXT = (
@@ -48,6 +52,16 @@ DEFAULT_TEXT = (
     "In the deep bosom of the ocean buried.\n"
 )
 UNKNOWN_CHAR_BACKGROUND = QColor(255, 120, 120)
+TURN_WORDS = ("not", "n't", "never", "no", "but", "although", "though")  # where a sentiment model's gates turn
+SENTIMENT_PREFIX = "sentiment:"  # the model list's data for a sentiment model: "sentiment:lstm"
+CHAR_TEXT_TIP = "The text the model reads, one character per step"
+WORD_TEXT_TIP = ("The text the sentiment model reads, one word per step (its own tokeniser: lower case, "
+                 "“n't” apart); words it does not know are read as <unk> and marked")
+
+
+def first_turn(words: list[str]) -> int:
+    """The step of the first negation or "but" of a word model's reading (0 without one)."""
+    return next((k for k, w in enumerate(words) if w in TURN_WORDS), 0)
 
 
 class GatesPanel(Panel):
@@ -62,6 +76,7 @@ class GatesPanel(Panel):
         self.cursor = GatesCursor(self)
         self.latest_sample = ""
         self.follow_longest_memory_when_read = False  # set by a lesson: pick the unit once the text is read
+        self.follow_unit_when_read: int | None = None  # set by open_from: the unit another panel sent
         self.outer.addWidget(self._build_source())
         self.maps = MapsTab(self.cursor)
         self.unit_text = UnitTab(self.cursor, self)
@@ -89,7 +104,7 @@ class GatesPanel(Panel):
         self.text_edit = QPlainTextEdit(DEFAULT_TEXT)
         self.text_edit.setFont(monospace_font())
         self.text_edit.setMaximumHeight(90)
-        self.text_edit.setToolTip("The text the model reads, one character per step")
+        self.text_edit.setToolTip(CHAR_TEXT_TIP)
         grid.addWidget(self.text_edit, 0, 0, 2, 1)
         row = QHBoxLayout()
         self.sample_button = QPushButton("Latest sample")
@@ -102,7 +117,10 @@ class GatesPanel(Panel):
         self.model_combo = QComboBox()
         self.model_combo.addItem("Opened model", SHIPPED)
         self.model_combo.addItem("Model in training", TRAINING)
-        self.model_combo.setToolTip("Which char-RNN reads the text: the opened one or the one in training")
+        self.model_combo.addItem("Sentiment LSTM (words)", SENTIMENT_PREFIX + "lstm")
+        self.model_combo.setToolTip("Which model reads the text: the opened char-RNN, the one in training, or a "
+                                    "sentiment model, one word a step")
+        self.model_combo.currentIndexChanged.connect(self._on_model_chosen)
         row.addWidget(self.sample_button)
         row.addWidget(open_button)
         row.addWidget(self.model_combo)
@@ -127,12 +145,34 @@ class GatesPanel(Panel):
         give_shortcut(self.read_button, "Ctrl+Return", "Read the text through the model")
         row.addWidget(self.read_button)
         grid.addLayout(row, 1, 1)
+        self.source_label = wrapping_label("Press Read text: the text above is read through the opened char-RNN, "
+                                           "one character a step.")
+        self.source_label.setToolTip("Which model read which text: every tab below shows this reading")
+        grid.addWidget(self.source_label, 2, 0, 1, 2)
         grid.setColumnStretch(0, 1)
         return box
 
     def model_role(self) -> str:
-        """The char-RNN that reads: the opened model (SHIPPED) or the one in training."""
-        return self.model_combo.currentData()
+        """The char-RNN that reads, samples and lends its layer: the opened model (SHIPPED) or the
+        one in training (the opened one while a sentiment model is chosen)."""
+        data = self.model_combo.currentData()
+        return SHIPPED if data.startswith(SENTIMENT_PREFIX) else data
+
+    def sentiment_model(self) -> str | None:
+        """The sentiment model chosen to read the text word by word ("lstm", "training", ...), or None."""
+        data = self.model_combo.currentData()
+        return data.removeprefix(SENTIMENT_PREFIX) if data.startswith(SENTIMENT_PREFIX) else None
+
+    def choose_sentiment_model(self, name: str, title: str = "") -> None:
+        """Choose a sentiment model in the model list, adding it if it is not there yet."""
+        index = self.model_combo.findData(SENTIMENT_PREFIX + name)
+        if index < 0:
+            self.model_combo.addItem(f"{title or 'Sentiment ' + name} (words)", SENTIMENT_PREFIX + name)
+            index = self.model_combo.count() - 1
+        self.model_combo.setCurrentIndex(index)
+
+    def _on_model_chosen(self) -> None:
+        self.text_edit.setToolTip(WORD_TEXT_TIP if self.sentiment_model() else CHAR_TEXT_TIP)
 
     # --- the cursor's layer and unit in the controls above the tabs --------------------------------
 
@@ -165,8 +205,8 @@ class GatesPanel(Panel):
         self.message.dismiss()
         self.text_edit.setExtraSelections([])
         self.worker.submit(
-            GatesRequest(role=self.model_role(), text=self.text_edit.toPlainText()), slot="gates.compute",
-            on_result=self._on_gates, on_error=self.on_worker_error,
+            GatesRequest(role=self.model_role(), text=self.text_edit.toPlainText(), sentiment=self.sentiment_model()),
+            slot="gates.compute", on_result=self._on_gates, on_error=self.on_worker_error,
         )
 
     def _on_gates(self, result: GatesResult) -> None:
@@ -174,8 +214,35 @@ class GatesPanel(Panel):
         if self.follow_longest_memory_when_read:
             self.follow_longest_memory_when_read = False
             self.follow_longest_memory()
-        self.status_message.emit(f"read {len(result.text):,} characters through the {result.arch.upper()}")
+        if self.follow_unit_when_read is not None:
+            unit, self.follow_unit_when_read = self.follow_unit_when_read, None
+            self.cursor.set_layer(self.cursor.layers() - 1)  # the sentiment unit is the top layer's
+            self.cursor.set_unit(unit)
+            self.cursor.set_step(first_turn(result.step_labels()))
+        if result.is_words:
+            unknown = [result.spans[k] for k, known in enumerate(result.known) if not known]
+            self._mark_spans(unknown)
+            said = f"{result.length:,} words (one per step)"
+            if unknown:
+                said += f"; {len(unknown)} unknown, read as <unk> and marked in red"
+        else:
+            said = f"{result.length:,} characters (one per step)"
+        excerpt = result.text if len(result.text) <= 60 else result.text[:57] + "…"
+        self.source_label.setText(f"Read {said} through {html.escape(result.model_title or result.arch.upper())}: "
+                                  f"“{html.escape(excerpt)}”")
+        self.status_message.emit(f"read {said} through {result.model_title or result.arch.upper()}")
         self.gates_ready.emit(result)
+
+    def open_from(self, source: GatesSource) -> None:
+        """Read what another panel sent (its text, through its sentiment model) and follow its unit."""
+        if not isinstance(source, GatesSource):
+            raise TypeError(f"the LSTM internals lab opens a GatesSource, not {type(source).__name__}")
+        if source.sentiment is not None:
+            self.choose_sentiment_model(source.sentiment, source.model_title)
+        self.text_edit.setPlainText(source.text)
+        self.follow_unit_when_read = source.unit
+        self.show_tab(self.unit_text)
+        self.compute()
 
     def follow_longest_memory(self) -> None:
         """Follow the unit that carries the gradient furthest back along its memory."""
@@ -191,18 +258,24 @@ class GatesPanel(Panel):
 
     def _mark_characters(self, chars: set[str]) -> None:
         """Mark characters the model does not know in the text box, so none is dropped silently."""
+        self._mark_spans([(i, i + 1) for i, ch in enumerate(self.text_edit.toPlainText()) if ch in chars])
+
+    def _mark_spans(self, spans) -> None:
+        """Mark [start, end) spans of the text box: characters or words the model does not know."""
         selections = []
         fmt = QTextCharFormat()
         fmt.setBackground(UNKNOWN_CHAR_BACKGROUND)
-        for i, ch in enumerate(self.text_edit.toPlainText()):
-            if ch in chars:
-                sel = QTextEdit.ExtraSelection()
-                cursor = QTextCursor(self.text_edit.document())
-                cursor.setPosition(i)
-                cursor.setPosition(i + 1, QTextCursor.MoveMode.KeepAnchor)
-                sel.cursor = cursor
-                sel.format = fmt
-                selections.append(sel)
+        length = len(self.text_edit.toPlainText())
+        for start, end in spans:
+            if not 0 <= start < end <= length:
+                continue  # the text changed since it was read
+            sel = QTextEdit.ExtraSelection()
+            cursor = QTextCursor(self.text_edit.document())
+            cursor.setPosition(start)
+            cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+            sel.cursor = cursor
+            sel.format = fmt
+            selections.append(sel)
         self.text_edit.setExtraSelections(selections)
 
     # --- where the text comes from -------------------------------------------------------------------

@@ -1,6 +1,7 @@
-"""The lab's "Step through" tab: the recurrence one character at a time, the cell's equations
-filled in with the followed unit's numbers, and the network unrolled over the last steps
-(The recurrence and The unrolled computational graph, docs/LECTURE-MAP.md)."""
+"""The lab's "Step through" tab: the recurrence one step (a character, or a sentiment model's
+word) at a time, the cell's equations filled in with the followed unit's numbers, and the
+network unrolled over the last steps (The recurrence and The unrolled computational graph,
+docs/LECTURE-MAP.md)."""
 
 from __future__ import annotations
 
@@ -73,16 +74,22 @@ class StepTab(QWidget):
         t = c.step
         if self.slider.value() != t:
             self.slider.setValue(t)
-        self.label.setText(f"step {t + 1} of {len(r.text)}: read “{visible_text(r.text[t])}”")
+        labels = c.step_labels()
+        self.label.setText(f"step {t + 1} of {len(labels)}: read “{visible_text(labels[t])}”")
         first = max(0, t - GRAPH_STEPS + 1)
-        steps = range(first, min(len(r.text), first + GRAPH_STEPS))
+        steps = range(first, min(len(labels), first + GRAPH_STEPS))
         h = c.unit_values("h")
-        outputs = [r.vocab[int(np.argmax(r.probs[k]))] for k in steps]
+        if r.is_words:  # a sentiment model's readout after each word: p(positive)
+            outputs = [f"{float(r.probs[k, 0]):.2f}" for k in steps]
+        else:
+            outputs = [r.vocab[int(np.argmax(r.probs[k]))] for k in steps]
         self.graph.unit_name = str(c.unit)
-        self.graph.set_steps(first, [r.text[k] for k in steps], outputs, [float(h[k]) for k in steps], t)
+        self.graph.set_words(r.is_words)
+        self.graph.set_steps(first, [labels[k] for k in steps], outputs, [float(h[k]) for k in steps], t)
         lines = step_equations(r.arch, c.layer_values(), r.preacts[c.layer], t, c.unit)
         width = max(len(line.lhs + " = " + line.formula) for line in lines)
-        body = [f"Step {t + 1}, layer {c.layer + 1}, unit {c.unit}; x_t = “{visible_text(r.text[t])}”", ""]
+        x_is = f"the embedding of “{labels[t]}”" if r.is_words else f"“{visible_text(labels[t])}”"
+        body = [f"Step {t + 1}, layer {c.layer + 1}, unit {c.unit}; x_t = {x_is}", ""]
         for line in lines:
             left = f"{line.lhs} = {line.formula}".ljust(width)
             body.append(f"{left}  = {line.numbers} = {line.value:+.4f}")

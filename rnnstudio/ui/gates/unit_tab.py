@@ -1,8 +1,10 @@
-"""The lab's "One unit over the text" tab: the followed unit colours each character; a span
-selected in it is searched for the units that fire inside it; chosen units are held at a
-value while the model writes, beside a sample as trained."""
+"""The lab's "One unit over the text" tab: the followed unit colours each character (each word,
+for a sentiment model); a span selected in it is searched for the units that fire inside it;
+chosen units are held at a value while a char model writes, beside a sample as trained."""
 
 from __future__ import annotations
+
+import html
 
 import numpy as np
 from PySide6.QtCore import Qt
@@ -24,15 +26,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from rnnstudio.ui.char_strip import CharStrip
 from rnnstudio.ui.drawing import visible_text
-from rnnstudio.ui.gates.views import MAP_INFO
+from rnnstudio.ui.gates.views import MAP_INFO, StepStrip
 from rnnstudio.ui.widgets import hint_label, monospace_font, wrapping_label
 from rnnstudio.worker.gates_messages import HypothesisRequest, HypothesisResult, InterventionRequest, InterventionResult
 
 SAMPLE_LENGTH = 300  # characters of each sample, with and without the units held
 SAMPLE_SEED = 1234  # one seed for both samples: they differ by the held units alone
 PRIME_CHARS = 200  # the sample continues at most this much of the text read, up to the step
+CHAR_HINT = ("Blue is negative, red positive. Hover a character for every value and the model's top 5 guesses for "
+             "the next one; drag over a span to search for units that fire inside it.")
+WORD_HINT = ("One cell per word, as the sentiment model reads them (a red frame: a word it does not know, read as "
+             "<unk>). Blue is negative, red positive. Hover a word for every value and p(positive) after it; drag "
+             "over words to search for units that fire inside them.")
+WORD_INTERVENTION = ("Holding units while the model writes needs a char model: a sentiment model reads, it does "
+                     "not write. Choose a char-RNN above to sample with units held.")
 
 
 class UnitTab(QWidget):
@@ -70,7 +78,7 @@ class UnitTab(QWidget):
         self.unit_caption = wrapping_label()
         row.addWidget(self.unit_caption, 1)
         v.addLayout(row)
-        self.strip = CharStrip()
+        self.strip = StepStrip()
         self.strip.tooltip_for = self.tooltip_for
         self.strip.clicked.connect(self.cursor.set_step)
         self.strip.selection_changed.connect(self._on_selection)
@@ -78,10 +86,8 @@ class UnitTab(QWidget):
         scroll.setWidget(self.strip)
         scroll.setWidgetResizable(True)
         v.addWidget(scroll, 1)
-        v.addWidget(hint_label(
-            "Blue is negative, red positive. Hover a character for every value and the model's top 5 "
-            "guesses for the next one; drag over a span to search for units that fire inside it."
-        ))
+        self.strip_hint = hint_label(CHAR_HINT)
+        v.addWidget(self.strip_hint)
         return left
 
     def _build_search_and_intervention(self) -> QWidget:
@@ -108,8 +114,11 @@ class UnitTab(QWidget):
         form.addRow(self.matches_label)
         rv.addWidget(search)
 
-        inter = QGroupBox("Intervention")
+        inter = self.intervention_box = QGroupBox("Intervention")
         form = QFormLayout(inter)
+        self.intervention_note = hint_label(WORD_INTERVENTION)
+        self.intervention_note.hide()
+        form.addRow(self.intervention_note)
         self.clamp_units_edit = QLineEdit()
         self.clamp_units_edit.setPlaceholderText("units of this layer, e.g. 12, 40")
         self.clamp_units_edit.setToolTip("Units of the chosen layer to force, separated by commas")
@@ -162,7 +171,15 @@ class UnitTab(QWidget):
         combo.setCurrentIndex(next((i for i in map(combo.findData, [current, "h"]) if i >= 0), 0))
         combo.blockSignals(False)
         self.clamp_state_combo.model().item(1).setEnabled(r.arch == "lstm")  # only an LSTM has a cell c
-        self.strip.set_text(r.text)
+        # A sentiment model does not write: the intervention's controls stay, greyed, with why.
+        for widget in self.intervention_box.findChildren(QWidget):
+            if widget is not self.intervention_note:
+                widget.setEnabled(not r.is_words)
+        self.intervention_note.setVisible(r.is_words)
+        self.strip_hint.setText(WORD_HINT if r.is_words else CHAR_HINT)
+        self.strip.set_steps(r.step_labels() if r.is_words else r.text, r.is_words)
+        if r.is_words and r.known is not None:
+            self.strip.set_flagged([k for k, known in enumerate(r.known) if not known])
         self._draw_strip()
 
     def _draw_strip(self) -> None:
@@ -173,18 +190,33 @@ class UnitTab(QWidget):
         lo, hi = MAP_INFO[name][1]
         self.strip.set_values(c.unit_values(name), lo, hi)
         self.strip.set_lit(c.step)
-        self.unit_caption.setText(f"layer {c.layer + 1}, unit {c.unit}: {MAP_INFO[name][0]} (scale {lo:g} to {hi:g})")
+        caption = f"layer {c.layer + 1}, unit {c.unit}: {MAP_INFO[name][0]} (scale {lo:g} to {hi:g})"
+        unit = c.result.sentiment_unit
+        if unit is not None and c.unit == unit["index"] and c.layer == c.layers() - 1:
+            side = "red" if unit["sign"] > 0 else "blue"
+            caption += (f". <b>The sentiment unit</b>: its final h alone gets {unit['accuracy']:.0%} of the training "
+                        f"labels right ({side} says positive)")
+        self.unit_caption.setText(caption)
 
     def tooltip_for(self, index: int) -> str:
-        """Every value of the followed unit at character `index`, and the five likeliest next ones."""
+        """Every value of the followed unit at step `index`, and the five likeliest next characters
+        (a sentiment model: p(positive) after the word)."""
         c = self.cursor
         r = c.result
-        if r is None or index >= len(r.text):
+        if r is None or index >= r.length:
             return ""
-        ch = {"\n": "↵ (newline)", " ": "␣ (space)"}.get(r.text[index], r.text[index])
-        rows = [f"<b>{ch}</b> — step {index + 1}, layer {c.layer + 1}, unit {c.unit}"]
+        if r.is_words:
+            word = html.escape(r.steps[index])
+            unknown = "" if r.known is None or r.known[index] else " (unknown: read as &lt;unk&gt;)"
+            rows = [f"<b>{word}</b>{unknown} — word {index + 1}, layer {c.layer + 1}, unit {c.unit}"]
+        else:
+            ch = {"\n": "↵ (newline)", " ": "␣ (space)"}.get(r.text[index], r.text[index])
+            rows = [f"<b>{html.escape(ch)}</b> — step {index + 1}, layer {c.layer + 1}, unit {c.unit}"]
         for name, values in c.layer_values().items():
             rows.append(f"{name} = {values[index, c.unit]:+.3f}")
+        if r.is_words:
+            rows.append(f"p(positive) after it: {float(r.probs[index, 0]):.2f}")
+            return "<br>".join(rows)
         top = np.argsort(r.probs[index])[::-1][:5]
         guesses = ", ".join(f"{visible_text(r.vocab[k])} {r.probs[index][k]:.0%}" for k in top)
         rows.append(f"next: {guesses}")
@@ -193,7 +225,8 @@ class UnitTab(QWidget):
     # --- hypothesis search -----------------------------------------------------------------------
 
     def _on_selection(self, start: int, end: int) -> None:
-        span = visible_text(self.cursor.result.text[start:end])[:40]
+        labels = self.cursor.step_labels()[start:end]
+        span = (" ".join(labels) if self.cursor.is_words else visible_text("".join(labels)))[:40]
         self.matches_label.setText(f"Selected “{span}” (steps {start + 1} to {end}).")
 
     def search_units(self) -> None:
@@ -250,6 +283,9 @@ class UnitTab(QWidget):
             self.lab.show_error("Name the units to hold, e.g. 12, 40 (or find some with the hypothesis search).")
             return
         c = self.cursor
+        if c.is_words:
+            self.lab.show_error(WORD_INTERVENTION)
+            return
         value = self.clamp_value_spin.value()
         prime = c.result.text[: c.step + 1] if c.result is not None else ""
         self.plain_sample.setPlainText("…")

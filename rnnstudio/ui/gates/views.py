@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
 from rnnstudio.nn.explain import memory_reach
+from rnnstudio.ui.char_strip import CharStrip
 from rnnstudio.ui.drawing import draw_arrow, visible_char
 from rnnstudio.ui.theme import apply_presenter_to, presenter_on, small_axis_font
 
@@ -44,6 +45,7 @@ class HeatmapStack(pg.GraphicsLayoutWidget):
         self._cursor_lines: list[pg.InfiniteLine] = []
         self._steps = 0  # the text's length: the time axis shows all of it until someone zooms
         self._whole_text = True
+        self.step_name = "character"  # what one step reads: "character", or "word" for a word model
         self.scene().sigMouseClicked.connect(self._on_click)
         # Until a text is read: what will appear here (the first set_maps clears it away).
         self.addLabel("Press <b>Read text</b> (Ctrl+Return): every gate and state of the model appears here,<br>"
@@ -110,9 +112,15 @@ class HeatmapStack(pg.GraphicsLayoutWidget):
         for name in names[:-1]:
             self._plots[name][0].hideAxis("bottom")  # the time axes are linked: one is enough
         if names:
-            self._plots[names[-1]][0].setLabel("bottom", "step (character read)")
+            self._plots[names[-1]][0].setLabel("bottom", f"step ({self.step_name} read)")
         if presenter_on():  # these plots are new: presenter mode was applied to their predecessors
             apply_presenter_to(self, True)
+
+    def set_step_name(self, name: str) -> None:
+        """What one step reads ("character" or "word"), for the time axis."""
+        self.step_name = name
+        if self._plots:
+            list(self._plots.values())[-1][0].setLabel("bottom", f"step ({name} read)")
 
     def set_step(self, step: int | None) -> None:
         for line in self._cursor_lines:
@@ -150,6 +158,15 @@ class UnrolledGraph(QWidget):
         self._first_step = 0
         self._current = -1
         self.unit_name = "h"
+        # The rows' names: a char model's, or a word model's (set_words)
+        self.input_title = "x_t: the character\nread at step t"
+        self.output_title = "y_t: likeliest\nnext character"
+
+    def set_words(self, words: bool) -> None:
+        """Name the rows for a word-level sentiment model (x_t a word, y_t p(positive)) or a char model."""
+        self.input_title = "x_t: the word\nread at step t" if words else "x_t: the character\nread at step t"
+        self.output_title = "y_t: p(positive)\nafter the word" if words else "y_t: likeliest\nnext character"
+        self.update()
 
     def set_steps(self, first_step: int, inputs: list[str], outputs: list[str], values: list[float],
                   current: int) -> None:
@@ -182,8 +199,8 @@ class UnrolledGraph(QWidget):
         grey = QColor(120, 120, 120)
         p.setFont(small)
         p.setPen(text_color)
-        for row, label in (("y", "y_t: likeliest\nnext character"), ("h", f"h_t: the state,\nunit {self.unit_name}"),
-                           ("x", "x_t: the character\nread at step t")):
+        for row, label in (("y", self.output_title), ("h", f"h_t: the state,\nunit {self.unit_name}"),
+                           ("x", self.input_title)):
             p.drawText(QRectF(4, rows[row] - node, margin - 8, 2 * node), Qt.AlignmentFlag.AlignVCenter, label)
         for k in range(n):
             cx = margin + col * (k + 0.5)
@@ -215,6 +232,9 @@ class UnrolledGraph(QWidget):
                 p.setPen(QPen(lit if current else QColor(150, 150, 150), 3 if current else 1))
                 p.drawEllipse(r)
                 p.setPen(text_color)
+                if len(label) > 1:  # a word, or a probability: as much as fits a little wider than the circle
+                    label = QFontMetrics(p.font()).elidedText(label, Qt.TextElideMode.ElideRight, int(col * 0.95))
+                    r = QRectF(cx - col * 0.48, r.top(), col * 0.96, r.height())
                 p.drawText(r, Qt.AlignmentFlag.AlignCenter, label)
             p.setFont(small)
             p.drawText(QRectF(cx - col / 2, rows["x"] + node * 0.6, col, node * 0.6), Qt.AlignmentFlag.AlignCenter,
@@ -250,7 +270,7 @@ class MemoryPathView(pg.GraphicsLayoutWidget):
         self.reach_plot = self.addPlot(row=1, col=0)
         self.reach_plot.setLogMode(x=False, y=True)
         self.reach_plot.setLabel("left", "gradient kept (log scale)")
-        self.reach_plot.setLabel("bottom", "step (character read)")
+        self.reach_plot.setLabel("bottom", "step (character read)")  # set_step_name changes it
         self.reach_plot.showGrid(x=True, y=True, alpha=0.2)
         self.reach_plot.setXLink(self.gate_plot)
         self.reach_curve = self.reach_plot.plot(pen=pg.mkPen(self.REACH_PEN, width=2))
@@ -266,9 +286,14 @@ class MemoryPathView(pg.GraphicsLayoutWidget):
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.scene().sigMouseClicked.connect(self._on_click)
 
-    def show_unit(self, text: str, gate_title: str, gate: str, keep: np.ndarray, layer: int, unit: int) -> None:
-        """`keep`: the unit's gate value at each character of `text` (T,); `gate_title` names
-        it, ending in its symbol `gate` ("forget gate f")."""
+    def set_step_name(self, name: str) -> None:
+        """What one step reads ("character" or "word"), for the time axis."""
+        self.reach_plot.setLabel("bottom", f"step ({name} read)")
+
+    def show_unit(self, text, gate_title: str, gate: str, keep: np.ndarray, layer: int, unit: int) -> None:
+        """`keep`: the unit's gate value at each step of `text` (T,), a str of characters or a
+        word model's list of words; `gate_title` names it, ending in its symbol `gate`
+        ("forget gate f")."""
         keep = np.asarray(keep, dtype=np.float64)
         self.text, self.gate, self.keep = text, gate, keep
         steps = np.arange(len(keep)) + 0.5  # the middle of each step's column, as in the heatmaps
@@ -297,7 +322,7 @@ class MemoryPathView(pg.GraphicsLayoutWidget):
         """What a tooltip says of one step: the character, the gate, what the gradient keeps."""
         return (f"step {step + 1}: read “{visible_char(self.text[step])}”\n"
                 f"{self.gate}_t = {self.keep[step]:.3f}\n"
-                f"gradient from the last character kept here: {self.reach[step]:.2g}")
+                f"gradient from the last step kept here: {self.reach[step]:.2g}")
 
     def _on_mouse_moved(self, scene_pos) -> None:
         step = self.step_at(scene_pos)
@@ -317,3 +342,36 @@ class MemoryPathView(pg.GraphicsLayoutWidget):
     def set_pen_width(self, width: float) -> None:
         self.gate_curve.setPen(pg.mkPen(self.GATE_PEN, width=width))
         self.reach_curve.setPen(pg.mkPen(self.REACH_PEN, width=width))
+
+
+class StepStrip(CharStrip):
+    """The text a unit colours, one cell per step: a character a cell (CharStrip's layout), or,
+    for a word model, a word a cell, each as wide as its word (set_steps)."""
+
+    def __init__(self, parent=None):
+        self._words = False
+        super().__init__(parent)
+
+    def set_steps(self, steps, words: bool) -> None:
+        """`steps`: the text (one cell per character), or a word model's list of words."""
+        self._words = words
+        self.set_text(list(steps) if words else steps)
+
+    def _relayout(self) -> None:
+        if not self._words:
+            super()._relayout()
+            return
+        fm = QFontMetrics(self.font())
+        height = fm.height() + 6
+        pad = fm.horizontalAdvance(" ")
+        cells, x, y = [], 4, 4
+        for word in self._text:
+            width = fm.horizontalAdvance(word) + 2 * pad
+            if x > 4 and x + width > self.width() - 4:
+                x, y = 4, y + height + 3
+            cells.append(QRect(x, y, width, height))
+            x += width + 3
+        self._cells = cells
+        self.setMinimumHeight(y + height + 8)
+        self.updateGeometry()
+        self.update()

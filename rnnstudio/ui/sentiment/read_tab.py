@@ -1,19 +1,39 @@
 """The sentiment panel's Read tab: type, and after every word each chosen model's p(positive)
 is drawn along the words; the words are coloured by how much each moved one model's
 prediction; the hidden state's path runs through the training sentences' cloud; the LSTM's
-sentiment unit is coloured over the text."""
+sentiment unit is coloured over the text, and *Open in LSTM internals* takes the sentence and the
+model to the lab, one word a step."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
+from rnnstudio.panels import GATES
 from rnnstudio.ui.char_strip import CharStrip
 from rnnstudio.ui.theme import LEGEND_BRUSH, apply_presenter_to, presenter_on
 from rnnstudio.ui.widgets import EmptyPlotNote, hint_label, wrapping_label
-from rnnstudio.worker.sentiment_messages import READERS, TRAINING, VADER, SentimentReadRequest, SentimentReadResult
+from rnnstudio.worker.gates_messages import GatesSource
+from rnnstudio.worker.sentiment_messages import (
+    READERS,
+    TRAINING,
+    VADER,
+    SentimentReadRequest,
+    SentimentReadResult,
+    TrainingModelRequest,
+)
 
 TITLES = {"rnn": "vanilla RNN", "gru": "GRU", "lstm": "LSTM", "bow": "bag of words", VADER: "VADER (rules)",
           TRAINING: "in training"}
@@ -30,6 +50,7 @@ CHECK_TIPS = {"rnn": "Draw the vanilla RNN's p(positive) after every word",
               VADER: "Draw VADER's score: hand-written word rules, no learning, for comparison",
               TRAINING: "Draw the p(positive) of the model training on the Train tab, as it is now"}
 LABELLED_WORDS = {"not", "n't", "no", "never", "but", "although", "though"}  # and the first and last word
+RECURRENT = ("lstm", "gru", "rnn", TRAINING)  # the models the LSTM internals lab can read (not the bag of words)
 POSITIVE_COLOR, NEGATIVE_COLOR = (214, 69, 48, 70), (49, 105, 188, 70)
 
 
@@ -90,6 +111,7 @@ class ReadTab(QWidget):
         self.colour_model.setToolTip("The model whose reading colours the words, draws the path and shows its "
                                      "sentiment unit")
         self.colour_model.currentIndexChanged.connect(self.submit)  # its integrated gradients are computed
+        self.colour_model.currentIndexChanged.connect(self._on_colour_model)
         self.measure = QComboBox()
         for key, text in MEASURES.items():
             self.measure.addItem(text, key)
@@ -127,6 +149,12 @@ class ReadTab(QWidget):
                                          symbolBrush=(20, 20, 20), name="the typed sentence, word by word")
         self.path_labels: list[pg.TextItem] = []
         self.unit_label = wrapping_label("")
+        self.open_lab_button = QPushButton("Open in LSTM internals")
+        self.open_lab_button.setToolTip("Read this sentence in the LSTM internals lab through the model that colours "
+                                        "the words (the LSTM for the bag of words), one word a step, its sentiment "
+                                        "unit followed: every gate at “not” and “but”")
+        self.open_lab_button.clicked.connect(self.open_in_lab)
+        self.open_lab_button.setEnabled(False)
         self.unit_strip = CharStrip()
         self.unit_strip.setFont(self.font())
         self.timing = hint_label("")
@@ -143,7 +171,10 @@ class ReadTab(QWidget):
         v.addLayout(colour_row)
         v.addWidget(self.words)
         v.addWidget(self.measure_label)
-        v.addWidget(self.unit_label)
+        unit_row = QHBoxLayout()
+        unit_row.addWidget(self.unit_label, 1)
+        unit_row.addWidget(self.open_lab_button)
+        v.addLayout(unit_row)
         v.addWidget(self.unit_strip)
         v.addWidget(self.timing)
 
@@ -159,7 +190,51 @@ class ReadTab(QWidget):
         lstm = self.colour_model.findData("lstm")
         if lstm >= 0:
             self.colour_model.setCurrentIndex(lstm)
+        self._update_lab_button()
         self.submit()
+
+    def lab_model(self) -> str | None:
+        """The model the LSTM internals lab would read with: the one colouring the words if it is
+        recurrent, else the LSTM if open; None when there is none."""
+        name = self.colour_model.currentData()
+        if name in RECURRENT and name in self.open_models:
+            return name
+        return next((n for n in RECURRENT if n in self.open_models), None)
+
+    def open_in_lab(self) -> None:
+        """Send the sentence and the model to the LSTM internals lab, with the sentiment unit to follow."""
+        name = self.lab_model()
+        text = self.text_box.text()
+        if name is None or not text.strip():
+            self.panel.show_error("Type a sentence, and open or train a recurrent model: the lab reads its gates.")
+            return
+        info = self.open_models[name]
+        unit = info.sentiment_unit["index"] if info.sentiment_unit else None
+        title = "Sentiment model in training" if name == TRAINING else f"Sentiment {TITLES[name]}"
+        self.panel.open_in.emit(GATES.key, GatesSource(text=text, sentiment=name, model_title=title, unit=unit))
+
+    def _update_lab_button(self) -> None:
+        self.open_lab_button.setEnabled(self.lab_model() is not None and bool(self.text_box.text().strip()))
+
+    # --- the model of the Train tab's run -----------------------------------------------------------
+
+    def refresh_training_model(self) -> None:
+        """Ask the worker for the trained model's cloud and sentiment unit (fitted there for its
+        present weights), to draw its path and unit as the shipped models'."""
+        if TRAINING in self.open_models:
+            self.panel.worker.submit(TrainingModelRequest(), slot="sentiment.training_model",
+                                     on_result=self._on_training_model, on_error=self._on_error)
+
+    def _on_training_model(self, info) -> None:
+        if TRAINING in self.open_models:  # not reset since it was asked
+            self.open_models[TRAINING] = info
+            self.submit()
+
+    def _on_colour_model(self) -> None:
+        self._update_lab_button()
+        info = self.open_models.get(self.colour_model.currentData())
+        if info is not None and info.name == TRAINING and info.cloud is None:
+            self.refresh_training_model()
 
     def chosen(self) -> tuple[str, ...]:
         return tuple(name for name, check in self.checks.items() if check.isChecked() and check.isEnabled())
@@ -174,6 +249,7 @@ class ReadTab(QWidget):
         """Read the text with the chosen models; the newest text wins (slot)."""
         text = self.text_box.text()
         wanted = self.chosen()
+        self._update_lab_button()
         if not text.strip() or not self.open_models or not set(wanted) - {VADER}:
             return
         request = SentimentReadRequest(text=text, models=wanted, salience_of=self.colour_model.currentData())

@@ -158,6 +158,8 @@ class TrainTab(QWidget):
         self._update_buttons()
         if p.state == "finished":
             self.panel.training_finished()
+        if p.state in ("finished", "stopped"):  # its cloud and sentiment unit, fitted on the worker
+            self.panel.reading.refresh_training_model()
 
     def _draw_figures(self) -> None:
         its = [e.iteration for e in self.evaluations]
