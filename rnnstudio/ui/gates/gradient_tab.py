@@ -77,8 +77,9 @@ class GradientTab(QWidget):
         self.hidden_spin.setValue(64)
         self.hidden_spin.valueChanged.connect(self._on_control)
         form.addRow("Hidden size", self.hidden_spin)
-        self.loaded_check = QCheckBox("Use the opened model's first layer")
-        self.loaded_check.setToolTip("Its own trained W_hh instead of fresh random networks")
+        self.loaded_check = QCheckBox("Use the opened char-RNN's first layer")
+        self.loaded_check.setToolTip("Its own trained W_hh instead of fresh random networks (the char-RNN chosen above, "
+                                     "or the opened one while a sentiment model is chosen)")
         self.loaded_check.toggled.connect(self._on_control)
         form.addRow(self.loaded_check)
         form.addRow(hint_label("Fresh networks of each kind, with W_hh rescaled to the chosen largest singular value."))

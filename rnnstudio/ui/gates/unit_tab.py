@@ -143,6 +143,7 @@ class UnitTab(QWidget):
 
     def _build_comparison(self) -> QHBoxLayout:
         compare = QHBoxLayout()
+        self.samples = []  # the widgets of the comparison, hidden for a word model (it does not write)
         self.plain_sample = QPlainTextEdit()
         self.intervened_sample = QPlainTextEdit()
         self.plain_sample.setPlaceholderText("Name units under Intervention and press “Sample with and without”: "
@@ -153,8 +154,10 @@ class UnitTab(QWidget):
             view.setReadOnly(True)
             view.setFont(monospace_font())
             col = QVBoxLayout()
-            col.addWidget(QLabel(f"<b>{title}</b>"))
+            heading = QLabel(f"<b>{title}</b>")
+            col.addWidget(heading)
             col.addWidget(view)
+            self.samples += [heading, view]
             compare.addLayout(col)
         return compare
 
@@ -176,6 +179,8 @@ class UnitTab(QWidget):
             if widget is not self.intervention_note:
                 widget.setEnabled(not r.is_words)
         self.intervention_note.setVisible(r.is_words)
+        for widget in self.samples:
+            widget.setVisible(not r.is_words)
         self.strip_hint.setText(WORD_HINT if r.is_words else CHAR_HINT)
         self.strip.set_steps(r.step_labels() if r.is_words else r.text, r.is_words)
         if r.is_words and r.known is not None:

@@ -303,7 +303,7 @@ class MemoryPathView(pg.GraphicsLayoutWidget):
         self.reach_curve.setData(steps, shown, connect="finite")
         self.gate_plot.setTitle(f"{gate_title}<sub>t</sub>, layer {layer + 1}, unit {unit}", size="10pt")
         self.reach_plot.setTitle(
-            f"what reaches step t of the gradient from the last character, along the memory: "
+            f"what reaches step t of the gradient from the last step, along the memory: "
             f"{gate}<sub>t+1</sub> × … × {gate}<sub>T</sub>", size="10pt")
         self.gate_plot.setXRange(0, len(keep), padding=0)
         self.gate_plot.setYRange(*GATE_RANGE, padding=0)  # fixed, so units compare at a glance
