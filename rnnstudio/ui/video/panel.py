@@ -84,6 +84,7 @@ class VideoPanel(Panel):
         self._clip_count = 0
         self._pending: list[tuple[ClipRun, np.ndarray]] = []
         self._in_flight = False
+        self._last_frame = None
         self._shown_times: collections.deque[float] = collections.deque(maxlen=120)
         self._frame_ms: collections.deque[float] = collections.deque(maxlen=60)
         self._build()
@@ -211,8 +212,9 @@ class VideoPanel(Panel):
 
     def _on_frame_ready(self) -> None:
         frame = self.capture.latest()
-        if frame is None:
+        if frame is None or frame is self._last_frame:  # a signal left over from a stopped source
             return
+        self._last_frame = frame
         self.view.set_frame(frame.image)
         self._shown_times.append(time.monotonic())
         truth = frame.truth if isinstance(frame.truth, ClipTruth) else None
@@ -274,7 +276,7 @@ class VideoPanel(Panel):
         self._in_flight = False
         self._pending = []
         self.stop_source()
-        self.on_worker_error(error)
+        self._offer_other_sources(error.message)
 
     def _on_read_cancelled(self, _payload) -> None:
         self._in_flight = False

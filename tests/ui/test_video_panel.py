@@ -1,0 +1,216 @@
+"""The video panel, through the real capture thread and worker, with the shipped video model."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from rnnstudio.data.clips import make_clip
+from rnnstudio.media.sources import FrameSource, SourceError, write_video
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
+WAIT_MS = 60_000
+
+
+@pytest.fixture
+def models(tmp_path):
+    """The shipped video model (and the captioner, whose encoder a training run starts from) where
+    the app looks for them."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for name in ("shapes-video.safetensors", "shapes-caption.safetensors"):
+        shutil.copy(MODELS / name, folder / name)
+    return folder
+
+
+@pytest.fixture
+def panel(models, window, qtbot):
+    p = window.panels["video"]
+    window.show_panel("video")
+    qtbot.waitUntil(lambda: p.model is not None, timeout=WAIT_MS)
+    yield p
+    p.stop_source()
+
+
+def decided(panel):
+    runs = []
+    panel.clip_decided.connect(runs.append)
+    return runs
+
+
+def test_generated_clips_are_read_frame_by_frame_and_graded(panel, qtbot):
+    runs = decided(panel)
+    panel.sources.choose("generated-plain")
+    panel.start_source()
+    qtbot.waitUntil(lambda: len(runs) >= 1, timeout=WAIT_MS)
+    panel.stop_source()
+    run = runs[0]
+    assert run.final == len(run.readings) == len(run.thumbnails) >= run.truth.frames - 2
+    assert [r.index for r in run.readings] == list(range(1, run.final + 1))  # every frame shown, in order
+    assert run.truth.sentence and ("right" in panel.truth_label.text() or "wrong" in panel.truth_label.text())
+    assert "One frame alone" in panel.baseline_label.text() and "generated clips" in panel.score_label.text()
+    # Many to many: a step for each frame read, the LSTM's guess out of each.
+    steps = panel.shape_diagram.steps()
+    assert len(steps) == len(panel.run.readings) and steps[-1].y == panel.run.readings[-1].motion
+    content = panel.strip.content
+    assert content.columns and all(c.reading is not None for c in content.columns[: len(panel.run.readings)])
+    assert panel.view.frames_painted > 0
+
+
+def test_one_frame_is_not_enough_lesson_alternates_left_and_right(panel, qtbot):
+    from rnnstudio.ui.registry import lessons
+
+    runs = decided(panel)
+    lesson = next(x for x in lessons() if x.title == "One frame is not enough")
+    lesson.apply(panel)
+    qtbot.waitUntil(lambda: len(runs) >= 2, timeout=WAIT_MS)
+    panel.stop_source()
+    assert [r.truth.motion for r in runs[:2]] == ["left", "right"]
+    assert "the LSTM" in panel.score_label.text() and "one frame alone" in panel.score_label.text()
+
+
+def test_a_video_file_and_a_folder_of_frames_are_clips(panel, qtbot, tmp_path):
+    clip = make_clip(4, size=64, motion="down", frames=12)
+    video = tmp_path / "clip.avi"
+    write_video(video, list(clip.frames), fps=24)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for k, frame in enumerate(clip.frames):
+        cv2.imwrite(str(folder / f"{k:03d}.png"), frame[..., ::-1])
+    for use in (lambda: panel.sources.use_video_file(str(video)), lambda: panel.sources.use_folder(str(folder))):
+        runs = decided(panel)
+        use()
+        panel.start_source()
+        qtbot.waitUntil(lambda: len(runs) >= 1, timeout=WAIT_MS)
+        panel.stop_source()
+        # Every frame shown is read (a frame the GUI had no time for is skipped, as a camera's would be).
+        assert 10 <= runs[0].final == len(runs[0].readings) <= 12
+        assert runs[0].truth.frames == 12 and runs[0].truth.sentence is None  # no truth to grade a file against
+        assert panel.truth_label.text() == ""
+
+
+def _file(path, data: bytes):
+    path.write_bytes(data)
+    return path
+
+
+def _folder(tmp_path, *sizes, extra=None):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for k, (h, w) in enumerate(sizes):
+        cv2.imwrite(str(folder / f"{k:03d}.png"), np.full((h, w, 3), 90, np.uint8))
+    if extra:
+        (folder / extra).write_text("not a frame")
+    return folder
+
+
+@pytest.mark.parametrize("make, fragment", [
+    (lambda d: _file(d / "empty.mp4", b""), "zero bytes"),
+    (lambda d: _file(d / "broken.mp4", b"\x00\x01 not a video" * 50), "not a video"),
+    (lambda d: _folder(d, (64, 64), (64, 64), extra="notes.txt"), "not an image"),
+    (lambda d: _folder(d, (64, 64)), "single frame"),
+    (lambda d: _folder(d, (64, 64), (48, 80)), "different sizes"),
+    (lambda d: d / "nowhere.avi", "does not exist"),
+], ids=["zero-length-video", "corrupt-video", "folder-with-a-non-image", "single-frame", "frames-of-two-sizes",
+        "missing"])
+def test_bad_files_get_a_clear_message_and_a_way_out(panel, qtbot, tmp_path, make, fragment):
+    path = make(tmp_path)
+    if path.is_dir():
+        panel.sources.use_folder(str(path))
+    else:
+        panel.sources.use_video_file(str(path))
+    panel.start_source()
+    qtbot.waitUntil(lambda: panel.message.kind == "error", timeout=WAIT_MS)
+    assert fragment in panel.message.label.text()
+    assert panel.message.action_button.isVisible()  # "Use generated clips"
+    assert not panel.capture.running
+    runs = decided(panel)
+    panel.message.action_button.click()
+    qtbot.waitUntil(lambda: len(runs) >= 1, timeout=WAIT_MS)  # the way out works, the worker went on
+
+
+def test_no_camera_is_reported_with_a_way_out(panel):
+    panel.sources.choose("camera")
+    panel.sources.camera_spin.setValue(9)
+    panel.start_source()
+    assert "no camera answers at index 9" in panel.message.label.text()
+    assert not panel.capture.running
+
+
+class FlakyCamera(FrameSource):
+    """A camera stream (no clips of its own) that is unplugged after `frames` frames."""
+
+    name = "flaky camera"
+    fps = 30.0
+
+    def __init__(self, frames: int, size: int = 64):
+        super().__init__()
+        self.frames, self.size = frames, size
+
+    def read(self):
+        if self._count >= self.frames:
+            raise SourceError("camera 0 stopped sending frames (unplugged?); plug it back in")
+        return self._frame(np.full((self.size, self.size, 3), 8 * self._count % 256, np.uint8))
+
+
+def test_a_camera_stream_is_cut_into_clips_and_unplugging_it_is_reported(panel, qtbot):
+    runs = decided(panel)
+    panel.clip_spin.setValue(4)
+    panel.capture.start(FlakyCamera(10))
+    qtbot.waitUntil(lambda: panel.message.kind == "error", timeout=WAIT_MS)
+    assert "unplugged" in panel.message.label.text() and not panel.capture.running
+    qtbot.waitUntil(lambda: len(runs) >= 2, timeout=WAIT_MS)
+    assert [r.final for r in runs[:2]] == [4, 4] and runs[0].truth is None
+
+
+def test_a_worker_error_reaches_the_panel_and_the_worker_goes_on(panel, qtbot):
+    panel.capture.start(FlakyCamera(3, size=4))  # frames too small for the model
+    qtbot.waitUntil(lambda: panel.message.kind == "error", timeout=WAIT_MS)
+    assert "too small" in panel.message.label.text() and not panel.capture.running
+    runs = decided(panel)
+    panel.message.action_button.click()
+    qtbot.waitUntil(lambda: len(runs) >= 1, timeout=WAIT_MS)
+
+
+def test_train_a_small_model_and_read_with_it(panel, qtbot):
+    box = panel.train_box
+    box.clips.setValue(16)
+    box.steps.setValue(3)
+    box.hidden.setValue(8)
+    box.train_button.click()
+    qtbot.waitUntil(lambda: box.state == "finished", timeout=WAIT_MS)
+    assert "step 3 of 3" in box.progress_label.text() and "loss" in box.progress_label.text()
+    assert box.use_button.isEnabled() and box.train_button.isEnabled()
+    box.use_button.click()
+    qtbot.waitUntil(lambda: panel.model.hidden == 8, timeout=WAIT_MS)
+    runs = decided(panel)
+    panel.sources.choose("generated-plain")
+    panel.start_source()
+    qtbot.waitUntil(lambda: len(runs) >= 1, timeout=WAIT_MS)
+    assert runs[0].readings[0].hidden.shape == (8,)
+
+
+def test_screenshot_preparation_shows_a_decided_clip(panel, window, qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    panel.prepare_screenshot(QApplication.instance(), window)
+    assert panel.run.decided and len(panel.decided) >= 2 and not panel.capture.running
+    assert "decided after" in panel.answer_label.text()
+
+
+def test_closing_while_playing_stops_quickly(panel, window, qtbot):
+    runs = decided(panel)
+    panel.sources.choose("generated-camera")
+    panel.start_source()
+    qtbot.waitUntil(lambda: len(panel._shown_times) >= 3, timeout=WAIT_MS)
+    t0 = time.monotonic()
+    window.close()
+    assert time.monotonic() - t0 < 2.0
+    assert not any(t.name in ("rnnstudio-capture", "rnnstudio-device-worker") for t in threading.enumerate())
+    del runs
