@@ -314,23 +314,22 @@ def test_before_a_text_is_read_the_heatmaps_say_how_to_fill_them(window, qtbot, 
     assert not placeholder(panel) and len(panel.maps.heatmaps._plots) == 6
 
 
-def test_the_sentiment_panel_opens_its_sentence_in_the_lab_word_by_word(window, qtbot, tmp_path):
-    """The shipped sentiment LSTM, the real worker: the Read tab's button takes the typed sentence
-    and the model to the lab, which reads it one word a step and follows the sentiment unit."""
+@pytest.fixture
+def shipped_sentiment_lstm(tmp_path):
+    """The checkout's shipped sentiment LSTM where the window (made after this) looks for it."""
     import shutil
+    from pathlib import Path
 
-    from rnnstudio.paths import models_dirs
-
-    shipped = next((folder / "sentiment-lstm.safetensors" for folder in models_dirs()
-                    if (folder / "sentiment-lstm.safetensors").is_file()), None)
-    if shipped is None:  # the window looks in tmp_path/models; the checkout's own models/ are elsewhere
-        from pathlib import Path
-
-        shipped = Path(__file__).resolve().parents[2] / "models" / "sentiment-lstm.safetensors"
+    shipped = Path(__file__).resolve().parents[2] / "models" / "sentiment-lstm.safetensors"
     if not shipped.is_file():
         pytest.skip("no shipped sentiment LSTM in this checkout")
     (tmp_path / "models").mkdir(exist_ok=True)
-    shutil.copy(shipped, tmp_path / "models" / "sentiment-lstm.safetensors")
+    return shutil.copy(shipped, tmp_path / "models" / "sentiment-lstm.safetensors")
+
+
+def test_the_sentiment_panel_opens_its_sentence_in_the_lab_word_by_word(shipped_sentiment_lstm, window, qtbot):
+    """The shipped sentiment LSTM, the real worker: the Read tab's button takes the typed sentence
+    and the model to the lab, which reads it one word a step and follows the sentiment unit."""
     sentiment = window.panels["sentiment"]
     window.show_panel("sentiment")
     qtbot.waitUntil(lambda: sentiment.models is not None, timeout=60_000)
