@@ -41,6 +41,8 @@ Cases:
                      through the worker, against their bare forward pass (bench_sentiment.py)
   sentiment_train_stall (run by --case) the GUI's longest stall while a sentiment model trains
   translate_train_stall (run by --case) the GUI's longest stall while a translator trains
+  video_live         (run by --case) frames shown against a 30 frames/s clip stream's rate, the
+                     frames the LSTM reads, its time per frame and the GUI stall (bench_video.py)
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ from bench_gates import case_gates_cost  # noqa: E402
 from bench_soak import case_close_time, case_soak_sampling  # noqa: E402
 from bench_sentiment import case_sentiment_read, case_sentiment_train_stall  # noqa: E402
 from bench_translate import case_translate_beam, case_translate_train_stall  # noqa: E402
+from bench_video import case_video_live  # noqa: E402
 from bench_vqa import case_vqa_answer  # noqa: E402
 
 # --- shared: the corpus and the bare training loop ---------------------------------------------------
@@ -682,6 +685,7 @@ CASES = {
     "translate_train_stall": case_translate_train_stall,
     "sentiment_read": case_sentiment_read,
     "sentiment_train_stall": case_sentiment_train_stall,
+    "video_live": case_video_live,
 }
 DEFAULT_CASES = ["train_throughput", "sample_throughput", "gui_stall", "startup", "gates_cost", "caption_live",
                  "vqa_answer"]

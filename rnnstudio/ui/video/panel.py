@@ -85,6 +85,7 @@ class VideoPanel(Panel):
         self._pending: list[tuple[ClipRun, np.ndarray]] = []
         self._in_flight = False
         self._last_frame = None
+        self.frames_read = 0  # by the model, since the panel was made
         self._shown_times: collections.deque[float] = collections.deque(maxlen=120)
         self._frame_ms: collections.deque[float] = collections.deque(maxlen=60)
         self._build()
@@ -262,6 +263,7 @@ class VideoPanel(Panel):
 
     def _on_read(self, result: VideoFramesResult) -> None:
         self._in_flight = False
+        self.frames_read += len(result.readings)
         if result.readings:
             self._frame_ms.append(1000 * result.seconds / len(result.readings))
         run = self._runs.get(result.clip)

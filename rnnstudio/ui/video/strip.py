@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from rnnstudio.ui.frame_view import qimage_from_rgb
@@ -64,6 +64,7 @@ class ClipStrip(QWidget):
         self.setProperty("drawing", True)  # exported with the plots (File → Export)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.content = StripContent()
+        self._columns: dict = {}  # the drawn columns, by what they show
         self.placeholder = "The frames of the clip appear here as the LSTM reads them."
 
     def show_clip(self, content: StripContent) -> None:
@@ -93,6 +94,28 @@ class ClipStrip(QWidget):
         return QSize(int(20 * self._em()), int(self._height()))
 
     # --- painting -----------------------------------------------------------------------------
+    # Each column (its frame, its P(motion) cells, its baseline guess) is drawn once, when its
+    # reading arrives, and kept as a pixmap: a frame's repaint draws one new column, not 32.
+
+    def _layout(self) -> dict:
+        c, em, r = self.content, self._em(), self._rows()
+        fm = QFontMetricsF(self.font())
+        units = next((len(col.reading.hidden) for col in c.columns if col.reading is not None), 0)
+        state_title = f"h ({units} units)" if units else "h"
+        label_w = max(fm.horizontalAdvance(titled(m)) for m in (*c.motions, "one frame alone", state_title)) + 0.8 * em
+        cw = min((self.width() - label_w - 4) / max(len(c.columns), MIN_COLUMNS), 4.2 * em)
+        small = QFont(self.font())
+        small.setPointSizeF(max(6.0, self.font().pointSizeF() * 0.85))
+        thumb = min(r["thumb"], cw - 2)
+        y = {"thumb": 2.0}
+        y["cells_title"] = y["thumb"] + thumb + r["number"]
+        y["cells"] = y["cells_title"] + r["title"]
+        y["state_title"] = y["cells"] + len(c.motions) * r["cell"]
+        y["state"] = y["state_title"] + r["title"]
+        y["baseline_title"] = y["state"] + r["state"]
+        y["baseline"] = y["baseline_title"] + r["title"]
+        return {"em": em, "rows": r, "label_w": label_w, "cw": cw, "small": small, "thumb": thumb, "y": y,
+                "state_title": state_title, "width": max(len(c.columns), MIN_COLUMNS) * cw}
 
     def paintEvent(self, event) -> None:
         p = QPainter(self)
@@ -102,46 +125,60 @@ class ClipStrip(QWidget):
             p.setPen(UNKNOWN)
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
             return
-        em, r = self._em(), self._rows()
-        fm = QFontMetricsF(self.font())
-        read = [col.reading.hidden for col in c.columns if col.reading is not None]
-        units = len(read[0]) if read else 0
-        state_title = f"h ({units} units)" if units else "h"
-        label_w = max(fm.horizontalAdvance(titled(m)) for m in (*c.motions, "one frame alone", state_title)) + 0.8 * em
-        cw = min((self.width() - label_w - 4) / max(len(c.columns), MIN_COLUMNS), 4.2 * em)
-        width = len(c.columns) * cw
-        x0 = label_w
-        y = 2.0
-        small = QFont(self.font())
-        small.setPointSizeF(max(6.0, self.font().pointSizeF() * 0.85))
-        # the filmstrip
-        thumb = min(r["thumb"], cw - 2)
+        L = self._layout()
+        em, r, y, cw, x0, width = L["em"], L["rows"], L["y"], L["cw"], L["label_w"], L["width"]
+        title_w = x0 - 0.4 * em
+        cache = {}
         for k, col in enumerate(c.columns):
-            x = x0 + k * cw
-            p.drawImage(QRectF(x + (cw - thumb) / 2, y, thumb, thumb), col.thumbnail)
-            p.setPen(UNKNOWN)
-            p.setFont(small)
+            key = (id(col.thumbnail), id(col.reading), cw, em, c.truth_motion)
+            kept = self._columns.get(key)
+            pixmap = kept[0] if kept else self._column_pixmap(col, L)
+            cache[key] = (pixmap, col.thumbnail, col.reading)  # the objects keep their ids unique
+            p.drawPixmap(QPointF(x0 + k * cw, 0), pixmap)
+        self._columns = cache
+        p.setFont(L["small"])
+        p.setPen(UNKNOWN)
+        for k in range(len(c.columns)):
             if numbered(k, len(c.columns), cw, em):
-                p.drawText(QRectF(x - cw, y + thumb, 3 * cw, r["number"]), Qt.AlignmentFlag.AlignCenter,
-                           f"t={c.first + k}")
+                p.drawText(QRectF(x0 + (k - 1) * cw, y["thumb"] + L["thumb"], 3 * cw, r["number"]),
+                           Qt.AlignmentFlag.AlignCenter, f"t={c.first + k}")
         p.setFont(self.font())
-        self._row_title(p, QRectF(0, y, label_w - 0.4 * em, thumb), "frame")
-        y += thumb + r["number"]
-        # P(motion | frames so far)
-        self._heading(p, QRectF(x0, y, max(width, MIN_COLUMNS * cw), r["title"]), "P(motion | frames so far): the LSTM making up its mind")
-        y += r["title"]
-        cell = r["cell"]
+        self._row_title(p, QRectF(0, y["thumb"], title_w, L["thumb"]), "frame")
+        self._heading(p, QRectF(x0, y["cells_title"], width, r["title"]),
+                      "P(motion | frames so far): the LSTM making up its mind")
         for i, motion in enumerate(c.motions):
-            self._row_title(p, QRectF(0, y + i * cell, label_w - 0.4 * em, cell), titled(motion))
-        p.setFont(small)
-        percent_fits = QFontMetricsF(small).horizontalAdvance("100%") <= cw - 4
-        for k, col in enumerate(c.columns):
-            if col.reading is None:
-                continue
-            probs = np.asarray(col.reading.motion_p)
+            self._row_title(p, QRectF(0, y["cells"] + i * r["cell"], title_w, r["cell"]), titled(motion))
+        self._heading(p, QRectF(x0, y["state_title"], width, r["title"]),
+                      "the LSTM's state h_t, one column a frame (blue −1, white 0, red +1)")
+        self._row_title(p, QRectF(0, y["state"], title_w, r["state"]), L["state_title"])
+        read = [col.reading.hidden for col in c.columns if col.reading is not None]
+        if read:
+            p.drawImage(QRectF(x0, y["state"], len(read) * cw, r["state"]), qimage_from_rgb(state_heatmap(read)))
+        p.setPen(QPen(QColor("#999999"), 1))
+        p.drawRect(QRectF(x0, y["state"], width, r["state"]))
+        self._heading(p, QRectF(x0, y["baseline_title"], width, r["title"]),
+                      "the single-frame baseline, on each frame alone")
+        self._row_title(p, QRectF(0, y["baseline"], title_w, r["baseline"]), "one frame alone")
+        p.end()
+
+    def _column_pixmap(self, col: StripColumn, L: dict) -> QPixmap:
+        """One column: its frame, and once read, its P(motion) cells and the baseline's guess."""
+        r, y, cw, thumb, small = L["rows"], L["y"], L["cw"], L["thumb"], L["small"]
+        ratio = self.devicePixelRatioF()
+        pixmap = QPixmap(max(1, int(np.ceil(cw * ratio))), int(np.ceil((y["baseline"] + r["baseline"]) * ratio)))
+        pixmap.setDevicePixelRatio(ratio)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        p = QPainter(pixmap)
+        p.drawImage(QRectF((cw - thumb) / 2, y["thumb"], thumb, thumb), col.thumbnail)
+        reading = col.reading
+        if reading is not None:
+            p.setFont(small)
+            percent_fits = QFontMetricsF(small).horizontalAdvance("100%") <= cw - 4
+            probs = np.asarray(reading.motion_p)
             best = int(probs.argmax())
+            cell = r["cell"]
             for i, prob in enumerate(probs):
-                rect = QRectF(x0 + k * cw + 1, y + i * cell + 1, cw - 2, cell - 2)
+                rect = QRectF(1, y["cells"] + i * cell + 1, cw - 2, cell - 2)
                 fill = QColor(PROBABILITY)
                 fill.setAlphaF(float(prob))
                 p.fillRect(rect, fill)
@@ -151,33 +188,12 @@ class ClipStrip(QWidget):
                 if prob >= 0.1 and percent_fits:
                     p.setPen(QColor("white") if prob >= 0.5 else QColor("black"))
                     p.drawText(rect, Qt.AlignmentFlag.AlignCenter, f"{prob:.0%}")
-        p.setFont(self.font())
-        y += len(c.motions) * cell
-        # the hidden state
-        self._heading(p, QRectF(x0, y, max(width, MIN_COLUMNS * cw), r["title"]),
-                      "the LSTM's state h_t, one column a frame (blue −1, white 0, red +1)")
-        y += r["title"]
-        self._row_title(p, QRectF(0, y, label_w - 0.4 * em, r["state"]), state_title)
-        if read:
-            image = qimage_from_rgb(state_heatmap(read))
-            p.drawImage(QRectF(x0, y, len(read) * cw, r["state"]), image)
-        p.setPen(QPen(QColor("#999999"), 1))
-        p.drawRect(QRectF(x0, y, max(width, MIN_COLUMNS * cw), r["state"]))
-        y += r["state"]
-        # the baseline
-        self._heading(p, QRectF(x0, y, max(width, MIN_COLUMNS * cw), r["title"]), "the single-frame baseline, on each frame alone")
-        y += r["title"]
-        self._row_title(p, QRectF(0, y, label_w - 0.4 * em, r["baseline"]), "one frame alone")
-        p.setFont(small)
-        for k, col in enumerate(c.columns):
-            if col.reading is None:
-                continue
-            guess = col.reading.baseline_motion
-            colour = UNKNOWN if c.truth_motion is None else RIGHT if guess == c.truth_motion else WRONG
-            p.setPen(colour)
+            guess, truth = reading.baseline_motion, self.content.truth_motion
+            p.setPen(UNKNOWN if truth is None else RIGHT if guess == truth else WRONG)
             text = guess if QFontMetricsF(small).horizontalAdvance(guess) <= cw - 2 else SIGNS.get(guess, guess[:1])
-            p.drawText(QRectF(x0 + k * cw, y, cw, r["baseline"]), Qt.AlignmentFlag.AlignCenter, text)
+            p.drawText(QRectF(0, y["baseline"], cw, r["baseline"]), Qt.AlignmentFlag.AlignCenter, text)
         p.end()
+        return pixmap
 
     def _row_title(self, p: QPainter, rect: QRectF, text: str) -> None:
         p.setPen(UNKNOWN)
