@@ -233,8 +233,9 @@ class ForcingComparison:
 
     reference: list[str]  # the reference's tokens, then <eos>
     teacher_forced_nll: list[float]  # -log P(reference token t | reference tokens before)
-    free_tokens: list[str]  # what the model wrote feeding itself its own likeliest token, one a step
-    free_running_nll: list[float]  # -log P(reference token t | the model's own tokens before)
+    free_tokens: list[str]  # what the model wrote feeding itself its own likeliest token, one a step,
+    #   up to its own <eos> (then it has stopped: nothing after it is fed) or the reference's length
+    free_running_nll: list[float]  # -log P(reference token t | the model's own tokens before), as long
     diverges_at: int | None  # first step where free running leaves the reference; None if never
 
 
@@ -570,6 +571,8 @@ class Translator(nn.Module):
                 nll.append(-float(logp[0, target]))
                 if feed_own:
                     free_ids.append(int(logp[0].argmax()))
+                    if free_ids[-1] == self.target_vocab.eos:
+                        break  # it has finished its sentence: feeding it more would be a decoder nobody runs
                 word = free_ids[-1] if feed_own else target
         diverges = next((t for t, (a, b) in enumerate(zip(free_ids, reference)) if a != b), None)
         return ForcingComparison(reference=self.target_vocab.decode(reference), teacher_forced_nll=forced_nll,

@@ -206,13 +206,22 @@ def test_forcing_comparison_finds_where_free_running_leaves_the_reference():
     model = tiny_model(seed=11)
     found = model.forcing_comparison("Je ne sais pas.", "I don't know.")
     assert found.reference == ["i", "do", "n't", "know", ".", "<eos>"]
-    assert len(found.teacher_forced_nll) == len(found.free_running_nll) == len(found.free_tokens) == 6
+    assert len(found.teacher_forced_nll) == 6 and len(found.free_running_nll) == len(found.free_tokens) <= 6
     assert found.teacher_forced_nll[0] == pytest.approx(found.free_running_nll[0])  # the same first step
     if found.diverges_at is not None:
         assert found.free_tokens[found.diverges_at] != found.reference[found.diverges_at]
         assert found.free_tokens[: found.diverges_at] == found.reference[: found.diverges_at]
         later = found.diverges_at + 1
         assert found.teacher_forced_nll[:later] == pytest.approx(found.free_running_nll[:later])
+
+
+def test_free_running_stops_at_its_own_end_of_sentence():
+    """Once it writes <eos> the model has finished: the comparison feeds it nothing more."""
+    model = shipped("fr-en-attention.safetensors").model
+    found = model.forcing_comparison("Je ne sais pas.", "I don't know why he left at all, my friend.")
+    assert found.free_tokens == ["i", "do", "n't", "know", ".", "<eos>"]  # its own sentence, ended
+    assert len(found.free_running_nll) == 6 and len(found.teacher_forced_nll) == len(found.reference) == 14
+    assert found.diverges_at == 4  # "." where the reference goes on with "why"
 
 
 @pytest.mark.parametrize("text,message", [

@@ -191,3 +191,19 @@ def test_without_a_shipped_model_the_panel_says_so_and_every_button_is_safe(wind
     p.forcing.compare()
     p.translating.ask_next_words(0)
     assert p.models is None and p.translating.result is None
+
+
+def test_a_half_typed_word_is_a_hint_while_typing_and_an_error_on_enter(panel, qtbot):
+    from PySide6.QtCore import Qt
+
+    line = panel.translating.text_box.lineEdit()
+    line.clear()
+    qtbot.keyClicks(line, "Zq")  # on the way to a word: the model knows nothing yet
+    qtbot.waitUntil(lambda: "keep typing" in panel.message.text(), timeout=WAIT_MS)
+    assert panel.message.kind == "info" and "knows none of these words" in panel.message.text()
+    qtbot.keyClick(line, Qt.Key.Key_Return)  # asked for on purpose: now it is an error
+    qtbot.waitUntil(lambda: panel.message.kind == "error", timeout=WAIT_MS)
+    line.clear()
+    qtbot.keyClicks(line, "Je suis content.")
+    qtbot.waitUntil(lambda: panel.translating.result.source == "Je suis content.", timeout=WAIT_MS)
+    assert panel.message.kind == "" and "keep typing" not in panel.message.text()

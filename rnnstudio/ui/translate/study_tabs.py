@@ -88,7 +88,7 @@ class ForcingTab(QWidget):
         self.empty.hide()
         steps = np.arange(1, len(f.reference) + 1, dtype=float)
         self.forced_curve.setData(steps, np.asarray(f.teacher_forced_nll))
-        self.free_curve.setData(steps, np.asarray(f.free_running_nll))
+        self.free_curve.setData(steps[:len(f.free_running_nll)], np.asarray(f.free_running_nll))  # to its <eos>
         self.plot.getAxis("bottom").setTicks([[(k + 1, t) for k, t in enumerate(f.reference)]])
         self.parting.setVisible(f.diverges_at is not None)
         if f.diverges_at is not None:

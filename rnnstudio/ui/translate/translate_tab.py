@@ -59,6 +59,7 @@ class TranslateTab(QWidget):
         v = QVBoxLayout(content)
         controls = QWidget()
         row = FlowLayout(controls)
+        self._typing_hint = False  # the message line says the half-typed text has no French word yet
         self.text_box = QComboBox()
         self.text_box.setEditable(True)
         self.text_box.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
@@ -155,7 +156,7 @@ class TranslateTab(QWidget):
         self.pair_combo.blockSignals(True)
         self.pair_combo.setCurrentIndex(0)
         self.pair_combo.blockSignals(False)
-        self.translate()
+        self.translate(typing=True)
 
     # --- translating -----------------------------------------------------------------------------
 
@@ -164,16 +165,27 @@ class TranslateTab(QWidget):
                                 length_penalty=self.penalty_spin.value(), forced_prefix=forced_prefix,
                                 reference=self.reference)
 
-    def translate(self, forced_prefix: tuple[str, ...] = ()) -> None:
-        """Submit the text as it is now; a newer submission supersedes it (slot)."""
+    def translate(self, forced_prefix: tuple[str, ...] = (), typing: bool = False) -> None:
+        """Submit the text as it is now; a newer submission supersedes it (slot). While typing,
+        a text with no French word yet ("Bonj" on the way to "Bonjour") is a hint, not an error."""
         if self.panel.models is None:
             return
+        on_error = self._while_typing if typing else self.panel.on_worker_error
         self.panel.worker.submit(self.request(forced_prefix), slot="translate.text", on_result=self.show_result,
-                                 on_error=self.panel.on_worker_error)
+                                 on_error=on_error)
+
+    def _while_typing(self, error) -> None:
+        if not error.user_error:
+            self.panel.on_worker_error(error)
+            return
+        self.panel.show_info(f"{error.message} (keep typing, or press Enter)")
+        self._typing_hint = True
 
     def show_result(self, r: Translation) -> None:
-        if self.panel.message.kind == "error":  # the text that caused it has been replaced by one that works
+        # the text that caused an error or a typing hint has been replaced by one that translates
+        if self.panel.message.kind == "error" or (self._typing_hint and self.panel.message.kind == "info"):
             self.panel.message.dismiss()
+        self._typing_hint = False
         self.result = r
         self.attention_view.show_attention(r.attention, r.source_tokens, r.tokens)
         self.beam_tree.show_beam(r.beam)
