@@ -92,6 +92,20 @@ def test_training_draws_both_curves_and_the_probe_then_reads_with_the_new_model(
     panel.reading.checks["training"].setChecked(True)
     r = read(panel, qtbot, "not bad at all")
     assert "training" in r.readings
+    # The trained model's cloud and sentiment unit, fitted on the worker once the run ended.
+    reading = panel.reading
+    qtbot.waitUntil(lambda: reading.open_models["training"].cloud is not None, timeout=WAIT_MS)
+    info = reading.open_models["training"]
+    assert info.cloud.shape[1] == 2 and 0 <= info.sentiment_unit["index"] < 8
+    reading.colour_model.setCurrentIndex(reading.colour_model.findData("training"))
+
+    def cloud_drawn() -> int:
+        return sum(len(item.getData()[0]) for item in reading.cloud_items if item.getData()[0] is not None)
+
+    qtbot.waitUntil(lambda: cloud_drawn() == len(info.cloud), timeout=WAIT_MS)
+    assert all(len(item.getData()[0]) for item in reading.cloud_items)  # both labels
+    assert len(reading.path.getData()[0]) == 4  # the typed sentence's path through it
+    assert f"unit {info.sentiment_unit['index']} of the model trained on the Train tab" in reading.unit_label.text()
 
 
 def test_examples_open_on_the_read_tab(panel, qtbot):

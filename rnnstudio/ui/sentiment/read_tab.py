@@ -54,6 +54,11 @@ RECURRENT = ("lstm", "gru", "rnn", TRAINING)  # the models the LSTM internals la
 POSITIVE_COLOR, NEGATIVE_COLOR = (214, 69, 48, 70), (49, 105, 188, 70)
 
 
+def in_prose(name: str) -> str:
+    """A model's name inside a sentence: "the LSTM", "the model trained on the Train tab"."""
+    return "model trained on the Train tab" if name == TRAINING else TITLES[name]
+
+
 def model_pen(name: str):
     """The pen of a model's curves, twice as thick in presenter mode."""
     width = 5.0 if presenter_on() else 2.5
@@ -306,7 +311,7 @@ class ReadTab(QWidget):
         scale = max(float(np.abs(values).max()), 1e-6)
         self.words.set_values(spread_over_chars(r.text, r.spans, values), -scale, scale)
         top = int(np.argmax(np.abs(values)))
-        self.measure_label.setText(f"Red: the word pushed the {TITLES[name]} towards positive, blue: towards "
+        self.measure_label.setText(f"Red: the word pushed the {in_prose(name)} towards positive, blue: towards "
                                    f"negative ({MEASURES[key]}). "
                                    f"The strongest: “{r.words[top]}”, {values[top]:+.2f}.")
         self._draw_path(name, r, reading)
@@ -319,7 +324,7 @@ class ReadTab(QWidget):
         spread = max(float(np.abs(reading.unit).max()), 1e-6)
         self.unit_strip.set_values(spread_over_chars(r.text, r.spans, unit["sign"] * reading.unit), -spread, spread)
         self.unit_label.setText(
-            f"<b>The sentiment unit</b>: unit {unit['index']} of the {TITLES[name]}, whose final value alone gets "
+            f"<b>The sentiment unit</b>: unit {unit['index']} of the {in_prose(name)}, whose final value alone gets "
             f"{unit['accuracy']:.0%} of the training labels right; its value after each word (red: positive side).")
 
     def _draw_path(self, name: str, r: SentimentReadResult, reading) -> None:
