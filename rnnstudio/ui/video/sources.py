@@ -33,9 +33,11 @@ class ClipSourceBox(SourceBox):
         self._folder_path = path
         self.choose("folder")
 
-    def open_source(self, size: int = 64, motions: tuple[str, ...] | None = None, clip_kind: str | None = None):
+    def open_source(self, size: int = 64, motions: tuple[str, ...] | None = None, clip_kind: str | None = None,
+                    seed: int | None = None):
         """The chosen source, opened; None where a file or folder was to be chosen and none was.
-        Generated clips are drawn at `size`, the model's. A SourceError says what is wrong."""
+        Generated clips are drawn at `size`, the model's, from `seed` (else a new one each time).
+        A SourceError says what is wrong."""
         from rnnstudio.media.clip_sources import FileClipSource, GeneratedClipSource
         from rnnstudio.media.sources import CameraSource
 
@@ -48,5 +50,6 @@ class ClipSourceBox(SourceBox):
             return FileClipSource(path) if path else None
         if kind == "camera":
             return CameraSource(self.camera_spin.value())
-        return GeneratedClipSource(seed=int(time.time()) % 100_000, camera=kind == "generated-camera", size=size,
+        seed = int(time.time()) % 100_000 if seed is None else seed
+        return GeneratedClipSource(seed=seed, camera=kind == "generated-camera", size=size,
                                    motions=motions, clip_kind=clip_kind)

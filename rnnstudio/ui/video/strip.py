@@ -80,8 +80,8 @@ class ClipStrip(QWidget):
     def _rows(self) -> dict[str, float]:
         em = self._em()
         motions = max(len(self.content.motions), 8)
-        return {"thumb": 3.6 * em, "number": 1.2 * em, "title": 1.4 * em, "cell": 1.25 * em,
-                "motions": motions, "state": 6 * em, "baseline": 1.5 * em}
+        return {"thumb": 3.0 * em, "number": 1.1 * em, "title": 1.3 * em, "cell": 1.15 * em,
+                "motions": motions, "state": 4.5 * em, "baseline": 1.4 * em}
 
     def _height(self) -> float:
         r = self._rows()
@@ -107,6 +107,8 @@ class ClipStrip(QWidget):
         small = QFont(self.font())
         small.setPointSizeF(max(6.0, self.font().pointSizeF() * 0.85))
         thumb = min(r["thumb"], cw - 2)
+        # The baseline's guesses as words where the longest fits a column, else all as signs.
+        words_fit = max((QFontMetricsF(small).horizontalAdvance(m) for m in c.motions), default=0) <= cw - 0.4 * em
         y = {"thumb": 2.0}
         y["cells_title"] = y["thumb"] + thumb + r["number"]
         y["cells"] = y["cells_title"] + r["title"]
@@ -115,7 +117,7 @@ class ClipStrip(QWidget):
         y["baseline_title"] = y["state"] + r["state"]
         y["baseline"] = y["baseline_title"] + r["title"]
         return {"em": em, "rows": r, "label_w": label_w, "cw": cw, "small": small, "thumb": thumb, "y": y,
-                "state_title": state_title, "width": max(len(c.columns), MIN_COLUMNS) * cw}
+                "state_title": state_title, "words_fit": words_fit, "width": max(len(c.columns), MIN_COLUMNS) * cw}
 
     def paintEvent(self, event) -> None:
         p = QPainter(self)
@@ -149,7 +151,7 @@ class ClipStrip(QWidget):
         for i, motion in enumerate(c.motions):
             self._row_title(p, QRectF(0, y["cells"] + i * r["cell"], title_w, r["cell"]), titled(motion))
         self._heading(p, QRectF(x0, y["state_title"], width, r["title"]),
-                      "the LSTM's state h_t, one column a frame (blue −1, white 0, red +1)")
+                      "the LSTM's state hₜ, one column a frame (blue −1, white 0, red +1)")
         self._row_title(p, QRectF(0, y["state"], title_w, r["state"]), L["state_title"])
         read = [col.reading.hidden for col in c.columns if col.reading is not None]
         if read:
@@ -190,7 +192,7 @@ class ClipStrip(QWidget):
                     p.drawText(rect, Qt.AlignmentFlag.AlignCenter, f"{prob:.0%}")
             guess, truth = reading.baseline_motion, self.content.truth_motion
             p.setPen(UNKNOWN if truth is None else RIGHT if guess == truth else WRONG)
-            text = guess if QFontMetricsF(small).horizontalAdvance(guess) <= cw - 2 else SIGNS.get(guess, guess[:1])
+            text = guess if L["words_fit"] else SIGNS.get(guess, guess[:1])
             p.drawText(QRectF(0, y["baseline"], cw, r["baseline"]), Qt.AlignmentFlag.AlignCenter, text)
         p.end()
         return pixmap
