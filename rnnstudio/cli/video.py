@@ -15,6 +15,17 @@ DEFAULTS = VideoDefaults()
 SHIPPED = "shapes-video.safetensors"
 
 
+def _fraction(text: str) -> float:
+    value = non_negative_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"{text} must be below 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    return 0 if text.strip() == "0" else positive_int(text)
+
+
 def add_train_parser(train) -> None:
     p = train.add_parser("video", help="train an LRCN (frozen CNN per frame, LSTM across frames) on shapes clips")
     p.add_argument("--clips", type=positive_int, default=DEFAULTS.clips,
@@ -28,6 +39,16 @@ def add_train_parser(train) -> None:
     p.add_argument("--hidden", type=positive_int, default=DEFAULTS.hidden, help="LSTM units (default %(default)s)")
     p.add_argument("--delta", action=argparse.BooleanOptionalAction, default=DEFAULTS.delta,
                    help="the LSTM also reads each frame's change from the one before (default %(default)s)")
+    p.add_argument("--since", action=argparse.BooleanOptionalAction, default=DEFAULTS.since,
+                   help="... and its change since the clip's first frame (default %(default)s)")
+    p.add_argument("--pool", type=positive_int, choices=(1, 2, 4, 8), default=DEFAULTS.pool,
+                   help="the encoder's 8 x 8 grid averaged to this size (default %(default)s: the whole grid)")
+    p.add_argument("--cell", type=_non_negative_int, default=DEFAULTS.cell,
+                   help="channels of a 1x1 conv coding each grid cell, 0 for none (default %(default)s)")
+    p.add_argument("--dropout", type=_fraction, default=DEFAULTS.dropout,
+                   help="dropout on the per-frame vector (default %(default)s)")
+    p.add_argument("--smoothing", type=_fraction, default=DEFAULTS.smoothing,
+                   help="label smoothing of the motion and object losses (default %(default)s)")
     p.add_argument("--encoder",
                    help="a caption model file whose small encoder is used, frozen (default: the shipped one)")
     p.add_argument("--eval-clips", type=positive_int, default=DEFAULTS.eval_clips,
@@ -55,7 +76,8 @@ def _training(args, run):
     from rnnstudio.train.video import video_loop
 
     options = VideoDefaults(clips=args.clips, steps=args.steps, batch_size=args.batch, lr=args.lr, hidden=args.hidden,
-                            delta=args.delta, encoder=args.encoder, eval_clips=args.eval_clips,
+                            delta=args.delta, since=args.since, pool=args.pool, cell=args.cell,
+                            dropout=args.dropout, smoothing=args.smoothing, encoder=args.encoder, eval_clips=args.eval_clips,
                             log_every=args.log_every, seed=args.seed)
     return video_loop(options, run)
 

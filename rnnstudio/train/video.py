@@ -136,7 +136,7 @@ class VideoTrainer:
         self.model.train()
         self.model.encoder.eval()
         loss, loss_m, loss_o = losses(self.model, feats, c.lengths[idx].to(self.device), c.motion[idx].to(self.device),
-                                      c.object[idx].to(self.device))
+                                      c.object[idx].to(self.device), self.settings.smoothing)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.params, 1.0)
@@ -249,7 +249,8 @@ def new_model(defaults: VideoDefaults) -> LRCN:
     c = captioner.config
     torch.manual_seed(defaults.seed)
     model = LRCN(VideoConfig(image_size=c.image_size, channels=c.channels, hidden=defaults.hidden,
-                             delta=defaults.delta))
+                             delta=defaults.delta, since=defaults.since, pool=defaults.pool, cell=defaults.cell,
+                             dropout=defaults.dropout))
     if c.encoder != "small":
         from rnnstudio.errors import UserError
 

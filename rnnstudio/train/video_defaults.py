@@ -19,6 +19,11 @@ class VideoDefaults:
     lr: float = 2e-3
     hidden: int = 256
     delta: bool = True  # the LSTM also reads each frame's change from the one before
+    since: bool = True  # ... and its change since the clip's first frame
+    pool: int = 8  # the encoder's 8 x 8 grid averaged to pool x pool (8: the whole grid)
+    cell: int = 16  # a 1x1 conv with ReLU codes each grid cell in this many channels (0: none)
+    dropout: float = 0.3  # on the per-frame vector
+    smoothing: float = 0.0  # label smoothing of the motion and object losses
     encoder: str | None = None  # a caption model file whose small encoder is used; None: the shipped one
     eval_clips: int = 400  # unseen clips of each look measured at the end
     log_every: int = 100
