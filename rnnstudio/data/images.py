@@ -28,6 +28,18 @@ class ImageFileError(UserError):
     """A picture file that is missing or cannot be read."""
 
 
+def read_images(paths, max_side: int = MAX_SIDE) -> list[np.ndarray | None]:
+    """Several pictures, None for each one that cannot be read (examples shown as a list: one
+    missing picture must not take the others with it)."""
+    images: list[np.ndarray | None] = []
+    for path in paths:
+        try:
+            images.append(read_image(path, max_side))
+        except (OSError, UserError):
+            images.append(None)
+    return images
+
+
 def read_image(path: str | os.PathLike, max_side: int = MAX_SIDE) -> np.ndarray:
     """The picture at `path` as an (H, W, 3) uint8 RGB array."""
     path = Path(path)

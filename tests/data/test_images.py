@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from rnnstudio.data.images import ImageFileError, read_image
+from rnnstudio.data.images import ImageFileError, read_image, read_images
 
 
 def picture_bomb(path):
@@ -36,3 +36,14 @@ def test_the_limit_is_set_before_opencv_is_imported(tmp_path):
             f"try:\n    read_image({str(bomb)!r})\nexcept Exception as e:\n    print(type(e).__name__)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "ImageFileError", out.stderr
+
+
+def test_several_pictures_are_read_with_none_for_each_unreadable_one(tmp_path):
+    import cv2
+    import numpy as np
+
+    good = tmp_path / "good.png"
+    cv2.imwrite(str(good), np.full((4, 6, 3), 200, np.uint8))
+    (tmp_path / "broken.png").write_bytes(b"not a picture")
+    images = read_images([good, tmp_path / "broken.png", tmp_path / "missing.png", good])
+    assert [None if i is None else i.shape for i in images] == [(4, 6, 3), None, None, (4, 6, 3)]

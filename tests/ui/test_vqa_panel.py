@@ -38,6 +38,7 @@ def shown(panel, qtbot, key_start):
 
 def test_an_easyvqa_picture_is_answered_with_a_bar_chart_and_word_states(panel, qtbot):
     panel.asking.source_combo.setCurrentIndex(panel.asking.source_combo.findData("easyvqa"))
+    assert panel.asking._easyvqa is None  # the question list is being read on the worker, not here
     panel.asking.index_spin.setValue(7)
     shown(panel, qtbot, "easyvqa-test:7")
     assert panel.asking.image.shape == (64, 64, 3)
@@ -117,11 +118,11 @@ def test_a_picture_file_is_read_on_the_worker_while_the_window_goes_on(panel, qt
     before = panel.asking.image_key
     panel.asking.show_file(str(path))
     assert panel.asking.image_key == before, "show_file returned before the picture was read"
-    panel.asking.ask("what color is the shape?")  # about the picture being read: asked again later
-    assert "still being read" in panel.message.text()
-    shown(panel, qtbot, f"file:{path}:")
-    assert panel.asking.image.shape == (1500, 2000, 3)
-    assert ask(panel, qtbot, "what color is the shape?").image_key == panel.asking.image_key
+    with qtbot.waitSignal(panel.asking.answered, timeout=30_000) as got:
+        panel.asking.ask("what color is the shape?")  # about the picture being read: asked once it is shown
+        assert "still being read" in panel.message.text()
+    assert panel.asking.image.shape == (1500, 2000, 3) and panel.asking.image_key.startswith(f"file:{path}:")
+    assert got.args[0].image_key == panel.asking.image_key and got.args[0].question == "what color is the shape?"
 
 
 def test_a_picture_chosen_while_another_is_read_wins(panel, qtbot, tmp_path):
@@ -178,7 +179,9 @@ def test_evaluation_fills_the_confusion_matrix_and_shows_examples(panel, window,
     r, c = next((r, c) for r in range(n) for c in range(n) if panel.evaluation.confusion.item(r, c).text())
     panel.evaluation.show_examples(r, c)
     assert panel.evaluation.examples.count() == min(60, int(panel.evaluation.confusion.item(r, c).text()))
-    assert not panel.evaluation.examples.item(0).icon().isNull()
+    assert panel.evaluation.examples.item(0).icon().isNull()  # the questions at once; the pictures are read on the worker
+    qtbot.waitUntil(lambda: not panel.evaluation.examples.item(0).icon().isNull(), timeout=60_000)
+    assert not panel.evaluation.examples.item(panel.evaluation.examples.count() - 1).icon().isNull()
     assert panel.evaluation.eval_button.isEnabled()
     window.presenter_screen_height = 800  # a 1280 x 800 projector
     window.set_presenter(True)  # the long summary and examples lines wrap: still fits a projector

@@ -70,6 +70,7 @@ class AskTab(QSplitter):
         self.result: VQAResult | None = None
         self.session: list[tuple] = []  # (picture, VQAResult, true answer or None), for the HTML export
         self._easyvqa = None  # the test split's questions and picture paths, read on first use
+        self._waiting_question: str | None = None  # asked while a picture was being read
         self._snapshots = 0
         self._reading: object | None = None  # a token of the picture file being read on the worker
         self.addWidget(self._build_picture())
@@ -162,12 +163,25 @@ class AskTab(QSplitter):
         if new_picture and self.source_combo.currentData() in REMEMBERED_SOURCES:
             self.new_picture()
 
-    def easyvqa_test(self):
-        if self._easyvqa is None:
-            from rnnstudio.data.easyvqa import load_easyvqa
+    def _read_easyvqa_then(self, then) -> None:
+        """Read the test split's question list on the worker (a quarter of a second: never on the
+        GUI thread), then call `then()`."""
+        from rnnstudio.data.easyvqa import load_easyvqa
 
-            self._easyvqa = load_easyvqa("test")
-        return self._easyvqa
+        self._reading = reading = object()  # questions wait for the picture this leads to
+
+        def on_read(split) -> None:
+            self._easyvqa = split
+            if self._reading is reading:
+                then()
+
+        def on_error(error) -> None:
+            if self._reading is reading:
+                self._reading = self._waiting_question = None
+            self.panel.on_worker_error(error)
+
+        self.panel.worker.submit(ReadFileRequest(fn=load_easyvqa, args=("test",), what="the easy-VQA questions"),
+                                 slot="vqa.easyvqa", on_result=on_read, on_error=on_error)
 
     def new_picture(self, random: bool = False) -> None:
         """A picture from the chosen source; `random` picks another one where that means something."""
@@ -194,7 +208,10 @@ class AskTab(QSplitter):
             self.panel.show_error(str(e))
 
     def show_easyvqa(self, index: int) -> None:
-        split = self.easyvqa_test()
+        if self._easyvqa is None:
+            self._read_easyvqa_then(lambda: self.show_easyvqa(self.index_spin.value()))
+            return
+        split = self._easyvqa
         if not 0 <= index < len(split.image_paths):
             return
         truths = {q.question: q.answer for q in split.questions if q.image == index}
@@ -231,7 +248,7 @@ class AskTab(QSplitter):
 
         def on_error(error) -> None:
             if self._reading is reading:
-                self._reading = None
+                self._reading = self._waiting_question = None
                 self.panel.on_worker_error(error)  # a UserError names the file and what is wrong
 
         self.panel.status_message.emit(f"reading {name} ...")
@@ -259,6 +276,9 @@ class AskTab(QSplitter):
         self.answers.clear()
         self._fill_suggestions()
         self.panel.status_message.emit(f"picture: {name}")
+        if self._waiting_question is not None:  # asked while the picture was being read
+            question, self._waiting_question = self._waiting_question, None
+            self.ask(question)
 
     def _fill_suggestions(self) -> None:
         self.suggestions.clear()
@@ -274,7 +294,8 @@ class AskTab(QSplitter):
         if not isinstance(question, str):
             question = self.question_box.currentText()
         if self._reading is not None:
-            self.panel.show_info("The picture is still being read; ask again in a moment.")
+            self._waiting_question = question
+            self.panel.show_info("The picture is still being read; the question is asked as soon as it is shown.")
             return
         if self.image is None:
             self.panel.show_info("Choose a picture first (on the left).")

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from rnnstudio.ui.frame_view import qimage_from_rgb
 from rnnstudio.ui.theme import presenter_size
 from rnnstudio.ui.widgets import give_shortcut, wrapping_label
+from rnnstudio.worker.protocol import ReadFileRequest
 from rnnstudio.worker.vqa_messages import VQAEvalProgress, VQAEvalRequest, VQAEvalResult
 
 MAX_EXAMPLES = 60  # examples listed for a clicked cell of the confusion matrix
@@ -41,6 +42,7 @@ class EvaluateTab(QWidget):
         """`panel`: the VQAPanel, for the worker and the messages."""
         super().__init__(parent)
         self.panel = panel
+        self._examples_read = None  # the newest request for the examples' pictures
         self.result: VQAEvalResult | None = None
         self._eval_id: int | None = None
         self._answers: list[str] = []  # the matrix's rows and columns
@@ -157,8 +159,9 @@ class EvaluateTab(QWidget):
         table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
 
     def show_examples(self, row: int, column: int) -> None:
-        """The questions in one cell of the confusion matrix, with their pictures."""
-        from rnnstudio.data.images import read_image
+        """The questions in one cell of the confusion matrix, at once, and their pictures when the
+        worker has read them (never read on the GUI thread)."""
+        from rnnstudio.data.images import read_images
 
         r = self.result
         if r is None:
@@ -169,13 +172,20 @@ class EvaluateTab(QWidget):
                                     f"answered <b>{html.escape(predicted)}</b>"
                                     + (f" (the first {MAX_EXAMPLES})" if len(picked) > MAX_EXAMPLES else ""))
         self.examples.clear()
-        for n in picked[:MAX_EXAMPLES]:
-            item = QListWidgetItem(r.questions[n])
-            try:
-                item.setIcon(QIcon(QPixmap.fromImage(qimage_from_rgb(read_image(r.image_paths[n])))))
-            except OSError:
-                pass
-            self.examples.addItem(item)
+        shown = picked[:MAX_EXAMPLES]
+        for n in shown:
+            self.examples.addItem(QListWidgetItem(r.questions[n]))
+        self._examples_read = reading = object()
+
+        def on_read(images) -> None:
+            if self._examples_read is not reading:  # another cell was clicked meanwhile
+                return
+            for k, image in enumerate(images):
+                if image is not None:
+                    self.examples.item(k).setIcon(QIcon(QPixmap.fromImage(qimage_from_rgb(image))))
+
+        request = ReadFileRequest(fn=read_images, args=([r.image_paths[n] for n in shown],), what="the pictures")
+        self.panel.worker.submit(request, slot="vqa.examples", on_result=on_read, on_error=self.panel.on_worker_error)
 
     def set_presenter(self, on: bool) -> None:
         icon = presenter_size(PRESENTER_EXAMPLE_ICON_PX) if on else EXAMPLE_ICON_PX
