@@ -214,3 +214,15 @@ def test_closing_while_playing_stops_quickly(panel, window, qtbot):
     assert time.monotonic() - t0 < 2.0
     assert not any(t.name in ("rnnstudio-capture", "rnnstudio-device-worker") for t in threading.enumerate())
     del runs
+
+
+def test_without_a_model_the_frames_are_shown_and_the_panel_says_why_not_read(window, qtbot):
+    panel = window.panels["video"]
+    window.show_panel("video")
+    qtbot.waitUntil(lambda: panel.message.kind == "error", timeout=WAIT_MS)
+    assert "shapes-video.safetensors is missing" in panel.message.label.text()
+    panel.sources.choose("generated-plain")
+    panel.start_source()
+    qtbot.waitUntil(lambda: panel.view.frames_painted >= 3, timeout=WAIT_MS)
+    panel.stop_source()
+    assert "No video model is open" in panel.answer_label.text() and panel.frames_read == 0

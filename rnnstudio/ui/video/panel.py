@@ -14,12 +14,12 @@ import collections
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QSplitter, QVBoxLayout, QWidget
 
-from rnnstudio.media.clip_sources import ClipTruth
 from rnnstudio.panels import VIDEO
 from rnnstudio.ui.frame_view import FrameView, thumbnail_image
 from rnnstudio.ui.lessons import Lesson
@@ -40,9 +40,14 @@ from rnnstudio.worker.video_messages import (
     VideoModelInfo,
 )
 
+if TYPE_CHECKING:  # the clip sources load with the first one started, not with the window
+    from rnnstudio.media.clip_sources import ClipTruth
+
 MAX_PENDING = 48  # frames waiting for the worker; more means it cannot keep up, and new ones are only shown
 THUMBNAIL = 72
 LEFT_RIGHT = ("left", "right")  # one frame of either looks the same
+NO_MODEL = ("No video model is open: the frames are shown but not read. Reinstall RNN Studio for the shipped "
+            "model, or train a small one (Train a small one) and press <i>Read with it</i>.")
 SCREENSHOT_SEED = 23  # clips the shipped model reads right and the baseline wrong
 
 
@@ -191,6 +196,8 @@ class VideoPanel(Panel):
         self.run, self.decided, self._pending = None, [], []
         self.capture.start(source)
         self.view.placeholder = "Waiting for the first frame…"
+        if self.model is None:
+            self.answer_label.setText(NO_MODEL)
         self.sources.stop_button.setEnabled(True)
         self._stats_timer.start(500)
         self.status_message.emit(f"playing {source.name} at {source.fps:.0f} frames/s")
@@ -222,7 +229,7 @@ class VideoPanel(Panel):
         self._last_frame = frame
         self.view.set_frame(frame.image)
         self._shown_times.append(time.monotonic())
-        truth = frame.truth if isinstance(frame.truth, ClipTruth) else None
+        truth = frame.truth if hasattr(frame.truth, "hold") else None  # a ClipTruth; a camera's frames have none
         if truth is not None and truth.hold:
             self._end_clip()
             return
