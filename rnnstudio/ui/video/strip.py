@@ -20,7 +20,8 @@ COLUMNS = 32  # the last frames shown: a whole generated clip
 MIN_COLUMNS = 16  # a short clip's columns are as wide as 16 would be
 PROBABILITY = QColor("#1f5fa0")  # a cell's blue deepens with P(motion)
 # A motion as a sign, where its word does not fit a column (the rows' titles give both).
-SIGNS = {"left": "←", "right": "→", "up": "↑", "down": "↓", "closer": "+", "away": "−", "spins": "↻", "still": "•"}
+SIGNS = {"left": "←", "right": "→", "up": "↑", "down": "↓", "closer": "+", "away": "−", "spins": "↻",
+         "still": "•"}
 RIGHT, WRONG, UNKNOWN = QColor("#2e7d32"), QColor("#c0392b"), QColor("#444444")
 # h_t in [-1, 1]: blue below zero, white at zero, red above (a diverging map reads either sign).
 NEGATIVE, POSITIVE = np.array([33, 102, 172], float), np.array([178, 24, 43], float)
@@ -127,32 +128,32 @@ class ClipStrip(QWidget):
             p.setPen(UNKNOWN)
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
             return
-        L = self._layout()
-        em, r, y, cw, x0, width = L["em"], L["rows"], L["y"], L["cw"], L["label_w"], L["width"]
+        geo = self._layout()
+        em, r, y, cw, x0, width = geo["em"], geo["rows"], geo["y"], geo["cw"], geo["label_w"], geo["width"]
         title_w = x0 - 0.4 * em
         cache = {}
         for k, col in enumerate(c.columns):
             key = (id(col.thumbnail), id(col.reading), cw, em, c.truth_motion)
             kept = self._columns.get(key)
-            pixmap = kept[0] if kept else self._column_pixmap(col, L)
+            pixmap = kept[0] if kept else self._column_pixmap(col, geo)
             cache[key] = (pixmap, col.thumbnail, col.reading)  # the objects keep their ids unique
             p.drawPixmap(QPointF(x0 + k * cw, 0), pixmap)
         self._columns = cache
-        p.setFont(L["small"])
+        p.setFont(geo["small"])
         p.setPen(UNKNOWN)
         for k in range(len(c.columns)):
             if numbered(k, len(c.columns), cw, em):
-                p.drawText(QRectF(x0 + (k - 1) * cw, y["thumb"] + L["thumb"], 3 * cw, r["number"]),
+                p.drawText(QRectF(x0 + (k - 1) * cw, y["thumb"] + geo["thumb"], 3 * cw, r["number"]),
                            Qt.AlignmentFlag.AlignCenter, f"t={c.first + k}")
         p.setFont(self.font())
-        self._row_title(p, QRectF(0, y["thumb"], title_w, L["thumb"]), "frame")
+        self._row_title(p, QRectF(0, y["thumb"], title_w, geo["thumb"]), "frame")
         self._heading(p, QRectF(x0, y["cells_title"], width, r["title"]),
                       "P(motion | frames so far): the LSTM making up its mind")
         for i, motion in enumerate(c.motions):
             self._row_title(p, QRectF(0, y["cells"] + i * r["cell"], title_w, r["cell"]), titled(motion))
         self._heading(p, QRectF(x0, y["state_title"], width, r["title"]),
                       "the LSTM's state hₜ, one column a frame (blue −1, white 0, red +1)")
-        self._row_title(p, QRectF(0, y["state"], title_w, r["state"]), L["state_title"])
+        self._row_title(p, QRectF(0, y["state"], title_w, r["state"]), geo["state_title"])
         read = [col.reading.hidden for col in c.columns if col.reading is not None]
         if read:
             p.drawImage(QRectF(x0, y["state"], len(read) * cw, r["state"]), qimage_from_rgb(state_heatmap(read)))
@@ -163,9 +164,9 @@ class ClipStrip(QWidget):
         self._row_title(p, QRectF(0, y["baseline"], title_w, r["baseline"]), "one frame alone")
         p.end()
 
-    def _column_pixmap(self, col: StripColumn, L: dict) -> QPixmap:
+    def _column_pixmap(self, col: StripColumn, geo: dict) -> QPixmap:
         """One column: its frame, and once read, its P(motion) cells and the baseline's guess."""
-        r, y, cw, thumb, small = L["rows"], L["y"], L["cw"], L["thumb"], L["small"]
+        r, y, cw, thumb, small = geo["rows"], geo["y"], geo["cw"], geo["thumb"], geo["small"]
         ratio = self.devicePixelRatioF()
         pixmap = QPixmap(max(1, int(np.ceil(cw * ratio))), int(np.ceil((y["baseline"] + r["baseline"]) * ratio)))
         pixmap.setDevicePixelRatio(ratio)
@@ -192,7 +193,7 @@ class ClipStrip(QWidget):
                     p.drawText(rect, Qt.AlignmentFlag.AlignCenter, f"{prob:.0%}")
             guess, truth = reading.baseline_motion, self.content.truth_motion
             p.setPen(UNKNOWN if truth is None else RIGHT if guess == truth else WRONG)
-            text = guess if L["words_fit"] else SIGNS.get(guess, guess[:1])
+            text = guess if geo["words_fit"] else SIGNS.get(guess, guess[:1])
             p.drawText(QRectF(0, y["baseline"], cw, r["baseline"]), Qt.AlignmentFlag.AlignCenter, text)
         p.end()
         return pixmap
