@@ -17,11 +17,12 @@ from pathlib import Path
 import cv2
 
 from rnnstudio.data.clips import make_clip
-from rnnstudio.media.clipfiles import read_clip
-from rnnstudio.media.sources import Frame, FrameSource
+from rnnstudio.media.clipfiles import MAX_FRAMES, read_clip
+from rnnstudio.media.sources import Frame, FrameSource, SourceError
 
 HOLD_S = 1.5  # the pause after a clip, its answer on screen
 FOLDER_FPS = 10.0  # a folder of frames has no frame rate of its own
+MAX_CLIP_BYTES = 2**30  # a video file's frames are all held: a long 4K video would not fit in memory
 
 
 @dataclass(frozen=True)
@@ -97,15 +98,22 @@ class FileClipSource(_ClipPlayer):
         super().__init__(FOLDER_FPS, hold_s)
         self.path = Path(path)
         self.name = self.path.name
+        self._bytes = 0  # what a video file's frames will take, as its header says (0: unknown)
         if self.path.is_file():
             cap = cv2.VideoCapture(str(self.path))
-            fps = cap.get(cv2.CAP_PROP_FPS) if cap.isOpened() else 0.0
+            if cap.isOpened():
+                fps = cap.get(cv2.CAP_PROP_FPS)
+                self.fps = float(fps) if 1 <= fps <= 240 else 25.0
+                frames = min(max(cap.get(cv2.CAP_PROP_FRAME_COUNT), 0), MAX_FRAMES)
+                self._bytes = int(frames * cap.get(cv2.CAP_PROP_FRAME_WIDTH) * cap.get(cv2.CAP_PROP_FRAME_HEIGHT) * 3)
             cap.release()
-            self.fps = float(fps) if 1 <= fps <= 240 else 25.0
         self._hold = max(1, round(hold_s * self.fps))
         self._clip_frames: list | None = None
 
     def next_clip(self, number: int):
         if self._clip_frames is None:
+            if self._bytes > MAX_CLIP_BYTES:
+                raise SourceError(f"{self.path.name} is too large to hold as one clip ({self._bytes / 2**30:.1f} GB of "
+                                  f"frames); cut it to a few seconds or scale it down (the model sees 64 x 64)")
             self._clip_frames = read_clip(self.path)
         return self._clip_frames, ClipTruth(number, 0, len(self._clip_frames))

@@ -135,6 +135,16 @@ def test_bad_files_get_a_clear_message_and_a_way_out(panel, qtbot, tmp_path, mak
     qtbot.waitUntil(lambda: len(runs) >= 1, timeout=WAIT_MS)  # the way out works, the worker went on
 
 
+def test_a_video_too_large_to_hold_is_refused_before_it_is_read(panel, qtbot, tmp_path, monkeypatch):
+    monkeypatch.setattr("rnnstudio.media.clip_sources.MAX_CLIP_BYTES", 100_000)  # 12 frames of 160 x 120 exceed it
+    video = tmp_path / "long.avi"
+    write_video(video, [np.zeros((120, 160, 3), np.uint8)] * 12, fps=24)
+    panel.sources.use_video_file(str(video))
+    panel.start_source()
+    qtbot.waitUntil(lambda: panel.message.kind == "error", timeout=WAIT_MS)
+    assert "too large to hold as one clip" in panel.message.label.text() and not panel.capture.running
+
+
 def test_no_camera_is_reported_with_a_way_out(panel):
     panel.sources.choose("camera")
     panel.sources.camera_spin.setValue(9)
