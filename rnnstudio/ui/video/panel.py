@@ -59,7 +59,6 @@ class ClipRun:
     truth: ClipTruth | None  # a generated or file clip's; None for a camera's window
     thumbnails: list = field(default_factory=list)
     readings: list = field(default_factory=list)  # the worker's FrameRead of each frame, in order
-    last_image: np.ndarray | None = None
     sent: int = 0  # frames given to the worker
     final: int | None = None  # the clip's length, once it has ended
     decided: bool = False
@@ -193,7 +192,7 @@ class VideoPanel(Panel):
             return
         self.message.dismiss()
         self._shown_times.clear()
-        self.run, self.decided, self._pending = None, [], []
+        self.run, self.decided, self._pending, self._runs = None, [], [], {}  # what is still read is dropped
         self.capture.start(source)
         self.view.placeholder = "Waiting for the first frame…"
         if self.model is None:
@@ -240,7 +239,6 @@ class VideoPanel(Panel):
             self._end_clip()
             run = self._new_run(truth)
         run.thumbnails.append(thumbnail_image(frame.image, THUMBNAIL))
-        run.last_image = frame.image
         run.sent += 1
         self._pending.append((run, frame.image))
         if (truth is not None and truth.last) or (truth is None and run.sent >= self.clip_spin.value()):
