@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QLabel, QWidget
 
 from rnnstudio.ui.tab_book import BookPage, TabBook
 
-LAZY_PANELS = ("sentiment", "translate")
+LAZY_PANELS = ("vqa", "sentiment", "translate")
 
 
 class Holder(QWidget):
@@ -59,12 +59,15 @@ def test_the_lazy_panels_make_no_tab_until_it_is_needed(window, qtbot):
 
 
 def test_settings_round_trip_without_making_the_tabs(window):
-    translate, sentiment = window.panels["translate"], window.panels["sentiment"]
+    translate, sentiment, vqa = window.panels["translate"], window.panels["sentiment"], window.panels["vqa"]
     translate.apply_settings({"width": 7, "length_penalty": 0.4, "tab": 0})
     sentiment.apply_settings({"text": "not bad at all", "tab": "examples"})
+    vqa.apply_settings({"source": "generated-camera", "picture": 12, "tab": "evaluate"})
     assert translate.settings() == {"width": 7, "length_penalty": 0.4, "tab": 0}
     assert sentiment.settings() == {"text": "not bad at all", "tab": "examples"}
-    assert translate.tabs.built_pages() == [] and sentiment.tabs.built_pages() == []
+    assert vqa.settings() == {"source": "generated-camera", "picture": 12, "tab": "evaluate"}
+    assert translate.tabs.built_pages() == sentiment.tabs.built_pages() == vqa.tabs.built_pages() == []
+    assert vqa.asking.source_combo.currentData() == "generated-camera" and vqa.asking.index_spin.value() == 12
     assert translate.translating.width_spin.value() == 7  # made later, with the saved values
     assert translate.translating.penalty_spin.value() == 0.4
     assert sentiment.reading.text_box.text() == "not bad at all"

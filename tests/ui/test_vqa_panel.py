@@ -36,9 +36,16 @@ def shown(panel, qtbot, key_start):
     qtbot.waitUntil(lambda: panel.asking.image_key.startswith(key_start), timeout=30_000)
 
 
+def test_the_first_picture_and_its_question_list_are_read_on_the_worker(window, qtbot):
+    window.show_panel("vqa")  # first shown: an easy-VQA test picture is chosen
+    asking = window.panels["vqa"].asking
+    assert asking._easyvqa is None and asking.image is None  # asked of the worker, not read here
+    qtbot.waitUntil(lambda: asking.image_key.startswith("easyvqa-test:"), timeout=30_000)
+    assert asking.known_questions  # the picture's own questions, from the list
+
+
 def test_an_easyvqa_picture_is_answered_with_a_bar_chart_and_word_states(panel, qtbot):
     panel.asking.source_combo.setCurrentIndex(panel.asking.source_combo.findData("easyvqa"))
-    assert panel.asking._easyvqa is None  # the question list is being read on the worker, not here
     panel.asking.index_spin.setValue(7)
     shown(panel, qtbot, "easyvqa-test:7")
     assert panel.asking.image.shape == (64, 64, 3)

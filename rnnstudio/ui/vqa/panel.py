@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QTabWidget, QWidget
+from PySide6.QtWidgets import QWidget
 
 from rnnstudio.panels import CAPTION, VQA
 from rnnstudio.ui.lessons import Lesson
 from rnnstudio.ui.panel import PageExport, Panel
+from rnnstudio.ui.tab_book import BookPage, TabBook
 from rnnstudio.ui.vqa.ask_tab import AskTab
 from rnnstudio.ui.vqa.evaluate_tab import EvaluateTab
 from rnnstudio.worker.vqa_messages import LoadVQAModelRequest, VQAModelInfo
@@ -21,6 +22,8 @@ class VQAPanel(Panel):
     """Many to one: an LSTM reads the question, and one answer comes out."""
 
     entry = VQA
+    asking = BookPage()
+    evaluation = BookPage()
     shape_note = ("an LSTM reads the question word by word; after the last word its states (the last one, and "
                   "each unit's largest) are fused with the picture, and one answer comes out.")
     page_exports = (PageExport("Export the &questions and answers (HTML)…", "questions-and-answers.html",
@@ -30,12 +33,23 @@ class VQAPanel(Panel):
         super().__init__(worker, parent)
         self.model: VQAModelInfo | None = None
         self.snapshot = None  # a callable giving the captioning camera's picture on screen, or None
-        self.asking = AskTab(self)
-        self.evaluation = EvaluateTab(self)
-        self.tabs = QTabWidget()
-        for tab in (self.asking, self.evaluation):
-            self.tabs.addTab(tab, tab.title)
+        self.presenter = False
+        self._saved: dict = {}  # the last session's picture source, until the Ask tab is made
+        self.tabs = TabBook()  # each tab is made when first shown or used (ui/tab_book.py)
+        self.tabs.add_page("asking", AskTab.title, self._make_asking)
+        self.tabs.add_page("evaluation", EvaluateTab.title, lambda: EvaluateTab(self))
+        self.tabs.page_built.connect(self._page_built)
         self.outer.addWidget(self.tabs, 1)
+
+    def _make_asking(self) -> AskTab:
+        tab = AskTab(self)
+        if self._saved:
+            tab.apply_settings(self._saved)
+        return tab
+
+    def _page_built(self, page) -> None:
+        if self.presenter:
+            self._present(page, True)
 
     def show_tab(self, tab: QWidget) -> None:
         self.tabs.setCurrentWidget(tab)
@@ -52,12 +66,12 @@ class VQAPanel(Panel):
             self.asking.new_picture()
 
     def showEvent(self, event) -> None:
-        # The first picture is read when the panel is first shown, not at start-up: easy-VQA's
-        # question list and a picture file are read on the GUI thread.
+        # The first picture is chosen when the panel is first shown, not at start-up: nobody
+        # may open this panel, and its question list and picture are read on the worker.
         super().showEvent(event)
         if self.asking.image is None and self.worker.device_name is not None:
             self.asking.new_picture()
-        if self.tabs.currentWidget() is self.asking:
+        if self.tabs.current_name() == "asking":
             self.asking.question_box.setFocus()  # shown to ask: the question can be typed at once
 
     def open_model(self, path: str | None) -> None:
@@ -82,16 +96,24 @@ class VQAPanel(Panel):
     # --- settings, presenter mode, screenshot ---------------------------------------------------------
 
     def settings(self) -> dict:
-        tab = "evaluate" if self.tabs.currentWidget() is self.evaluation else "ask"
-        return {**self.asking.settings(), "tab": tab}
+        tab = "evaluate" if self.tabs.current_name() == "evaluation" else "ask"
+        picture = self.asking.settings() if self.tabs.is_built("asking") else self._saved
+        return {**picture, "tab": tab}
 
     def apply_settings(self, saved: dict) -> None:
-        self.asking.apply_settings(saved)
-        self.show_tab(self.evaluation if saved.get("tab") == "evaluate" else self.asking)
+        self._saved = {k: saved[k] for k in ("source", "picture") if k in saved}
+        if self.tabs.is_built("asking"):
+            self.asking.apply_settings(self._saved)
+        self.tabs.setCurrentIndex(1 if saved.get("tab") == "evaluate" else 0)
 
     def set_presenter(self, on: bool) -> None:
-        self.asking.answers.set_presenter(on)
-        self.evaluation.set_presenter(on)
+        self.presenter = on
+        for page in self.tabs.built_pages():
+            self._present(page, on)
+
+    @staticmethod
+    def _present(page, on: bool) -> None:
+        (page.answers if isinstance(page, AskTab) else page).set_presenter(on)
 
     def prepare_screenshot(self, app, window) -> None:
         """A generated scene of three shapes, a relation question answered, where the model looked."""
