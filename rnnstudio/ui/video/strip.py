@@ -143,8 +143,11 @@ class ClipStrip(QWidget):
         p.setPen(UNKNOWN)
         for k in range(len(c.columns)):
             if numbered(k, len(c.columns), cw, em):
-                p.drawText(QRectF(x0 + (k - 1) * cw, y["thumb"] + geo["thumb"], 3 * cw, r["number"]),
-                           Qt.AlignmentFlag.AlignCenter, f"t={c.first + k}")
+                text = f"t={c.first + k}"
+                centre = x0 + (k + 0.5) * cw
+                if centre + p.fontMetrics().horizontalAdvance(text) / 2 <= self.width():  # none cut at the edge
+                    p.drawText(QRectF(centre - 1.5 * cw, y["thumb"] + geo["thumb"], 3 * cw, r["number"]),
+                               Qt.AlignmentFlag.AlignCenter, text)
         p.setFont(self.font())
         self._row_title(p, QRectF(0, y["thumb"], title_w, geo["thumb"]), "frame")
         self._heading(p, QRectF(x0, y["cells_title"], width, r["title"]),
