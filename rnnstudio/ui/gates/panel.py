@@ -227,7 +227,8 @@ class GatesPanel(Panel):
                 said += f"; {len(unknown)} unknown, read as <unk> and marked in red"
         else:
             said = f"{result.length:,} characters (one per step)"
-        excerpt = result.text if len(result.text) <= 60 else result.text[:57] + "…"
+        one_line = " ".join(result.text.split())  # newlines and runs of spaces as one space: one line
+        excerpt = one_line if len(one_line) <= 60 else one_line[:57] + "…"
         self.source_label.setText(f"Read {said} through {html.escape(result.model_title or result.arch.upper())}: "
                                   f"“{html.escape(excerpt)}”")
         self.status_message.emit(f"read {said} through {result.model_title or result.arch.upper()}")
