@@ -80,6 +80,9 @@ def _screen_clip(rng: np.random.Generator, motion: str, n: int, size: int, camer
         actor = scene.shapes[i]
         if motion == "spins" and actor.kind == "circle":
             continue  # a spinning circle looks still
+        if motion == "spins" and actor.size == "small":  # a small shape's turn is a few pixels: it looked still
+            lo, hi = shapes.SIZE_RANGE["large"]
+            actor = replace(actor, size="large", radius=float(rng.uniform(lo, hi)))
         dx, dy, scale, rot = _path(motion, np.linspace(0, 1, n), rng)
         if motion in ("closer", "away"):
             start = 0.09 if motion == "closer" else 0.17

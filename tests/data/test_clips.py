@@ -45,6 +45,16 @@ def test_spinning_shapes_are_never_circles():
     assert all(make_clip(s, motion="spins").kind != "circle" for s in range(20))
 
 
+def test_a_spinning_shape_on_a_screen_is_large_enough_to_see_turn():
+    for seed in range(12):
+        clip = make_clip(seed, motion="spins", clip_kind="screen", frames=16)
+        actor = [s for s in clip.scenes[0].shapes if s.rotation != next(
+            t for t in clip.scenes[-1].shapes if (t.x, t.y) == (s.x, s.y)).rotation]
+        assert len(actor) == 1 and actor[0].size == "large" and actor[0].radius >= 0.165
+        changed = (abs(clip.frames.astype(int) - clip.frames[:1]).max(-1) > 40).sum((1, 2)).max()
+        assert changed >= 30  # pixels: the turn shows
+
+
 def test_sentences_name_motion_and_shape():
     assert sentence("left", "red circle") == "the red circle moves left"
     assert sentence("closer", "blue triangle") == "the blue triangle comes closer"
