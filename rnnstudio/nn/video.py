@@ -44,10 +44,13 @@ class VideoConfig(ModelConfig):
     since: bool = False  # ... and its change since the clip's first frame, f_t - f_1
     cell: int = 0  # > 0: a 1x1 conv with ReLU mixes each grid cell's inputs into `cell` channels first
     dropout: float = 0.0  # on the per-frame vector, while training
+    mix: int = 0  # > 0 (with cell): a second 1x1 conv with ReLU on each cell's codes and their changes
 
     def __post_init__(self):
-        if min(self.image_size, self.channels, self.pool, self.proj, self.hidden) < 1 or self.cell < 0:
+        if min(self.image_size, self.channels, self.pool, self.proj, self.hidden) < 1 or min(self.cell, self.mix) < 0:
             raise ValueError("sizes must be positive")
+        if self.mix and not self.cell:
+            raise ValueError("mix needs cell codes")
         if self.image_size % 8 or self.image_size > 512 or self.pool > self.image_size // 8:
             raise ValueError("the image size must be a multiple of 8 up to 512, the pool at most its grid")
         if not 0 <= self.dropout < 1:
@@ -97,8 +100,11 @@ class LRCN(nn.Module):
         self.encoder = SmallEncoder(c.channels)
         self.pool = nn.AdaptiveAvgPool2d(c.pool)
         if c.cell:
-            self.cell = nn.Sequential(nn.Conv2d(c.channels * c.parts, c.cell, 1), nn.ReLU())
-            size = c.cell * c.pool * c.pool
+            self.cell = nn.Sequential(nn.Conv2d(c.channels, c.cell, 1), nn.ReLU())
+            size = c.cell * c.pool * c.pool * c.parts
+            if c.mix:
+                self.mix = nn.Sequential(nn.Conv2d(c.cell * c.parts, c.mix, 1), nn.ReLU())
+                size = c.mix * c.pool * c.pool
         else:
             size = c.feature_size * c.parts
         self.proj = nn.Sequential(nn.Linear(size, c.proj), nn.ReLU())
@@ -114,21 +120,31 @@ class LRCN(nn.Module):
         grid = self.pool(self.encoder(frames.flatten(0, 1)))
         return grid.flatten(1).view(b, t, -1)
 
-    def frame_vectors(self, feats: torch.Tensor, previous: torch.Tensor, first: torch.Tensor) -> torch.Tensor:
-        """The LSTM's input per frame from (B, T, F) features and, for each, the frame before and the first."""
+    def codes(self, feats: torch.Tensor) -> torch.Tensor:
+        """(B, T, F) features -> (B, T, K): each grid cell's code (config.cell), or the features as they are."""
         c = self.config
-        parts = [feats] + ([feats - previous] if c.delta else []) + ([feats - first] if c.since else [])
+        if not c.cell:
+            return feats
+        b, t = feats.shape[:2]
+        return self.cell(feats.reshape(b * t, c.channels, c.pool, c.pool)).reshape(b, t, -1)
+
+    def vectors(self, codes: torch.Tensor, previous: torch.Tensor, first: torch.Tensor) -> torch.Tensor:
+        """The LSTM's input per frame: the frame's codes and, where asked, their change since the
+        frame before (`previous`) and since the clip's first frame (`first`)."""
+        c = self.config
+        parts = [codes] + ([codes - previous] if c.delta else []) + ([codes - first] if c.since else [])
         x = torch.cat(parts, -1)
-        if c.cell:
+        if c.mix:  # each cell sees what is there and how it changed together: which shape moved
             b, t = x.shape[:2]
-            grid = x.reshape(b * t, c.channels * c.parts, c.pool, c.pool)
-            x = self.cell(grid).reshape(b, t, -1)
+            grid = torch.cat([p.reshape(b * t, c.cell, c.pool, c.pool) for p in parts], 1)
+            x = self.mix(grid).reshape(b, t, -1)
         return self.drop(self.proj(x))
 
     def forward(self, feats: torch.Tensor):
         """(B, T, F) features -> motion logits (B, T, 8) and object logits (B, T, 24), after every frame."""
-        previous = torch.cat([feats[:, :1], feats[:, :-1]], 1)
-        h, _ = self.lstm(self.frame_vectors(feats, previous, feats[:, :1]))
+        codes = self.codes(feats)
+        previous = torch.cat([codes[:, :1], codes[:, :-1]], 1)
+        h, _ = self.lstm(self.vectors(codes, previous, codes[:, :1]))
         return self.motion(h), self.object(h)
 
 
@@ -195,18 +211,19 @@ class ClipReader:
 
     def reset(self) -> None:
         self.state = None  # the LSTM's (h, c)
-        self.previous = None  # the last frame's features, for the change f_t - f_(t-1)
-        self.first = None  # the first frame's, for the change since the clip began f_t - f_1
+        self.previous = None  # the last frame's codes, for the change since the frame before
+        self.first = None  # the first frame's, for the change since the clip began
         self.count = 0
 
     @torch.inference_mode()
     def step(self, frame: np.ndarray) -> FrameReading:
         m = self.model
         feats = m.features(images_to_tensor(frame[None], self.device).unsqueeze(0))  # (1, 1, F)
+        codes = m.codes(feats)
         if self.first is None:
-            self.first = self.previous = feats
-        h, self.state = m.lstm(m.frame_vectors(feats, self.previous, self.first), self.state)
-        self.previous = feats
+            self.first = self.previous = codes
+        h, self.state = m.lstm(m.vectors(codes, self.previous, self.first), self.state)
+        self.previous = codes
         self.count += 1
         motion, obj = m.motion(h[0, -1]).softmax(-1), m.object(h[0, -1]).softmax(-1)
         b_motion, b_obj = m.baseline(feats[0, -1])

@@ -81,7 +81,7 @@ class ClipCache:
             self.fill_some()
 
 
-def losses(model: LRCN, feats, lengths, motion, obj, smoothing: float = 0.0):
+def losses(model: LRCN, feats, lengths, motion, obj, smoothing: float = 0.0, every_frame: bool = False):
     """The LRCN's and the baseline's losses on a batch (module docstring)."""
     b, t = feats.shape[:2]
     m_logits, o_logits = model(feats)
@@ -94,8 +94,14 @@ def losses(model: LRCN, feats, lengths, motion, obj, smoothing: float = 0.0):
     last = lengths - 1
     moving = (motion != MOTIONS.index("still")).float()
     rows = torch.arange(b, device=feats.device)
-    ce_o = F.cross_entropy(o_logits[rows, last], obj, reduction="none", label_smoothing=smoothing)
-    loss_o = (ce_o * moving).sum() / moving.sum().clamp(min=1)
+    if every_frame:  # the object after every frame too, weighted as the motion is
+        ce_o = F.cross_entropy(o_logits.flatten(0, 1), obj.repeat_interleave(t), reduction="none",
+                               label_smoothing=smoothing).view(b, t)
+        w_o = weight * moving[:, None]
+        loss_o = (ce_o * w_o).sum() / w_o.sum().clamp(min=1e-6)
+    else:
+        ce_o = F.cross_entropy(o_logits[rows, last], obj, reduction="none", label_smoothing=smoothing)
+        loss_o = (ce_o * moving).sum() / moving.sum().clamp(min=1)
     bm, bo = model.baseline(feats[rows, last])
     ce_b = F.cross_entropy(bo, obj, reduction="none")
     loss_b = F.cross_entropy(bm, motion) + (ce_b * moving).sum() / moving.sum().clamp(min=1)

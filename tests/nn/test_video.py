@@ -27,7 +27,8 @@ def test_shapes_of_features_and_heads(model):
     assert bm.shape == (2, len(MOTIONS)) and bo.shape == (2, len(OBJECTS))
 
 
-VARIANTS = [dict(), dict(delta=True), dict(delta=True, since=True, pool=8, cell=8, dropout=0.2)]
+VARIANTS = [dict(), dict(delta=True), dict(delta=True, since=True, pool=8, cell=8, dropout=0.2),
+            dict(delta=True, since=True, pool=8, cell=8, mix=8)]
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -92,4 +93,6 @@ def test_bad_configs_are_refused():
         VideoConfig(dropout=1.0)
     with pytest.raises(ValueError):
         VideoConfig(pool=9)
+    with pytest.raises(ValueError):
+        VideoConfig(mix=8)
     assert np.isfinite(VideoConfig().feature_size)
