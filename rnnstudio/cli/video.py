@@ -45,10 +45,16 @@ def add_train_parser(train) -> None:
                    help="the encoder's 8 x 8 grid averaged to this size (default %(default)s: the whole grid)")
     p.add_argument("--cell", type=_non_negative_int, default=DEFAULTS.cell,
                    help="channels of a 1x1 conv coding each grid cell, 0 for none (default %(default)s)")
+    p.add_argument("--mix", type=_non_negative_int, default=DEFAULTS.mix,
+                   help="channels of a second 1x1 conv over each cell's codes and their changes, 0 for none "
+                        "(default %(default)s)")
     p.add_argument("--dropout", type=_fraction, default=DEFAULTS.dropout,
                    help="dropout on the per-frame vector (default %(default)s)")
     p.add_argument("--smoothing", type=_fraction, default=DEFAULTS.smoothing,
                    help="label smoothing of the motion and object losses (default %(default)s)")
+    p.add_argument("--object-every-frame", action=argparse.BooleanOptionalAction,
+                   default=DEFAULTS.object_every_frame,
+                   help="train the object head after every frame, not only the last (default %(default)s)")
     p.add_argument("--encoder",
                    help="a caption model file whose small encoder is used, frozen (default: the shipped one)")
     p.add_argument("--eval-clips", type=positive_int, default=DEFAULTS.eval_clips,
@@ -76,8 +82,9 @@ def _training(args, run):
     from rnnstudio.train.video import video_loop
 
     options = VideoDefaults(clips=args.clips, steps=args.steps, batch_size=args.batch, lr=args.lr, hidden=args.hidden,
-                            delta=args.delta, since=args.since, pool=args.pool, cell=args.cell,
-                            dropout=args.dropout, smoothing=args.smoothing, encoder=args.encoder, eval_clips=args.eval_clips,
+                            delta=args.delta, since=args.since, pool=args.pool, cell=args.cell, mix=args.mix,
+                            dropout=args.dropout, smoothing=args.smoothing,
+                            object_every_frame=args.object_every_frame, encoder=args.encoder, eval_clips=args.eval_clips,
                             log_every=args.log_every, seed=args.seed)
     return video_loop(options, run)
 

@@ -142,7 +142,8 @@ class VideoTrainer:
         self.model.train()
         self.model.encoder.eval()
         loss, loss_m, loss_o = losses(self.model, feats, c.lengths[idx].to(self.device), c.motion[idx].to(self.device),
-                                      c.object[idx].to(self.device), self.settings.smoothing)
+                                      c.object[idx].to(self.device), self.settings.smoothing,
+                                      self.settings.object_every_frame)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.params, 1.0)
@@ -226,9 +227,11 @@ class VideoLoop(TrainingLoop):
     def describe(self) -> str:
         c = self.trainer.model.config
         params = sum(p.numel() for p in self.trainer.params)
+        inputs = " and ".join(["f_t"] + (["f_t - f_(t-1)"] if c.delta else []) + (["f_t - f_1"] if c.since else []))
+        coded = f", each cell coded ({c.cell} channels{f', mixed {c.mix}' if c.mix else ''})" if c.cell else ""
         return (f"{self.trainer.settings.clips} shapes-world clips (half camera look); LRCN: the captioner's frozen "
-                f"encoder at {c.image_size}x{c.image_size}, pooled {c.pool}x{c.pool}, LSTM {c.hidden}, "
-                f"{params:,} trained parameters with the baseline; on {self.run.describe()}")
+                f"encoder at {c.image_size}x{c.image_size}, its {c.pool}x{c.pool} grid{coded}, reading {inputs}, "
+                f"LSTM {c.hidden}, {params:,} trained parameters with the baseline; on {self.run.describe()}")
 
     def finish(self) -> list[str]:
         lines = []
@@ -256,7 +259,7 @@ def new_model(defaults: VideoDefaults) -> LRCN:
     torch.manual_seed(defaults.seed)
     model = LRCN(VideoConfig(image_size=c.image_size, channels=c.channels, hidden=defaults.hidden,
                              delta=defaults.delta, since=defaults.since, pool=defaults.pool, cell=defaults.cell,
-                             dropout=defaults.dropout))
+                             dropout=defaults.dropout, mix=defaults.mix))
     if c.encoder != "small":
         from rnnstudio.errors import UserError
 

@@ -21,9 +21,11 @@ class VideoDefaults:
     delta: bool = True  # the LSTM also reads each frame's change from the one before
     since: bool = True  # ... and its change since the clip's first frame
     pool: int = 8  # the encoder's 8 x 8 grid averaged to pool x pool (8: the whole grid)
-    cell: int = 16  # a 1x1 conv with ReLU codes each grid cell in this many channels (0: none)
+    cell: int = 32  # a 1x1 conv with ReLU codes each grid cell in this many channels (0: none)
+    mix: int = 32  # a second 1x1 conv with ReLU on each cell's codes and their changes (0: none)
     dropout: float = 0.3  # on the per-frame vector
     smoothing: float = 0.0  # label smoothing of the motion and object losses
+    object_every_frame: bool = True  # the object's loss after every frame (as the motion's), not only the last
     encoder: str | None = None  # a caption model file whose small encoder is used; None: the shipped one
     eval_clips: int = 400  # unseen clips of each look measured at the end
     log_every: int = 100
