@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -34,12 +34,11 @@ from rnnstudio.ui.caption.result_view import CaptionView, frame_with_caption
 from rnnstudio.ui.caption.sources import SourceBox
 from rnnstudio.ui.frame_view import thumbnail_image
 from rnnstudio.ui.lessons import Lesson
-from rnnstudio.ui.panel import Panel
+from rnnstudio.ui.live_panel import LivePanel
 from rnnstudio.ui.sequence_shapes import shape_group
 from rnnstudio.ui.shape_diagram import caption_steps
 from rnnstudio.ui.settings import set_number
 from rnnstudio.ui.widgets import give_shortcut, hint_label
-from rnnstudio.worker.capture import CaptureThread
 from rnnstudio.worker.caption_messages import CaptionModelInfo, CaptionRequest, CaptionResult, LoadCaptionModelRequest
 
 # The formula on a line of its own: wrapped mid-formula, its "…" read as text cut off.
@@ -48,7 +47,7 @@ LOSS_FORMULA = ("Trained by minimising<br><span style='white-space:nowrap'>L(I, 
 COLOUR_WORDS = {"red", "green", "blue", "black", "gray", "teal", "brown", "yellow"}  # the shapes world's colours
 
 
-class CaptionPanel(Panel):
+class CaptionPanel(LivePanel):
     """One-to-many: a CNN encodes the image once, the LSTM writes the caption word by word."""
 
     entry = CAPTION
@@ -58,22 +57,16 @@ class CaptionPanel(Panel):
 
     def __init__(self, worker, parent=None):
         super().__init__(worker, parent)
-        self.capture = CaptureThread(self)
-        self.capture.frame_ready.connect(self._on_frame_ready)
-        self.capture.failed.connect(self._on_source_failed)
         self.model: CaptionModelInfo | None = None
         self.result: CaptionResult | None = None
         self._in_flight = False
         self._newest = None  # the newest Frame from the capture thread
         self._shown_image: np.ndarray | None = None
         self._frozen = False
-        self._shown_times: collections.deque[float] = collections.deque(maxlen=120)
         self._caption_times: collections.deque[float] = collections.deque(maxlen=30)
         self._latencies: collections.deque[float] = collections.deque(maxlen=30)
         self._attention_word: int | None = None
         self._build()
-        self._stats_timer = QTimer(self)
-        self._stats_timer.timeout.connect(self._update_stats)
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -144,37 +137,10 @@ class CaptionPanel(Panel):
     # --- sources ------------------------------------------------------------------------------
 
     def start_source(self) -> None:
-        from rnnstudio.media.sources import SourceError
-
-        try:
-            source = self.sources.open_source()
-        except SourceError as e:
-            self._offer_other_sources(str(e))
-            return
-        if source is None:  # no file chosen
-            return
-        self.message.dismiss()
-        self.set_frozen(False)
-        self._shown_times.clear()
-        self.capture.start(source)
-        self.caption_view.view.placeholder = "Waiting for the first frame…"
-        self.sources.stop_button.setEnabled(True)
-        self._stats_timer.start(500)
-        self.status_message.emit(f"playing {source.name} at {source.fps:.0f} frames/s")
-
-    def stop_source(self) -> None:
-        self.capture.stop()
-        self.sources.stop_button.setEnabled(False)
-        self._stats_timer.stop()
-
-    def _on_source_failed(self, message: str) -> None:
-        self.stop_source()
-        self._offer_other_sources(message)
-
-    def _offer_other_sources(self, message: str) -> None:
-        self.message.show_message(message, "error", action=("Use generated shapes",
-                                                             lambda: self._start("generated-camera")))
-        self.status_message.emit(message)
+        source = self.open_source()
+        if source is not None:  # chosen and opened
+            self.set_frozen(False)
+            self.play(source, self.caption_view.view)
 
     # --- frames and captions --------------------------------------------------------------------
 
@@ -185,7 +151,7 @@ class CaptionPanel(Panel):
         self._newest = frame
         self._shown_image = frame.image
         self.caption_view.view.set_frame(frame.image)
-        self._shown_times.append(time.monotonic())
+        self.frame_shown()
         self._caption_newest()
 
     def _caption_newest(self) -> None:
@@ -296,48 +262,26 @@ class CaptionPanel(Panel):
 
     # --- statistics --------------------------------------------------------------------------------
 
-    def shown_fps(self) -> float:
-        t = self._shown_times
-        # Under a second of frames says more about start-up jitter than about the rate.
-        return (len(t) - 1) / (t[-1] - t[0]) if len(t) > 2 and t[-1] - t[0] >= 1.0 else 0.0
-
-    def _update_stats(self) -> None:
-        source = self.capture.source
+    def stats_line(self) -> str:
         c = self._caption_times
         captions = (len(c) - 1) / (c[-1] - c[0]) if len(c) > 2 and c[-1] > c[0] else 0.0
         latency = 1000 * float(np.median(self._latencies)) if self._latencies else 0.0
-        rate = f"{source.fps:.0f}" if source else "—"
-        self.stats_label.setText(
-            f"Video: {self.shown_fps():.1f} frames/s shown (source {rate})<br>"
-            f"Captions: {captions:.1f}/s, {latency:.0f} ms from frame to caption"
-        )
-
-    def shutdown(self) -> None:
-        self._stats_timer.stop()
-        self.capture.stop()
-        self.sources.camera_probe.wait(2.0)
+        return f"Captions: {captions:.1f}/s, {latency:.0f} ms from frame to caption"
 
     def settings(self) -> dict:
-        sources = self.sources
-        return {"source": sources.combo.currentData(), "camera": sources.camera_spin.value(),
-                "beam": self.beam_spin.value()}
+        return {**super().settings(), "beam": self.beam_spin.value()}
 
     def apply_settings(self, saved: dict) -> None:
-        self.sources.choose(saved.get("source"))
-        set_number(self.sources.camera_spin, saved.get("camera"))
+        super().apply_settings(saved)
         set_number(self.beam_spin, saved.get("beam"))
 
     # --- screenshot and lessons ---------------------------------------------------------------------
 
     def prepare_screenshot(self, app, window) -> None:
         """Caption the generated camera-look stream; show the attention of the first colour word."""
-        from rnnstudio.errors import UserError
-        from rnnstudio.ui.screenshot import wait_for_worker, wait_until
+        from rnnstudio.ui.screenshot import wait_until
 
-        wait_for_worker(app, window)
-        wait_until(app, lambda: self.model is not None or self.message.kind == "error", 60, "the captioner")
-        if self.message.kind == "error":
-            raise UserError(f"the captioner could not be opened: {self.message.label.text()}")
+        self.wait_for_model(app, window, "the captioner")
         captions = []
         self.caption_ready.connect(captions.append)
         self._start("generated-camera")
@@ -348,10 +292,6 @@ class CaptionPanel(Panel):
         self.set_frozen(True)
         words = self.result.words
         self.show_attention(next((k for k, w in enumerate(words) if w in COLOUR_WORDS), 0))
-
-    def _start(self, kind: str) -> None:
-        self.sources.choose(kind)
-        self.start_source()
 
     lessons = (
         Lesson("Caption the cards", "image-captioning",

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QSplitter, QVBoxLayout, QWidget
 
 from rnnstudio.panels import VIDEO
 from rnnstudio.ui.frame_view import FrameView, thumbnail_image
 from rnnstudio.ui.lessons import Lesson
-from rnnstudio.ui.panel import Panel
+from rnnstudio.ui.live_panel import LivePanel
 from rnnstudio.ui.sequence_shapes import shape_group
 from rnnstudio.ui.settings import set_number
 from rnnstudio.ui.shape_diagram import Step
@@ -31,7 +31,6 @@ from rnnstudio.ui.video.sources import ClipSourceBox
 from rnnstudio.ui.video.strip import COLUMNS, RIGHT, WRONG, ClipStrip, StripColumn, StripContent
 from rnnstudio.ui.video.train_box import TrainBox
 from rnnstudio.ui.widgets import hint_label, spin_box, wrapping_label
-from rnnstudio.worker.capture import CaptureThread
 from rnnstudio.worker.video_messages import (
     LoadVideoModelRequest,
     UseTrainedVideoModelRequest,
@@ -68,20 +67,18 @@ class ClipRun:
         return None if self.truth is None else self.truth.clip
 
 
-class VideoPanel(Panel):
+class VideoPanel(LivePanel):
     """Many to many, and many to one at the end: the LSTM reads a frame at each step and says after
     each what it thinks is happening; after the last frame that is the clip's answer."""
 
     entry = VIDEO
+    other_source_text = "Use generated clips"
     shape_note = ("a CNN encodes each frame, the LSTM reads them in order and says after every frame which motion "
                   "it sees so far; its output after the last frame is the clip's sentence.")
     clip_decided = Signal(object)  # the ClipRun, for tests and screenshots
 
     def __init__(self, worker, parent=None):
         super().__init__(worker, parent)
-        self.capture = CaptureThread(self)
-        self.capture.frame_ready.connect(self._on_frame_ready)
-        self.capture.failed.connect(self._on_source_failed)
         self.model: VideoModelInfo | None = None
         self.run: ClipRun | None = None
         self.decided: list[ClipRun] = []  # this source's decided clips, for the score
@@ -91,11 +88,8 @@ class VideoPanel(Panel):
         self._in_flight = False
         self._last_frame = None
         self.frames_read = 0  # by the model, since the panel was made
-        self._shown_times: collections.deque[float] = collections.deque(maxlen=120)
         self._frame_ms: collections.deque[float] = collections.deque(maxlen=60)
         self._build()
-        self._stats_timer = QTimer(self)
-        self._stats_timer.timeout.connect(self._update_stats)
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -180,44 +174,13 @@ class VideoPanel(Panel):
 
     def start_source(self, motions: tuple[str, ...] | None = None, clip_kind: str | None = None,
                      seed: int | None = None) -> None:
-        from rnnstudio.media.sources import SourceError
-
-        size = self.model.image_size if self.model else 64
-        try:
-            source = self.sources.open_source(size, motions, clip_kind, seed)
-        except SourceError as e:
-            self._offer_other_sources(str(e))
+        source = self.open_source(self.model.image_size if self.model else 64, motions, clip_kind, seed)
+        if source is None:  # none chosen, or it could not be opened (said)
             return
-        if source is None:  # no file chosen
-            return
-        self.message.dismiss()
-        self._shown_times.clear()
         self.run, self.decided, self._pending, self._runs = None, [], [], {}  # what is still read is dropped
-        self.capture.start(source)
-        self.view.placeholder = "Waiting for the first frame…"
+        self.play(source, self.view)
         if self.model is None:
             self.answer_label.setText(NO_MODEL)
-        self.sources.stop_button.setEnabled(True)
-        self._stats_timer.start(500)
-        self.status_message.emit(f"playing {source.name} at {source.fps:.0f} frames/s")
-
-    def stop_source(self) -> None:
-        self.capture.stop()
-        self.sources.stop_button.setEnabled(False)
-        self._stats_timer.stop()
-
-    def _on_source_failed(self, message: str) -> None:
-        self.stop_source()
-        self._offer_other_sources(message)
-
-    def _offer_other_sources(self, message: str) -> None:
-        self.message.show_message(message, "error", action=("Use generated clips",
-                                                             lambda: self._start("generated-camera")))
-        self.status_message.emit(message)
-
-    def _start(self, kind: str, **options) -> None:
-        self.sources.choose(kind)
-        self.start_source(**options)
 
     # --- frames to the worker -------------------------------------------------------------------
 
@@ -227,7 +190,7 @@ class VideoPanel(Panel):
             return
         self._last_frame = frame
         self.view.set_frame(frame.image)
-        self._shown_times.append(time.monotonic())
+        self.frame_shown()
         truth = frame.truth if hasattr(frame.truth, "hold") else None  # a ClipTruth; a camera's frames have none
         if truth is not None and truth.hold:
             self._end_clip()
@@ -358,42 +321,24 @@ class VideoPanel(Panel):
 
     # --- statistics -----------------------------------------------------------------------------
 
-    def shown_fps(self) -> float:
-        t = self._shown_times
-        return (len(t) - 1) / (t[-1] - t[0]) if len(t) > 2 and t[-1] - t[0] >= 1.0 else 0.0
-
-    def _update_stats(self) -> None:
-        source = self.capture.source
-        rate = f"{source.fps:.0f}" if source else "—"
+    def stats_line(self) -> str:
         ms = float(np.median(self._frame_ms)) if self._frame_ms else 0.0
-        self.stats_label.setText(f"Video: {self.shown_fps():.1f} frames/s shown (source {rate})<br>"
-                                 f"The model reads a frame in {ms:.0f} ms")
+        return f"The model reads a frame in {ms:.0f} ms"
 
     # --- hooks ------------------------------------------------------------------------------------
 
-    def shutdown(self) -> None:
-        self._stats_timer.stop()
-        self.capture.stop()
-        self.sources.camera_probe.wait(2.0)
-
     def settings(self) -> dict:
-        return {"source": self.sources.combo.currentData(), "camera": self.sources.camera_spin.value(),
-                "clip_frames": self.clip_spin.value()}
+        return {**super().settings(), "clip_frames": self.clip_spin.value()}
 
     def apply_settings(self, saved: dict) -> None:
-        self.sources.choose(saved.get("source"))
-        set_number(self.sources.camera_spin, saved.get("camera"))
+        super().apply_settings(saved)
         set_number(self.clip_spin, saved.get("clip_frames"))
 
     def prepare_screenshot(self, app, window) -> None:
         """Generated camera-look clips, left then right: stopped in the pause after a decided clip."""
-        from rnnstudio.errors import UserError
-        from rnnstudio.ui.screenshot import wait_for_worker, wait_until
+        from rnnstudio.ui.screenshot import wait_until
 
-        wait_for_worker(app, window)
-        wait_until(app, lambda: self.model is not None or self.message.kind == "error", 60, "the video model")
-        if self.message.kind == "error":
-            raise UserError(f"the video model could not be opened: {self.message.label.text()}")
+        self.wait_for_model(app, window, "the video model")
         started = time.monotonic()
         self._start("generated-camera", motions=LEFT_RIGHT, clip_kind="screen", seed=SCREENSHOT_SEED)
         wait_until(app, lambda: len(self.decided) >= 2 and self.run is not None and self.run.decided
