@@ -153,3 +153,16 @@ def test_the_screenshot_shows_a_typed_sentence_with_its_curves(panel, qtbot, win
     assert set(panel.reading.curve_items) == {"rnn", "lstm", "vader"}
     image = panel.grab().toImage()
     assert image.width() > 0 and not image.isNull()
+
+
+def test_the_gates_lesson_opens_the_sentence_in_the_lab(panel, qtbot, window):
+    from rnnstudio.ui.registry import lesson_named
+    from rnnstudio.ui.sentiment.panel import GATES_SENTENCE
+
+    lesson = lesson_named("The LSTM's gates at “not” and “but”")
+    lab = window.panels["gates"]
+    with qtbot.waitSignal(lab.gates_ready, timeout=WAIT_MS) as ready:
+        window.start_lesson(lesson)
+    assert window.current_panel_name() == "gates" and ready.args[0].text == GATES_SENTENCE
+    assert ready.args[0].step_labels()[:4] == ["the", "movie", "was", "not"] and lab.cursor.step == 3
+    assert "Lesson" in lab.message.label.text()

@@ -25,6 +25,8 @@ from rnnstudio.worker.sentiment_messages import (
 
 LECTURE_SENTENCES = ("The food was really good", "The vacuum cleaner broke within two weeks",
                      "The movie had slow parts, but overall was worth watching")
+LONG_WORDS = 30  # the long-sentence lesson's shortest sentence: there the vanilla RNN mostly stays near chance
+GATES_SENTENCE = "The movie was not bad at all, but the ending felt rushed"
 LONG_SENTENCE = ("The acting was not bad at all , and although the first hour of the film drags on with far too "
                  "many scenes of people talking in rooms about nothing much , I enjoyed it")
 SAVED_TABS = {"read": "reading", "pairs": "pairs", "train": "training", "examples": "examples"}  # settings -> page
@@ -164,10 +166,14 @@ class SentimentPanel(Panel):
     def _lesson_long_training(self) -> None:
         t = self.training
         t.arch.setCurrentIndex(t.arch.findData("rnn"))
-        t.min_words.setValue(25)
+        t.min_words.setValue(LONG_WORDS)
         t.steps.setValue(1500)
         self.show_tab(t)
         t.start()
+
+    def _lesson_gates(self) -> None:
+        self._read(GATES_SENTENCE)
+        self.reading.open_in_lab()
 
     def _lesson_but(self) -> None:
         self._read("The acting was great, but the plot was a mess", self.pairs)
@@ -191,11 +197,20 @@ class SentimentPanel(Panel):
                "Swapping the halves around “but” should swap the label.",
                lambda panel: panel._lesson_but()),
         Lesson("Long sentences: vanilla RNN against LSTM", "forget-gate-gradient",
-               "How much the prediction still feels each word: the vanilla RNN's gradient dies within a few words; "
-               "train a vanilla RNN and an LSTM on the Train tab to see it stay near chance on long sentences.",
+               "How much the prediction still feels each word: the vanilla RNN's gradient dies within a few words. "
+               "The next lesson trains both on long sentences only, where the vanilla RNN mostly stays near chance "
+               "and the LSTM learns.",
                lambda panel: panel._lesson_long_sentence()),
+        # Measured (docs/LECTURE-MAP.md): 1,500 steps, 64 units, seeds 0-4, one thread; validation 319 sentences,
+        # chance 0.52. Vanilla RNN at the end 0.549, 0.533, 0.658, 0.536, 0.621; LSTM 0.721, 0.699, 0.671, 0.715,
+        # 0.705. At 25 words or more the vanilla RNN learns (0.65 to 0.68) and only lags the LSTM (0.71 to 0.73).
         Lesson("Train a vanilla RNN on long sentences", "forget-gate-gradient",
-               "Only sentences of 25 words or more: watch the vanilla RNN's validation accuracy, then choose LSTM "
-               "and press Train again with the same settings to compare.",
+               f"Only sentences of {LONG_WORDS} words or more (3,232 to train on): the vanilla RNN's validation "
+               "accuracy mostly stays near chance, 0.52 (0.53 to 0.55 at the end in 3 of 5 measured runs, 0.62 to "
+               "0.66 in the others). Then choose LSTM and press Train again: it climbs to 0.67 to 0.72.",
                lambda panel: panel._lesson_long_training()),
+        Lesson("The LSTM's gates at “not” and “but”", "lstm-cell",
+               "The sentence goes to LSTM internals, read by the sentiment LSTM one word a step, its sentiment unit "
+               "followed from the “not”: step on and watch the forget and input gates where the sentiment turns.",
+               lambda panel: panel._lesson_gates()),
     )
