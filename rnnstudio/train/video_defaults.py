@@ -13,8 +13,8 @@ from dataclasses import dataclass
 class VideoDefaults:
     """An LRCN run on shapes-world clips: the frozen captioner encoder's features are cached once."""
 
-    clips: int = 3000  # training clips, generated and encoded once (half plain, half camera look)
-    steps: int = 3000
+    clips: int = 4000  # training clips, generated and encoded once (half plain, half camera look)
+    steps: int = 2000
     batch_size: int = 64
     lr: float = 2e-3
     hidden: int = 256
