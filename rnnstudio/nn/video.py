@@ -1,18 +1,25 @@
 """A long-term recurrent convolutional network (LRCN, Donahue et al. 2015) for shapes-world clips.
 
-    frame x_t (3, 64, 64) --SmallEncoder (the captioner's, frozen)--> (C, 8, 8) --avg pool--> (C, 4, 4)
-    v_t = ReLU(W_p [f_t, f_t - f_(t-1)])           a vector per frame: what is there, what changed
-                                                   (config.delta; without it, W_p f_t)
+    frame x_t (3, 64, 64) --SmallEncoder (the captioner's, frozen)--> (C, 8, 8) --avg pool--> f_t (C, P, P)
+    c_t = ReLU(conv1x1(f_t))                       each grid cell's code (config.cell; 0: c_t = f_t)
+    u_t = [c_t, c_t - c_(t-1), c_t - c_1]          what is there, what changed since the frame before
+                                                   (config.delta) and since the clip began (config.since)
+    u_t = ReLU(conv1x1(u_t)) per cell              config.mix: a cell sees what is there and how it
+                                                   changed together, so "the red one moved" is local
+    v_t = Dropout(ReLU(W_p u_t))                   a vector per frame
     h_t, c_t = LSTM(v_t, (h_{t-1}, c_{t-1}))       the memory across frames
     P(motion | x_1..x_t) = softmax(W_m h_t)        after every frame: the prediction as it forms
     P(object | x_1..x_t) = softmax(W_o h_t)        which (colour, shape) does it: "red circle"
+
+The config's defaults are the first model's (4 x 4 pooled grid, no codes); the trainer's
+defaults (rnnstudio.train.video_defaults) are the shipped model's.
 
 The description is a template of the two answers (rnnstudio.data.clips.sentence: "the red
 circle moves left", "nothing moves"): the label says all a sentence of this world can say, so
 a word decoder would only learn the template back.
 
 The single-frame baseline (`FrameBaseline`, kept in the same model file) sees the same
-encoder's features of the last frame only, with no recurrence: it can tell which shapes are
+encoder's features of the last frame only (with its own cell code), with no recurrence: it can tell which shapes are
 there, not which way one of them went.
 """
 

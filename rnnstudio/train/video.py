@@ -2,13 +2,14 @@
 
 The encoder is the shipped captioner's, frozen: it already tells the shapes and colours of this
 world apart, and a frozen encoder's features are the same every epoch, so each clip is rendered
-and encoded once and cached (the float16 pooled grid of every frame). What trains is small: the
-projection, the LSTM and its two heads, and the single-frame baseline beside it, which makes
-an iteration milliseconds on a laptop CPU instead of the seconds a CNN on 24 frames would take.
+and encoded once and cached (the float16 grid of every frame). What trains is small: the cell
+codes, the projection, the LSTM and its two heads, and the single-frame baseline beside it,
+which makes an iteration a fraction of a second on a CPU instead of the seconds a CNN on 24
+frames would take.
 
 Losses, per clip: the motion's cross-entropy after every frame, weighted by how much of the clip
-was seen (t / T: early frames cannot know yet), the object's after the last frame (not for
-still clips, where no shape acts); the baseline's on the last frame alone.
+was seen (t / T: early frames cannot know yet), the object's the same way (or after the last
+frame only; never for still clips, where no shape acts); the baseline's on the last frame alone.
 
 `evaluate` measures on clips it never saw (another seed stream): motion accuracy, the acting
 shape named correctly, the baseline's figures, and motion accuracy against frames seen.
