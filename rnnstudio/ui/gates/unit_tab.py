@@ -73,6 +73,7 @@ class UnitTab(QWidget):
         row.addWidget(QLabel("Colour the text by"))
         self.state_combo = QComboBox()
         self.state_combo.setToolTip("Which gate or state colours the text")
+        self.state_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # never squeezed
         self.state_combo.currentIndexChanged.connect(self._draw_strip)
         row.addWidget(self.state_combo)
         self.unit_caption = wrapping_label()
