@@ -178,3 +178,19 @@ def test_a_model_trained_in_the_app_gets_its_cloud_and_goes_to_the_lab(worker, r
     assert r.step_labels() == ["not", "bad", "at", "all"] and r.layers[0]["c"].shape == (4, 8)
     assert "trained in this session" in r.model_title
     assert ask(worker, recorder, qtbot, TrainingControlRequest(action="reset")) == "reset"
+
+
+@pytest.mark.parametrize("text", ["😀 good\n\nbad!!!", "NOT   bad\tat all", "good " * 1000, "?!"])
+def test_the_lab_reads_odd_texts_word_by_word_or_says_why(worker, recorder, qtbot, loaded, text):
+    from rnnstudio.worker.gates_messages import GatesRequest
+
+    rid = worker.submit(GatesRequest(text=text, sentiment="lstm"))
+    qtbot.waitUntil(lambda: recorder.final(rid) is not None, timeout=60_000)
+    kind, response = recorder.final(rid)
+    if kind == "errored":
+        assert response.payload.user_error and "?" in text  # marks the model does not know: one clear message
+        return
+    assert kind == "result_ready"
+    r = response.payload
+    assert r.length == len(r.spans) == len(r.known) and all(text[a:b] for a, b in r.spans)
+    assert all(v.shape[0] == r.length for v in r.layers[0].values())
