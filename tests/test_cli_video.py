@@ -121,3 +121,10 @@ def test_the_shipped_model_answers_by_default(capsys, files):
     assert code == 0, err
     r = json.loads(out)
     assert r["frames"] == 18 and r["motion"] in MOTIONS
+
+
+@pytest.mark.parametrize("option, value, fragment", [("--dropout", "1", "below 1"), ("--cell", "-1", "at least 1"),
+                                                     ("--pool", "3", "invalid choice"), ("--smoothing", "x", "not a number")])
+def test_train_video_refuses_bad_settings(capsys, tmp_path, option, value, fragment):
+    code, out, err = call_main(capsys, "train", "video", option, value, "--out", tmp_path / "t.safetensors")
+    assert code == 2 and fragment in err and not (tmp_path / "t.safetensors").exists()
