@@ -48,8 +48,10 @@ from rnnstudio.worker.sentiment_messages import (
     SentimentModelsInfo,
     SentimentReadRequest,
     SentimentReadResult,
+    SentimentModelInfo,
     SentimentTrainSpec,
     StartSentimentTrainingRequest,
+    TrainingModelRequest,
 )
 from rnnstudio.worker.translate_messages import (
     Forcing,
@@ -64,6 +66,15 @@ from rnnstudio.worker.translate_messages import (
     TranslateTrainSpec,
     Translation,
     TranslatorsInfo,
+)
+from rnnstudio.worker.video_messages import (
+    LoadVideoModelRequest,
+    StartVideoTrainingRequest,
+    UseTrainedVideoModelRequest,
+    VideoFramesRequest,
+    VideoFramesResult,
+    VideoModelInfo,
+    VideoTrainSpec,
 )
 from rnnstudio.worker.vqa_messages import (
     LoadVQAModelRequest,
@@ -91,6 +102,8 @@ def _open_models(client, files, *tasks):
         client.run(LoadTranslatorsRequest(path=_translator_path(files), test_pairs=4))
     if "sentiment" in tasks:
         client.run(LoadSentimentModelsRequest(paths=_sentiment_paths(files)))
+    if "video" in tasks:
+        client.run(LoadVideoModelRequest())  # the shipped LRCN
 
 
 def _sentiment_paths(files) -> tuple[str, ...]:
@@ -129,9 +142,10 @@ def _cases():
     from rnnstudio.nn.captioner import Captioner
     from rnnstudio.nn.sentiment import SentimentClassifier
     from rnnstudio.nn import translation
+    from rnnstudio.nn.video import ClipReader
     from rnnstudio.nn.vqa import VQAModel
     from rnnstudio.train import translation as train_translation
-    from rnnstudio.worker import caption_work, charrnn_work, gates_work, sentiment_work, vqa_work
+    from rnnstudio.worker import caption_work, charrnn_work, gates_work, sentiment_work, video_work, vqa_work
 
     values = np.random.default_rng(0).random((40, 16)).astype(np.float32)
     return {
@@ -188,6 +202,11 @@ def _cases():
         "sentiment examples": (("sentiment",), (SentimentClassifier, "predict_ids", 0),
                                lambda f: SentimentExamplesRequest(model="lstm", per_source=3),
                                SentimentExamplesResult),
+        "video load": ((), (video_work, "load_video_model", 0), lambda f: LoadVideoModelRequest(), VideoModelInfo),
+        # the second of its three frames fails, after the first was read
+        "video frames": (("video",), (ClipReader, "step", 1),
+                         lambda f: VideoFramesRequest(frames=(_picture(),) * 3, new_clip=True, clip=1),
+                         VideoFramesResult),
     }
 
 
@@ -244,15 +263,20 @@ def test_every_kind_of_request_is_covered():
     served = {r.__name__ for r in subclasses(Request) if r.__module__.startswith("rnnstudio.")}
     covered = {"SampleRequest", "LoadCharRNNRequest", "SaveCharRNNRequest", "GatesRequest", "HypothesisRequest",
                "InterventionRequest", "GradientRequest", "CaptionRequest", "LoadCaptionModelRequest",
-               "LoadVQAModelRequest", "VQAQuestionRequest", "VQAEvalRequest", "StartCharRNNTrainingRequest",
+               "LoadVQAModelRequest", "VQAQuestionRequest", "VQAEvalRequest",
                "LoadSentimentModelsRequest", "SentimentReadRequest", "GradientReachRequest", "MinimalPairRequest",
-               "SentimentExamplesRequest", "StartSentimentTrainingRequest",
+               "SentimentExamplesRequest",
                "LoadTranslatorsRequest", "TranslateRequest", "NextWordsRequest", "ForcingRequest",
-               "LengthCurvesRequest", "StartTranslateTrainingRequest"}
+               "LengthCurvesRequest", "LoadVideoModelRequest", "VideoFramesRequest"}  # one case each in CASES
     # tests' hook, and reading a file the user chose (a plain function, like it); pause/resume/stop flags
     not_model_work = {"CallRequest", "ReadFileRequest", "TrainingControlRequest"}
-    assert served - not_model_work == covered
-    assert len(CASES) == len(covered) - 3  # the training requests: their own tests below
+    assert served - not_model_work == covered | TRAINING_REQUESTS
+    assert len(CASES) == len(covered)
+
+
+# Requests about a training run: covered by the tests of a fault in a run, below.
+TRAINING_REQUESTS = {"StartCharRNNTrainingRequest", "StartSentimentTrainingRequest", "TrainingModelRequest",
+                     "StartTranslateTrainingRequest", "StartVideoTrainingRequest", "UseTrainedVideoModelRequest"}
 
 
 def _spec(corpus, steps):
@@ -306,9 +330,16 @@ def test_a_fault_in_a_sentiment_training_step_stops_that_run_and_the_next_run_tr
     assert not error.user_error and error.message.startswith("training stopped by an internal error")
     assert "InjectedFault: injected fault in step" in error.message
     assert client.worker.jobs.job.state == "stopped"
-    # The stopped run's model can still read a sentence, and a new run trains to its end.
+    # The stopped run's model can still read a sentence and be drawn (a fault there is said too),
+    # and a new run trains to its end.
     reading = client.run(SentimentReadRequest(text="the film was good", models=("training",)))
     assert set(reading.readings) == {"training"}
+    from rnnstudio.train.sentiment_loop import SentimentLoop
+
+    raised = fail_once(SentimentLoop, "fit_view")
+    error = client.run(TrainingModelRequest(), "errored")
+    assert raised == ["fit_view"] and "injected fault in fit_view" in error.message and not error.user_error
+    assert isinstance(client.run(TrainingModelRequest()), SentimentModelInfo)
     final = client.run(StartSentimentTrainingRequest(spec=spec))
     assert final.state == "finished" and final.iteration == 20
 
@@ -329,6 +360,24 @@ def test_a_fault_in_a_translation_training_step_stops_that_run_and_the_next_run_
     assert final.state == "finished" and final.iteration == 6
     again = client.run(TranslateRequest(text="Je suis content.", role="trained", width=2))
     assert again.role == "trained" and isinstance(again.translation, str)
+
+
+def test_a_fault_in_a_video_training_step_stops_that_run_and_the_next_run_trains(client, fail_once):
+    from rnnstudio.train.video import VideoTrainer
+
+    spec = VideoTrainSpec(clips=8, steps=6, hidden=8)
+    raised = fail_once(VideoTrainer, "step", after=3)
+    first = client.worker.submit(StartVideoTrainingRequest(spec=spec))
+    error = client.wait(first, "errored")
+    assert raised == ["step"]
+    assert not error.user_error and error.message.startswith("training stopped by an internal error")
+    assert client.worker.jobs.job.state == "stopped"
+    # The stopped run's model reads clips; a new run trains to its end and reads them too.
+    assert client.run(UseTrainedVideoModelRequest()).hidden == 8
+    assert len(client.run(VideoFramesRequest(frames=(_picture(),) * 2, new_clip=True, clip=1)).readings) == 2
+    final = client.run(StartVideoTrainingRequest(spec=spec))
+    assert final.state == "finished" and final.iteration == 6
+    assert client.run(UseTrainedVideoModelRequest()).trained["steps"] == 6
 
 
 # --- a model file deleted while in use ------------------------------------------------------------

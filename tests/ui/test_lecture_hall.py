@@ -64,6 +64,10 @@ def test_a_corrupt_settings_file_falls_back_to_defaults_with_a_message(qtbot, tm
         win.close()
 
 
+# Lessons that open the shipped sentiment LSTM's reading in the lab; this window has no model.
+NEEDS_THE_SENTIMENT_LSTM = {"The LSTM's gates at “not” and “but”"}
+
+
 def test_every_lesson_sets_its_panel_up(window, qtbot):
     gates = window.panels["gates"]
     for lesson in lessons():
@@ -72,6 +76,10 @@ def test_every_lesson_sets_its_panel_up(window, qtbot):
         if lesson.panel is None:
             continue  # the sequence shapes' overview: tests/ui/test_sequence_shapes.py
         window.start_lesson(lesson)
+        if lesson.title in NEEDS_THE_SENTIMENT_LSTM:  # with it: tests/ui/test_sentiment_panel.py
+            message = window.tabs.currentWidget().message
+            assert message.kind == "error" and "open or train a recurrent model" in message.text()
+            continue
         assert lesson.title in window.statusBar().currentMessage()
         assert html.escape(lesson.says) in window.tabs.currentWidget().message.text()  # stays in the panel
     # The last of the lab's: the forget gate. The gradient lessons before it left their sliders set.
