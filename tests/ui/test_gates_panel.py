@@ -379,6 +379,9 @@ def test_the_sentiment_panel_opens_its_sentence_in_the_lab_word_by_word(shipped_
     assert lab.step_through.graph._inputs[-1] == "but" and lab.step_through.graph._outputs[-1].startswith("0.")
     assert "p(positive)" in lab.step_through.graph.output_title
     assert lab.maps.heatmaps.step_name == "word"
+    words = lab.cursor.result.step_labels()  # written under their columns, not numbered
+    ticks = lab.maps.heatmaps._plots["h"][0].getAxis("bottom")._tickLevels
+    assert ticks and [label for _x, label in ticks[0]] == words and words[6] == "but"
     assert "read “but”" in lab.memory.view.describe_step(6)
     assert lab.memory.view.reach_plot.getAxis("bottom").labelText == "step (word read)"
     lab.step_through.graph.grab()  # painted with words in its circles

@@ -78,6 +78,7 @@ class MapsTab(QSplitter):
         combo.setCurrentIndex(next((i for i in map(combo.findData, [current, *KEEP_GATES]) if i >= 0), 0))
         combo.blockSignals(False)
         self.heatmaps.set_step_name("word" if r.is_words else "character")
+        self.heatmaps.set_step_labels(r.step_labels() if r.is_words else None)
         has_gates = bool(r.saturation[0])
         combo.setEnabled(has_gates)
         self.saturation_view.setVisible(has_gates)

@@ -28,6 +28,7 @@ MAP_INFO = {
 # A gradient below this is not drawn: float64 goes on to 1e-308, and the plot would squash the
 # other curves to fit it. (A curve drawn at a clamped floor would look like a plateau.)
 GRADIENT_FLOOR = 1e-30
+MAX_WORD_TICKS = 40  # words written under the heatmaps' columns; a longer reading is numbered
 GATE_MAP = pg.colormap.get("viridis")
 GATE_RANGE = (-0.12, 1.12)  # a gate's plot: 0 to 1 with room for the axis's end numbers
 STATE_MAP = pg.colormap.get("CET-D1")
@@ -46,6 +47,7 @@ class HeatmapStack(pg.GraphicsLayoutWidget):
         self._steps = 0  # the text's length: the time axis shows all of it until someone zooms
         self._whole_text = True
         self.step_name = "character"  # what one step reads: "character", or "word" for a word model
+        self.step_labels: list[str] | None = None  # a word model's words, written under their columns
         self.scene().sigMouseClicked.connect(self._on_click)
         # Until a text is read: what will appear here (the first set_maps clears it away).
         self.addLabel("Press <b>Read text</b> (Ctrl+Return): every gate and state of the model appears here,<br>"
@@ -113,6 +115,7 @@ class HeatmapStack(pg.GraphicsLayoutWidget):
             self._plots[name][0].hideAxis("bottom")  # the time axes are linked: one is enough
         if names:
             self._plots[names[-1]][0].setLabel("bottom", f"step ({self.step_name} read)")
+            self._label_steps()
         if presenter_on():  # these plots are new: presenter mode was applied to their predecessors
             apply_presenter_to(self, True)
 
@@ -121,6 +124,22 @@ class HeatmapStack(pg.GraphicsLayoutWidget):
         self.step_name = name
         if self._plots:
             list(self._plots.values())[-1][0].setLabel("bottom", f"step ({name} read)")
+
+    def set_step_labels(self, labels: list[str] | None) -> None:
+        """Write each word under its column (a word model's reading), or number the steps (None)."""
+        self.step_labels = labels
+        self._label_steps()
+
+    def _label_steps(self) -> None:
+        if not self._plots:
+            return
+        axis = list(self._plots.values())[-1][0].getAxis("bottom")
+        labels = self.step_labels
+        # a sentence's words fit under their columns; past MAX_WORD_TICKS they would overlap: numbers
+        if labels and len(labels) <= MAX_WORD_TICKS:
+            axis.setTicks([[(k + 0.5, word) for k, word in enumerate(labels)]])
+        else:
+            axis.setTicks(None)
 
     def set_step(self, step: int | None) -> None:
         for line in self._cursor_lines:
