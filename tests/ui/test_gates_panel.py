@@ -382,6 +382,8 @@ def test_the_sentiment_panel_opens_its_sentence_in_the_lab_word_by_word(shipped_
     words = lab.cursor.result.step_labels()  # written under their columns, not numbered
     ticks = lab.maps.heatmaps._plots["h"][0].getAxis("bottom")._tickLevels
     assert ticks and [label for _x, label in ticks[0]] == words and words[6] == "but"
+    memory_ticks = lab.memory.view.reach_plot.getAxis("bottom")._tickLevels
+    assert memory_ticks and [label for _x, label in memory_ticks[0]] == words
     assert "read “but”" in lab.memory.view.describe_step(6)
     assert lab.memory.view.reach_plot.getAxis("bottom").labelText == "step (word read)"
     lab.step_through.graph.grab()  # painted with words in its circles

@@ -131,15 +131,8 @@ class HeatmapStack(pg.GraphicsLayoutWidget):
         self._label_steps()
 
     def _label_steps(self) -> None:
-        if not self._plots:
-            return
-        axis = list(self._plots.values())[-1][0].getAxis("bottom")
-        labels = self.step_labels
-        # a sentence's words fit under their columns; past MAX_WORD_TICKS they would overlap: numbers
-        if labels and len(labels) <= MAX_WORD_TICKS:
-            axis.setTicks([[(k + 0.5, word) for k, word in enumerate(labels)]])
-        else:
-            axis.setTicks(None)
+        if self._plots:
+            label_steps(list(self._plots.values())[-1][0].getAxis("bottom"), self.step_labels)
 
     def set_step(self, step: int | None) -> None:
         for line in self._cursor_lines:
@@ -315,6 +308,8 @@ class MemoryPathView(pg.GraphicsLayoutWidget):
         ("forget gate f")."""
         keep = np.asarray(keep, dtype=np.float64)
         self.text, self.gate, self.keep = text, gate, keep
+        for plot in (self.gate_plot, self.reach_plot):
+            label_steps(plot.getAxis("bottom"), text if isinstance(text, list) else None)
         steps = np.arange(len(keep)) + 0.5  # the middle of each step's column, as in the heatmaps
         self.reach = memory_reach(keep)
         self.gate_curve.setData(steps, keep)
@@ -394,3 +389,12 @@ class StepStrip(CharStrip):
         self.setMinimumHeight(y + height + 8)
         self.updateGeometry()
         self.update()
+
+
+def label_steps(axis: pg.AxisItem, words: list[str] | None) -> None:
+    """Write a word model's words under their steps' columns (step k spans k to k + 1), or
+    number the steps (None). Past MAX_WORD_TICKS words they would overlap: numbered too."""
+    if words and len(words) <= MAX_WORD_TICKS:
+        axis.setTicks([[(k + 0.5, word) for k, word in enumerate(words)]])
+    else:
+        axis.setTicks(None)
