@@ -13,7 +13,7 @@ from dataclasses import dataclass
 class VideoDefaults:
     """An LRCN run on shapes-world clips: the frozen captioner encoder's features are cached once."""
 
-    clips: int = 4000  # training clips, generated and encoded once (half plain, half camera look)
+    clips: int = 5000  # training clips, generated and encoded once (half plain, half camera look)
     steps: int = 2000
     batch_size: int = 64
     lr: float = 2e-3
