@@ -8,11 +8,9 @@ import sys
 
 from rnnstudio.cli import common
 from rnnstudio.cli.common import add_device_option, non_negative_float, positive_int, probability
-from rnnstudio.errors import ModelFileError
 from rnnstudio.train.video_defaults import VideoDefaults
 
 DEFAULTS = VideoDefaults()
-SHIPPED = "shapes-video.safetensors"
 
 
 def _fraction(text: str) -> float:
@@ -89,16 +87,6 @@ def _training(args, run):
     return video_loop(options, run)
 
 
-def shipped_video_model():
-    from rnnstudio.paths import models_dirs
-
-    for folder in models_dirs():
-        if (folder / SHIPPED).is_file():
-            return folder / SHIPPED
-    raise ModelFileError(f"the shipped video model {SHIPPED} is missing; train one with `rnnstudio train video` "
-                         f"and pass it with --model")
-
-
 def cmd_video(args) -> int:
     import numpy as np
 
@@ -106,10 +94,11 @@ def cmd_video(args) -> int:
     from rnnstudio.media.clipfiles import read_clip
     from rnnstudio.nn.device import select_device
     from rnnstudio.nn.video import answer, load_video_model
+    from rnnstudio.paths import shipped_model
 
     frames = read_clip(args.path)
     device = select_device(args.device)
-    model = load_video_model(args.model or shipped_video_model(), device).model
+    model = load_video_model(args.model or shipped_model("video"), device).model
     size = model.config.image_size
     a = answer(model, np.stack([fit_square(f, size) for f in frames]), device)
     if args.json:
