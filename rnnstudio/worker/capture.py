@@ -65,10 +65,13 @@ class CaptureThread(QObject):
         return self._source
 
     def latest(self) -> Frame | None:
-        """The newest frame; taking it lets the thread signal the next one."""
+        """The newest frame not taken yet, or None; taking it lets the thread signal the next one.
+        Each frame is handed out once: a frame_ready still queued from a stopped source finds
+        nothing, rather than the same frame again."""
         with self._lock:
             self._signalled = False
-            return self._latest
+            frame, self._latest = self._latest, None
+            return frame
 
     def _run(self, source: FrameSource, stop: threading.Event) -> None:
         period = 1.0 / max(source.fps, 0.1)

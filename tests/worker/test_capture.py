@@ -45,6 +45,8 @@ def test_frames_flow_and_newest_wins(qtbot):
         qtbot.waitUntil(lambda: len(signals) == 2, timeout=2_000)
         second = capture.latest()
         assert second.index > first.index  # the newest, not the next in a queue
+        third = capture.latest()  # at once: no newer frame yet, or a newer one; never `second` again
+        assert third is None or third.index > second.index
     finally:
         capture.stop()
     assert source.closed and not capture.running

@@ -86,7 +86,6 @@ class VideoPanel(LivePanel):
         self._clip_count = 0
         self._pending: list[tuple[ClipRun, np.ndarray]] = []
         self._in_flight = False
-        self._last_frame = None
         self.frames_read = 0  # by the model, since the panel was made
         self._frame_ms: collections.deque[float] = collections.deque(maxlen=60)
         self._build()
@@ -186,9 +185,8 @@ class VideoPanel(LivePanel):
 
     def _on_frame_ready(self) -> None:
         frame = self.capture.latest()
-        if frame is None or frame is self._last_frame:  # a signal left over from a stopped source
+        if frame is None:  # a signal left over from a stopped source
             return
-        self._last_frame = frame
         self.view.set_frame(frame.image)
         self.frame_shown()
         truth = frame.truth if hasattr(frame.truth, "hold") else None  # a ClipTruth; a camera's frames have none
