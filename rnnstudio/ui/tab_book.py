@@ -14,7 +14,8 @@ of the first paint before, for tabs most sessions never open (docs/PERFORMANCE.m
             self.tabs.add_page("reading", ReadTab.title, lambda: ReadTab(self))
 
 `tabs.currentWidget()` and `tabs.setCurrentWidget(page)` speak of the pages themselves, as on a
-QTabWidget holding them directly.
+QTabWidget holding them directly. `tabs.set_presenter(on)` passes presenter mode to every page
+that has a `set_presenter`, those made later included.
 """
 
 from __future__ import annotations
@@ -48,11 +49,12 @@ class _Holder(QWidget):
 
 
 class TabBook(QTabWidget):
-    page_built = Signal(QWidget)  # a page was just made: the panel applies its modes to it
+    page_built = Signal(QWidget)  # a page was just made
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self._holders: dict[str, _Holder] = {}
+        self.presenter = False
 
     def add_page(self, name: str, title: str, build: Callable[[], QWidget]) -> None:
         holder = _Holder(lambda: self._made(build()))
@@ -60,8 +62,16 @@ class TabBook(QTabWidget):
         self.addTab(holder, title)
 
     def _made(self, page: QWidget) -> QWidget:
+        if self.presenter and hasattr(page, "set_presenter"):
+            page.set_presenter(True)
         self.page_built.emit(page)
         return page
+
+    def set_presenter(self, on: bool) -> None:
+        self.presenter = on
+        for page in self.built_pages():
+            if hasattr(page, "set_presenter"):
+                page.set_presenter(on)
 
     def page(self, name: str) -> QWidget:
         return self._holders[name].ensure_page()

@@ -48,14 +48,12 @@ class SentimentPanel(Panel):
         super().__init__(worker, parent)
         self.models: SentimentModelsInfo | None = None
         self.load_problem: str | None = None  # why the shipped models did not open
-        self.presenter = False
         self._saved_text: str | None = None  # the last session's sentence, until the Read tab is made
         self.tabs = TabBook()  # each tab is made when first shown or used (ui/tab_book.py)
         self.tabs.add_page("reading", ReadTab.title, self._make_reading)
         self.tabs.add_page("pairs", PairsTab.title, lambda: PairsTab(self))
         self.tabs.add_page("training", TrainTab.title, lambda: TrainTab(self))
         self.tabs.add_page("examples", ExamplesTab.title, self._make_examples)
-        self.tabs.page_built.connect(self._page_built)
         self.outer.addWidget(self.tabs, 1)
 
     def _make_reading(self) -> ReadTab:
@@ -68,10 +66,6 @@ class SentimentPanel(Panel):
         tab = ExamplesTab(self)
         tab.chosen.connect(self._read_example)
         return tab
-
-    def _page_built(self, page) -> None:
-        if self.presenter and hasattr(page, "set_presenter"):
-            page.set_presenter(True)
 
     def show_tab(self, tab: QWidget) -> None:
         self.tabs.setCurrentWidget(tab)
@@ -127,10 +121,7 @@ class SentimentPanel(Panel):
         self.tabs.setCurrentIndex(list(SAVED_TABS.values()).index(SAVED_TABS.get(saved.get("tab"), "reading")))
 
     def set_presenter(self, on: bool) -> None:
-        self.presenter = on
-        for tab in self.tabs.built_pages():
-            if hasattr(tab, "set_presenter"):
-                tab.set_presenter(on)
+        self.tabs.set_presenter(on)
 
     def prepare_screenshot(self, app, window) -> None:
         """The lecture's "but" sentence, read by every shipped model and VADER."""

@@ -39,14 +39,12 @@ class TranslatePanel(Panel):
         self.load_problem: str | None = None  # why the shipped models did not open
         self.curve_limit = 0  # BLEU curves on the whole test split (tests measure fewer)
         self.train_overrides: dict = {}  # TranslateTrainSpec fields the controls do not show (tests)
-        self.presenter = False
         self.tabs = TabBook()  # each tab is made when first shown or used (ui/tab_book.py)
         self._saved: dict = {}  # the last session's beam settings, until the Translate tab is made
         self.tabs.add_page("translating", TranslateTab.title, self._make_translating)
         self.tabs.add_page("forcing", ForcingTab.title, lambda: ForcingTab(self))
         self.tabs.add_page("attention_or_not", AttentionOrNotTab.title, lambda: AttentionOrNotTab(self))
         self.tabs.add_page("training", TrainTab.title, lambda: TrainTab(self))
-        self.tabs.page_built.connect(self._page_built)
         self.tabs.currentChanged.connect(self._tab_shown)
         self.outer.addWidget(self.tabs, 1)
 
@@ -59,10 +57,6 @@ class TranslatePanel(Panel):
         if isinstance(self._saved.get("length_penalty"), (int, float)):
             tab.penalty_spin.setValue(float(self._saved["length_penalty"]))
         return tab
-
-    def _page_built(self, page) -> None:
-        if self.presenter:
-            page.set_presenter(True)
 
     def show_tab(self, tab: QWidget) -> None:
         self.tabs.setCurrentWidget(tab)
@@ -121,9 +115,7 @@ class TranslatePanel(Panel):
             self.tabs.setCurrentIndex(saved["tab"])
 
     def set_presenter(self, on: bool) -> None:
-        self.presenter = on
-        for tab in self.tabs.built_pages():
-            tab.set_presenter(on)
+        self.tabs.set_presenter(on)
 
     def prepare_screenshot(self, app, window) -> None:
         """'Une voiture rouge.' translated with its attention; the row of 'red' lit."""

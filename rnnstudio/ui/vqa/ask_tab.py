@@ -340,6 +340,9 @@ class AskTab(QSplitter):
 
     # --- settings ------------------------------------------------------------------------------------
 
+    def set_presenter(self, on: bool) -> None:
+        self.answers.set_presenter(on)
+
     def settings(self) -> dict:
         kind = self.source_combo.currentData()
         return {"source": kind if kind in REMEMBERED_SOURCES else "easyvqa", "picture": self.index_spin.value()}

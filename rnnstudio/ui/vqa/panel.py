@@ -33,12 +33,10 @@ class VQAPanel(Panel):
         super().__init__(worker, parent)
         self.model: VQAModelInfo | None = None
         self.snapshot = None  # a callable giving the captioning camera's picture on screen, or None
-        self.presenter = False
         self._saved: dict = {}  # the last session's picture source, until the Ask tab is made
         self.tabs = TabBook()  # each tab is made when first shown or used (ui/tab_book.py)
         self.tabs.add_page("asking", AskTab.title, self._make_asking)
         self.tabs.add_page("evaluation", EvaluateTab.title, lambda: EvaluateTab(self))
-        self.tabs.page_built.connect(self._page_built)
         self.outer.addWidget(self.tabs, 1)
 
     def _make_asking(self) -> AskTab:
@@ -46,10 +44,6 @@ class VQAPanel(Panel):
         if self._saved:
             tab.apply_settings(self._saved)
         return tab
-
-    def _page_built(self, page) -> None:
-        if self.presenter:
-            self._present(page, True)
 
     def show_tab(self, tab: QWidget) -> None:
         self.tabs.setCurrentWidget(tab)
@@ -107,13 +101,7 @@ class VQAPanel(Panel):
         self.tabs.setCurrentIndex(1 if saved.get("tab") == "evaluate" else 0)
 
     def set_presenter(self, on: bool) -> None:
-        self.presenter = on
-        for page in self.tabs.built_pages():
-            self._present(page, on)
-
-    @staticmethod
-    def _present(page, on: bool) -> None:
-        (page.answers if isinstance(page, AskTab) else page).set_presenter(on)
+        self.tabs.set_presenter(on)
 
     def prepare_screenshot(self, app, window) -> None:
         """A generated scene of three shapes, a relation question answered, where the model looked."""
