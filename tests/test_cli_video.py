@@ -49,6 +49,23 @@ def test_json_contract(capsys, files, which):
         assert r["object"] in OBJECTS and r["object"] in r["sentence"]
 
 
+def test_a_model_with_a_decoder_prints_the_sentence_it_writes(capsys, files):
+    from rnnstudio.nn.video import answer, load_video_model
+
+    torch.manual_seed(4)
+    path = files["folder"] / "decoder.safetensors"
+    save_video_model(path, LRCN(VideoConfig(channels=16, proj=32, hidden=32, decoder=16, word_size=8)),
+                     {"steps": 0, "metrics": {}})
+    code, out, err = call_main(capsys, "video", "--model", path, "--device", "cpu", "--json", files["frames"])
+    assert code == 0, err
+    model = load_video_model(path).model
+    frames = make_clip(4, motion="left", frames=18).frames
+    written = answer(model, frames)
+    r = json.loads(out)
+    assert set(r) == {"motion", "object", "sentence", "frames", "per_frame"}
+    assert r["sentence"] == written.sentence == " ".join(w.word for w in written.words)
+
+
 def test_video_file_and_frame_folder_agree_on_the_motion(capsys, files):
     assert _json(capsys, files, files["frames"])["frames"] == _json(capsys, files, files["video"])["frames"]
 
@@ -113,7 +130,15 @@ def test_train_video_tiny(capsys, tmp_path):
     code, _, err = call_main(capsys, "train", "video", "--clips", "8", "--steps", "3", "--batch", "4", "--hidden", "16",
                              "--eval-clips", "4", "--log-every", "1", "--device", "cpu", "--out", out)
     assert code == 0, err
-    assert out.is_file() and "unseen camera clips" in err
+    assert out.is_file() and "unseen camera clips" in err and "sentence decoder 128" in err
+    assert "  sentence " in err.splitlines()[-2]  # the sentences written right, beside the motion and shape
+    plain = tmp_path / "p.safetensors"
+    code, _, err = call_main(capsys, "train", "video", "--clips", "8", "--steps", "2", "--batch", "4", "--hidden", "16",
+                             "--decoder", "0", "--eval-clips", "4", "--device", "cpu", "--out", plain)
+    assert code == 0, err
+    from rnnstudio.nn.video import load_video_model
+
+    assert load_video_model(plain).model.decoder is None and "sentence decoder" not in err
 
 
 def test_the_shipped_model_answers_by_default(capsys, files):
@@ -124,7 +149,8 @@ def test_the_shipped_model_answers_by_default(capsys, files):
 
 
 @pytest.mark.parametrize("option, value, fragment", [("--dropout", "1", "below 1"), ("--cell", "-1", "at least 1"),
-                                                     ("--pool", "3", "invalid choice"), ("--smoothing", "x", "not a number")])
+                                                     ("--pool", "3", "invalid choice"), ("--smoothing", "x", "not a number"),
+                                                     ("--decoder", "-2", "at least 1"), ("--word-size", "0", "at least 1")])
 def test_train_video_refuses_bad_settings(capsys, tmp_path, option, value, fragment):
     code, out, err = call_main(capsys, "train", "video", option, value, "--out", tmp_path / "t.safetensors")
     assert code == 2 and fragment in err and not (tmp_path / "t.safetensors").exists()

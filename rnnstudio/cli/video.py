@@ -53,6 +53,11 @@ def add_train_parser(train) -> None:
     p.add_argument("--object-every-frame", action=argparse.BooleanOptionalAction,
                    default=DEFAULTS.object_every_frame,
                    help="train the object head after every frame, not only the last (default %(default)s)")
+    p.add_argument("--decoder", type=_non_negative_int, default=DEFAULTS.decoder,
+                   help="units of the sentence decoder's word LSTM, 0 for none: the sentence is then the template "
+                        "of the motion and object answers (default %(default)s)")
+    p.add_argument("--word-size", type=positive_int, default=DEFAULTS.word_size,
+                   help="the sentence decoder's word embedding (default %(default)s)")
     p.add_argument("--encoder",
                    help="a caption model file whose small encoder is used, frozen (default: the shipped one)")
     p.add_argument("--eval-clips", type=positive_int, default=DEFAULTS.eval_clips,
@@ -82,7 +87,8 @@ def _training(args, run):
     options = VideoDefaults(clips=args.clips, steps=args.steps, batch_size=args.batch, lr=args.lr, hidden=args.hidden,
                             delta=args.delta, since=args.since, pool=args.pool, cell=args.cell, mix=args.mix,
                             dropout=args.dropout, smoothing=args.smoothing,
-                            object_every_frame=args.object_every_frame, encoder=args.encoder, eval_clips=args.eval_clips,
+                            object_every_frame=args.object_every_frame, decoder=args.decoder,
+                            word_size=args.word_size, encoder=args.encoder, eval_clips=args.eval_clips,
                             log_every=args.log_every, seed=args.seed)
     return video_loop(options, run)
 

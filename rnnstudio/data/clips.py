@@ -42,6 +42,18 @@ def sentence(motion: str, obj: str | None) -> str:
     return f"the {obj} {_VERBS[motion]}"
 
 
+def _sentence_words() -> tuple[str, ...]:
+    """Every word a clip's sentence can have, in order of first use, after the decoder's two marks."""
+    words = ["<bos>", "<eos>"]
+    for m in MOTIONS:
+        for o in OBJECTS:
+            words += [w for w in sentence(m, o).split() if w not in words]
+    return tuple(words)
+
+
+SENTENCE_WORDS = _sentence_words()  # the LRCN's sentence decoder writes these (rnnstudio.nn.video)
+
+
 @dataclass(frozen=True)
 class Clip:
     frames: np.ndarray  # (T, S, S, 3) uint8 RGB

@@ -11,12 +11,18 @@
     P(motion | x_1..x_t) = softmax(W_m h_t)        after every frame: the prediction as it forms
     P(object | x_1..x_t) = softmax(W_o h_t)        which (colour, shape) does it: "red circle"
 
-The config's defaults are the first model's (4 x 4 pooled grid, no codes); the trainer's
-defaults (rnnstudio.train.video_defaults) are the shipped model's.
+    the sentence, after the last frame T (config.decoder > 0; `SentenceDecoder`):
+    (g_0, m_0) = tanh(W_s h_T)                     a word LSTM starts from what the video LSTM holds
+    g_k, m_k = LSTM_w(embed(w_(k-1)), (g, m))      and writes a word a step, from <bos>
+    P(w_k | h_T, w_<k) = softmax(W_w g_k)          until <eos>: "the red circle moves left"
 
-The description is a template of the two answers (rnnstudio.data.clips.sentence: "the red
-circle moves left", "nothing moves"): the label says all a sentence of this world can say, so
-a word decoder would only learn the template back.
+The config's defaults are the first model's (4 x 4 pooled grid, no codes, no decoder); the
+trainer's defaults (rnnstudio.train.video_defaults) are the shipped model's.
+
+The two heads say what happens after every frame (many to many); the decoder writes the clip's
+sentence once it has ended (frames in, words out: sequence to sequence). A model file without a
+decoder (config.decoder 0, the first shipped model) describes a clip with the template of its
+two answers (rnnstudio.data.clips.sentence) instead.
 
 The single-frame baseline (`FrameBaseline`, kept in the same model file) sees the same
 encoder's features of the last frame only (with its own cell code), with no recurrence: it can tell which shapes are
@@ -31,12 +37,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnnstudio.data.clips import MOTIONS, OBJECTS, sentence
+from rnnstudio.data.clips import MOTIONS, OBJECTS, SENTENCE_WORDS, sentence
 from rnnstudio.errors import ModelFileError
 from rnnstudio.nn.captioner import SmallEncoder, images_to_tensor
 from rnnstudio.nn.modelfile import ModelConfig
 
 TASK = "video"
+BOS, EOS = SENTENCE_WORDS.index("<bos>"), SENTENCE_WORDS.index("<eos>")
+MAX_WORDS = 8  # a sentence of this world has at most 5 words and <eos>: more means the decoder is lost
 
 
 @dataclass(frozen=True)
@@ -52,9 +60,12 @@ class VideoConfig(ModelConfig):
     cell: int = 0  # > 0: a 1x1 conv with ReLU mixes each grid cell's inputs into `cell` channels first
     dropout: float = 0.0  # on the per-frame vector, while training
     mix: int = 0  # > 0 (with cell): a second 1x1 conv with ReLU on each cell's codes and their changes
+    decoder: int = 0  # > 0: a sentence decoder, a word LSTM of this many units (0: the template describes)
+    word_size: int = 32  # the decoder's word embedding
 
     def __post_init__(self):
-        if min(self.image_size, self.channels, self.pool, self.proj, self.hidden) < 1 or min(self.cell, self.mix) < 0:
+        if (min(self.image_size, self.channels, self.pool, self.proj, self.hidden, self.word_size) < 1
+                or min(self.cell, self.mix, self.decoder) < 0):
             raise ValueError("sizes must be positive")
         if self.mix and not self.cell:
             raise ValueError("mix needs cell codes")
@@ -99,6 +110,77 @@ class FrameBaseline(nn.Module):
         return self.motion(h), self.object(h)
 
 
+class SentenceDecoder(nn.Module):
+    """Writes a clip's sentence word by word from the video LSTM's state after its last frame
+    (module docstring): the "sequence out" of an LRCN describing a video."""
+
+    def __init__(self, state_size: int, units: int, word_size: int):
+        super().__init__()
+        self.start = nn.Linear(state_size, 2 * units)
+        self.embed = nn.Embedding(len(SENTENCE_WORDS), word_size)
+        self.lstm = nn.LSTM(word_size, units, batch_first=True)
+        self.out = nn.Linear(units, len(SENTENCE_WORDS))
+
+    def initial(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, H) video state -> the word LSTM's first (g, m), each (1, B, units)."""
+        g, m = torch.tanh(self.start(state)).chunk(2, -1)
+        return g.unsqueeze(0).contiguous(), m.unsqueeze(0).contiguous()
+
+    def forward(self, state: torch.Tensor, words_in: torch.Tensor) -> torch.Tensor:
+        """Teacher forced: (B, H) states and (B, L) words given (from <bos>) -> (B, L, words) logits."""
+        g, _ = self.lstm(self.embed(words_in), self.initial(state))
+        return self.out(g)
+
+    @torch.no_grad()
+    def write(self, state: torch.Tensor, max_words: int = MAX_WORDS) -> torch.Tensor:
+        """Greedy: (B, H) states -> (B, L, words) P(word) at each step, each step fed the likeliest
+        word of the one before; a row's sentence ends at its first <eos> (later steps are padding)."""
+        word = torch.full((len(state),), BOS, dtype=torch.long, device=state.device)
+        carry, steps = self.initial(state), []
+        ended = torch.zeros(len(state), dtype=torch.bool, device=state.device)
+        for _ in range(max_words):
+            g, carry = self.lstm(self.embed(word)[:, None], carry)
+            p = self.out(g[:, 0]).softmax(-1)
+            steps.append(p)
+            word = p.argmax(-1)
+            ended |= word == EOS
+            if bool(ended.all()):
+                break
+        return torch.stack(steps, 1)
+
+
+@dataclass(frozen=True)
+class WrittenWord:
+    word: str
+    p: float  # P(word | the clip, the words before it)
+    alternatives: tuple  # ((word, p), ...) the next likeliest at this step
+
+
+def written_words(distributions: torch.Tensor, alternatives: int = 3) -> list[WrittenWord]:
+    """One row of `SentenceDecoder.write` -> its words up to, not including, <eos>."""
+    words = []
+    for p in distributions:
+        top = p.topk(alternatives + 1)
+        ids, ps = top.indices.tolist(), top.values.tolist()
+        if ids[0] == EOS:
+            break
+        words.append(WrittenWord(SENTENCE_WORDS[ids[0]], ps[0],
+                                 tuple((SENTENCE_WORDS[i], q) for i, q in zip(ids[1:], ps[1:]))))
+    return words
+
+
+def sentence_ids(motions: torch.Tensor, objects: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The clips' sentences as word ids for teacher forcing: (inputs from <bos>, targets ending in
+    <eos>), each (B, MAX_WORDS), the targets padded with -100 (ignored by the loss)."""
+    inputs = torch.full((len(motions), MAX_WORDS), EOS, dtype=torch.long)
+    targets = torch.full((len(motions), MAX_WORDS), -100, dtype=torch.long)
+    for row, (m, o) in enumerate(zip(motions.tolist(), objects.tolist())):
+        ids = [SENTENCE_WORDS.index(w) for w in sentence(MOTIONS[m], OBJECTS[o]).split()]
+        inputs[row, :len(ids) + 1] = torch.tensor([BOS, *ids])
+        targets[row, :len(ids) + 1] = torch.tensor([*ids, EOS])
+    return inputs.to(motions.device), targets.to(motions.device)
+
+
 class LRCN(nn.Module):
     def __init__(self, config: VideoConfig):
         super().__init__()
@@ -120,6 +202,12 @@ class LRCN(nn.Module):
         self.motion = nn.Linear(c.hidden, len(MOTIONS))
         self.object = nn.Linear(c.hidden, len(OBJECTS))
         self.baseline = FrameBaseline(c)
+        self.decoder = None
+        if c.decoder:
+            # Its weights come from a copy of the random state, so the rest of the model's draws
+            # (dropout's) are those of the same model without a decoder, seed for seed.
+            with torch.random.fork_rng(devices=[]):
+                self.decoder = SentenceDecoder(c.hidden, c.decoder, c.word_size)
 
     def features(self, frames: torch.Tensor) -> torch.Tensor:
         """(B, T, 3, S, S) in [0, 1] -> (B, T, F): the encoder's pooled grid of every frame."""
@@ -147,12 +235,24 @@ class LRCN(nn.Module):
             x = self.mix(grid).reshape(b, t, -1)
         return self.drop(self.proj(x))
 
-    def forward(self, feats: torch.Tensor):
-        """(B, T, F) features -> motion logits (B, T, 8) and object logits (B, T, 24), after every frame."""
+    def states(self, feats: torch.Tensor) -> torch.Tensor:
+        """(B, T, F) features -> (B, T, hidden): the LSTM's h after every frame."""
         codes = self.codes(feats)
         previous = torch.cat([codes[:, :1], codes[:, :-1]], 1)
         h, _ = self.lstm(self.vectors(codes, previous, codes[:, :1]))
+        return h
+
+    def forward(self, feats: torch.Tensor):
+        """(B, T, F) features -> motion logits (B, T, 8) and object logits (B, T, 24), after every frame."""
+        h = self.states(feats)
         return self.motion(h), self.object(h)
+
+    def describe(self, state: torch.Tensor, motion: str, obj: str | None) -> list[WrittenWord]:
+        """The sentence for one clip, from the LSTM's (hidden,) state after its last frame: written by
+        the decoder, or, for a model without one, the template of its answers (each word p 1)."""
+        if self.decoder is None:
+            return [WrittenWord(w, 1.0, ()) for w in sentence(motion, obj).split()]
+        return written_words(self.decoder.write(state[None])[0])
 
 
 @dataclass
@@ -162,6 +262,7 @@ class VideoAnswer:
     sentence: str
     per_frame: list  # (motion, p) after every frame
     object_p: float
+    words: list  # the sentence's WrittenWords
 
 
 def answer(model: LRCN, frames: np.ndarray, device="cpu") -> VideoAnswer:
@@ -169,12 +270,13 @@ def answer(model: LRCN, frames: np.ndarray, device="cpu") -> VideoAnswer:
     model.eval()
     with torch.no_grad():
         x = images_to_tensor(frames, device).unsqueeze(0)
-        motion, obj = model(model.features(x))
-        pm, po = motion[0].softmax(-1), obj[0, -1].softmax(-1)
-    per_frame = [(MOTIONS[int(p.argmax())], float(p.max())) for p in pm]
-    m = per_frame[-1][0]
-    o = None if m == "still" else OBJECTS[int(po.argmax())]
-    return VideoAnswer(m, o, sentence(m, o), per_frame, float(po.max()))
+        h = model.states(model.features(x))
+        pm, po = model.motion(h[0]).softmax(-1), model.object(h[0, -1]).softmax(-1)
+        per_frame = [(MOTIONS[int(p.argmax())], float(p.max())) for p in pm]
+        m = per_frame[-1][0]
+        o = None if m == "still" else OBJECTS[int(po.argmax())]
+        words = model.describe(h[0, -1], m, o)
+    return VideoAnswer(m, o, " ".join(w.word for w in words), per_frame, float(po.max()), words)
 
 
 @dataclass
@@ -201,7 +303,9 @@ class FrameReading:
         return MOTIONS[int(self.baseline_motion_p.argmax())]
 
     @property
-    def sentence(self) -> str:
+    def guess(self) -> str:
+        """The two heads' answer so far in words ("the red circle moves left"): what the decoder
+        would be asked to say if the clip ended here."""
         return sentence(self.motion, self.obj)
 
 
@@ -209,7 +313,8 @@ class ClipReader:
     """Reads a clip one frame at a time, as a live source delivers it, carrying the LSTM's state.
 
     `step(frame)` encodes one (S, S, 3) uint8 RGB frame and runs one LSTM step: the same numbers
-    as `answer` on the whole clip (tests/nn/test_video.py checks). `reset()` starts a new clip.
+    as `answer` on the whole clip (tests/nn/test_video.py checks). `describe()` writes the sentence
+    of the clip read so far. `reset()` starts a new clip.
     """
 
     def __init__(self, model: "LRCN", device="cpu"):
@@ -221,6 +326,7 @@ class ClipReader:
         self.previous = None  # the last frame's codes, for the change since the frame before
         self.first = None  # the first frame's, for the change since the clip began
         self.count = 0
+        self.last: FrameReading | None = None
 
     @torch.inference_mode()
     def step(self, frame: np.ndarray) -> FrameReading:
@@ -234,8 +340,16 @@ class ClipReader:
         self.count += 1
         motion, obj = m.motion(h[0, -1]).softmax(-1), m.object(h[0, -1]).softmax(-1)
         b_motion, b_obj = m.baseline(feats[0, -1])
-        return FrameReading(self.count, motion.cpu().numpy(), obj.cpu().numpy(), h[0, -1].cpu().numpy(),
+        self.last = FrameReading(self.count, motion.cpu().numpy(), obj.cpu().numpy(), h[0, -1].cpu().numpy(),
                             b_motion.softmax(-1).cpu().numpy(), b_obj.softmax(-1).cpu().numpy())
+        return self.last
+
+    @torch.inference_mode()
+    def describe(self) -> list[WrittenWord]:
+        """The sentence of the clip read so far (from the LSTM's state after its last frame)."""
+        if self.state is None:
+            raise ValueError("no frame read yet")
+        return self.model.describe(self.state[0][0, 0], self.last.motion, self.last.obj)
 
 
 # --- model files --------------------------------------------------------------------------
@@ -248,8 +362,9 @@ class LoadedVideo:
     path: object = None
 
 
-def vocabulary() -> list[str]:
-    return list(MOTIONS) + list(OBJECTS)
+def vocabulary(config: VideoConfig) -> list[str]:
+    """A file's labels: the motions and objects, then the decoder's words where it has one."""
+    return list(MOTIONS) + list(OBJECTS) + (list(SENTENCE_WORDS) if config.decoder else [])
 
 
 def save_video_model(path, model: LRCN, trained: dict) -> None:
@@ -257,7 +372,7 @@ def save_video_model(path, model: LRCN, trained: dict) -> None:
 
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()
                if not k.endswith("num_batches_tracked")}
-    save_model_file(path, ModelFile(task=TASK, config=model.config.to_dict(), vocab=vocabulary(),
+    save_model_file(path, ModelFile(task=TASK, config=model.config.to_dict(), vocab=vocabulary(model.config),
                                     tensors=tensors, trained=trained))
 
 
@@ -266,12 +381,12 @@ def load_video_model(path, device: str | torch.device = "cpu") -> LoadedVideo:
     from rnnstudio.nn.modelfile import build_for_file, check_tensors_match, load_model_file
 
     mf = load_model_file(path, TASK)
-    if mf.vocab != vocabulary():
-        raise ModelFileError(f"{path} has other labels than this RNN Studio knows (motions and shapes)")
     try:
         config = VideoConfig.from_dict(mf.config)
     except (TypeError, ValueError) as e:
         raise ModelFileError(f"{path} has an invalid config: {e}") from None
+    if mf.vocab != vocabulary(config):
+        raise ModelFileError(f"{path} has other labels than this RNN Studio knows (motions, shapes and words)")
     model = build_for_file(path, lambda: LRCN(config))
     expected = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
     check_tensors_match(mf.path, expected, mf.tensors)

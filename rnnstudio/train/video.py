@@ -9,10 +9,15 @@ frames would take.
 
 Losses, per clip: the motion's cross-entropy after every frame, weighted by how much of the clip
 was seen (t / T: early frames cannot know yet), the object's the same way (or after the last
-frame only; never for still clips, where no shape acts); the baseline's on the last frame alone.
+frame only; never for still clips, where no shape acts); the baseline's on the last frame alone;
+the sentence decoder's, teacher forced on the clip's sentence from the LSTM's state after the
+last frame. That state is detached for the decoder: the decoder learns to say what the state
+holds without changing it, so the heads train exactly as they would without a decoder (its own
+optimizer and gradient clipping too), and the decoder's part can be judged on its own.
 
 `evaluate` measures on clips it never saw (another seed stream): motion accuracy, the acting
-shape named correctly, the baseline's figures, and motion accuracy against frames seen.
+shape named correctly, the sentence written, the baseline's figures, and motion accuracy
+against frames seen.
 """
 
 from __future__ import annotations
@@ -24,9 +29,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from rnnstudio.data.clips import FRAMES, MOTIONS, OBJECTS, make_clip
+from rnnstudio.data.clips import FRAMES, MOTIONS, OBJECTS, SENTENCE_WORDS, make_clip, sentence
 from rnnstudio.nn.captioner import images_to_tensor
-from rnnstudio.nn.video import LRCN, VideoConfig
+from rnnstudio.nn.video import EOS, LRCN, VideoConfig, sentence_ids
 from rnnstudio.train.distributed import Run
 from rnnstudio.train.loop import TrainingLoop
 from rnnstudio.train.video_defaults import VideoDefaults
@@ -83,9 +88,11 @@ class ClipCache:
 
 
 def losses(model: LRCN, feats, lengths, motion, obj, smoothing: float = 0.0, every_frame: bool = False):
-    """The LRCN's and the baseline's losses on a batch (module docstring)."""
+    """The LRCN's, the baseline's and the decoder's losses on a batch (module docstring):
+    (total, motion, object, sentence), the sentence's 0 for a model without a decoder."""
     b, t = feats.shape[:2]
-    m_logits, o_logits = model(feats)
+    h = model.states(feats)
+    m_logits, o_logits = model.motion(h), model.object(h)
     steps = torch.arange(t, device=feats.device)
     valid = (steps[None] < lengths[:, None]).float()
     weight = valid * (steps[None] + 1).float() / lengths[:, None].float()
@@ -106,7 +113,12 @@ def losses(model: LRCN, feats, lengths, motion, obj, smoothing: float = 0.0, eve
     bm, bo = model.baseline(feats[rows, last])
     ce_b = F.cross_entropy(bo, obj, reduction="none")
     loss_b = F.cross_entropy(bm, motion) + (ce_b * moving).sum() / moving.sum().clamp(min=1)
-    return loss_m + loss_o + loss_b, loss_m, loss_o
+    loss_s = torch.zeros((), device=feats.device)
+    if model.decoder is not None:
+        words_in, targets = sentence_ids(motion, obj)
+        logits = model.decoder(h[rows, last].detach(), words_in)
+        loss_s = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
+    return loss_m + loss_o + loss_b + loss_s, loss_m, loss_o, loss_s
 
 
 class VideoTrainer:
@@ -116,8 +128,13 @@ class VideoTrainer:
         self.settings = defaults
         for p in self.model.encoder.parameters():
             p.requires_grad_(False)
-        self.params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.Adam(self.params, lr=defaults.lr)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]  # the decoder's included
+        decoder = self.model.decoder
+        self.decoder_params = list(decoder.parameters()) if decoder is not None else []
+        in_decoder = {id(p) for p in self.decoder_params}
+        self.lrcn_params = [p for p in self.params if id(p) not in in_decoder]
+        self.optimizers = [torch.optim.Adam(group, lr=defaults.lr)
+                           for group in (self.lrcn_params, self.decoder_params) if group]
         self.cache = ClipCache(self.model, defaults.clips, defaults.seed * 100_000, self.device)
         self.rng = torch.Generator().manual_seed(defaults.seed)
         self.iteration = int((trained or {}).get("steps", 0))
@@ -138,21 +155,25 @@ class VideoTrainer:
         longest = int(c.lengths[idx].max())
         feats = c.feats[idx, :longest].float().to(self.device)
         lr = self.learning_rate()
-        for g in self.optimizer.param_groups:
-            g["lr"] = lr
+        for optimizer in self.optimizers:
+            for g in optimizer.param_groups:
+                g["lr"] = lr
         self.model.train()
         self.model.encoder.eval()
-        loss, loss_m, loss_o = losses(self.model, feats, c.lengths[idx].to(self.device), c.motion[idx].to(self.device),
+        loss, loss_m, loss_o, loss_s = losses(self.model, feats, c.lengths[idx].to(self.device), c.motion[idx].to(self.device),
                                       c.object[idx].to(self.device), self.settings.smoothing,
                                       self.settings.object_every_frame)
-        self.optimizer.zero_grad(set_to_none=True)
+        for optimizer in self.optimizers:
+            optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.params, 1.0)
-        self.optimizer.step()
+        for optimizer in self.optimizers:  # clipped apart: the decoder's gradient does not scale the heads'
+            torch.nn.utils.clip_grad_norm_(optimizer.param_groups[0]["params"], 1.0)
+            optimizer.step()
         self.iteration += 1
         self.clips_seen += len(idx)
         return {"iteration": self.iteration, "loss": loss.item(), "motion_loss": loss_m.item(),
-                "object_loss": loss_o.item(), "clips": len(idx), "seconds": time.perf_counter() - t0, "lr": lr}
+                "object_loss": loss_o.item(), "sentence_loss": loss_s.item(), "clips": len(idx),
+                "seconds": time.perf_counter() - t0, "lr": lr}
 
     def trained_info(self) -> dict:
         return {"steps": self.iteration, "clips": self.settings.clips, "clips_seen": self.clips_seen,
@@ -171,31 +192,47 @@ def evaluate(model: LRCN, n: int, camera: bool, device="cpu", seed: int = EVAL_S
     cache.fill()
     model.eval()
     rows, last = torch.arange(n), cache.lengths - 1
-    m_pred, obj, bm, bo = [], [], [], []
+    m_pred, obj, bm, bo, written = [], [], [], [], []
     with torch.no_grad():
         for k in range(0, n, 100):  # in parts: a batch of whole 8 x 8 grids is large
             feats = cache.feats[k:k + 100].float().to(device)
             r, t = torch.arange(len(feats)), last[k:k + 100]
-            m_logits, o_logits = model(feats)
+            h = model.states(feats)
+            m_logits, o_logits = model.motion(h), model.object(h)
             m_pred.append(m_logits.argmax(-1).cpu())
             obj.append(o_logits[r, t].argmax(-1).cpu())
             for out, z in zip((bm, bo), model.baseline(feats[r, t])):
                 out.append(z.argmax(-1).cpu())
+            if model.decoder is not None:
+                written += [_words(row) for row in model.decoder.write(h[r, t]).argmax(-1).cpu()]
     m_pred, obj, bm, bo = (torch.cat(v) for v in (m_pred, obj, bm, bo))
     final = m_pred[rows, last]
     truth, moving = cache.motion, cache.motion != MOTIONS.index("still")
     direction = torch.tensor([MOTIONS[int(m)] in DIRECTIONS for m in truth])
+    sentences = {}
+    if written:
+        true_sentences = [sentence(MOTIONS[m], OBJECTS[o]) for m, o in zip(truth.tolist(), cache.object.tolist())]
+        heads = [sentence(MOTIONS[m], OBJECTS[o]) for m, o in zip(final.tolist(), obj.tolist())]
+        sentences = {"sentence_accuracy": rate(torch.tensor([w == s for w, s in zip(written, true_sentences)])),
+                     "sentence_agrees_with_heads": rate(torch.tensor([w == s for w, s in zip(written, heads)]))}
     return {
         "clips": n,
         "motion_accuracy": rate(final == truth),
         "object_accuracy": rate(obj == cache.object, moving),
         "direction_accuracy": rate(final == truth, direction),
+        **sentences,
         "baseline_motion_accuracy": rate(bm == truth),
         "baseline_direction_accuracy": rate(bm == truth, direction),
         "baseline_object_accuracy": rate(bo == cache.object, moving),
         "by_frames_seen": {str(t): rate(m_pred[:, t - 1] == truth) for t in FRAMES_SEEN},
         "by_motion": {m: rate(final == truth, truth == i) for i, m in enumerate(MOTIONS)},
     }
+
+
+def _words(ids: torch.Tensor) -> str:
+    """A row of greedy word ids -> its sentence, up to the first <eos>."""
+    ids = ids.tolist()
+    return " ".join(SENTENCE_WORDS[i] for i in ids[:ids.index(EOS) if EOS in ids else len(ids)])
 
 
 class VideoLoop(TrainingLoop):
@@ -214,15 +251,16 @@ class VideoLoop(TrainingLoop):
         self.speed = {}  # a small LSTM on cached features: plain float32 in one process
 
     def measure(self, info: dict) -> list:
-        self._recent.append((info["motion_loss"], info["object_loss"]))
+        self._recent.append((info["motion_loss"], info["object_loss"], info["sentence_loss"]))
         it = info["iteration"]
         if (it - self.first) % self.log_every and not self.done:
             return []
-        m, o = (sum(v) / len(v) for v in zip(*self._recent))
+        m, o, s = (sum(v) / len(v) for v in zip(*self._recent))
         self._recent = []
         cached = self.trainer.cache
-        line = (f"iter {it:6d}  motion loss {m:.3f}  object loss {o:.3f}  {cached.filled}/{cached.n} clips cached  "
-                f"{self.iterations_per_second():.2f} it/s")
+        words = f"  sentence loss {s:.3f}" if self.trainer.model.decoder is not None else ""
+        line = (f"iter {it:6d}  motion loss {m:.3f}  object loss {o:.3f}{words}  {cached.filled}/{cached.n} clips "
+                f"cached  {self.iterations_per_second():.2f} it/s")
         return [self.evaluation(line, loss=m + o)]
 
     def describe(self) -> str:
@@ -232,14 +270,17 @@ class VideoLoop(TrainingLoop):
         coded = f", each cell coded ({c.cell} channels{f', mixed {c.mix}' if c.mix else ''})" if c.cell else ""
         return (f"{self.trainer.settings.clips} shapes-world clips (half camera look); LRCN: the captioner's frozen "
                 f"encoder at {c.image_size}x{c.image_size}, its {c.pool}x{c.pool} grid{coded}, reading {inputs}, "
-                f"LSTM {c.hidden}, {params:,} trained parameters with the baseline; on {self.run.describe()}")
+                f"LSTM {c.hidden}{f', sentence decoder {c.decoder}' if c.decoder else ''}, {params:,} trained "
+                f"parameters with the baseline; on {self.run.describe()}")
 
     def finish(self) -> list[str]:
         lines = []
         for look, camera in (("plain", False), ("camera", True)):
             r = evaluate(self.trainer.model, self.eval_clips, camera, self.trainer.device)
             self.metrics[look] = r
+            written = f"sentence {r['sentence_accuracy']:.4f}  " if "sentence_accuracy" in r else ""
             lines.append(f"unseen {look} clips: motion {r['motion_accuracy']:.4f}  object {r['object_accuracy']:.4f}  "
+                         f"{written}"
                          f"baseline motion {r['baseline_motion_accuracy']:.4f} (direction "
                          f"{r['baseline_direction_accuracy']:.4f})  by frames seen {r['by_frames_seen']}")
         return lines
@@ -260,7 +301,8 @@ def new_model(defaults: VideoDefaults) -> LRCN:
     torch.manual_seed(defaults.seed)
     model = LRCN(VideoConfig(image_size=c.image_size, channels=c.channels, hidden=defaults.hidden,
                              delta=defaults.delta, since=defaults.since, pool=defaults.pool, cell=defaults.cell,
-                             dropout=defaults.dropout, mix=defaults.mix))
+                             dropout=defaults.dropout, mix=defaults.mix, decoder=defaults.decoder,
+                             word_size=defaults.word_size))
     if c.encoder != "small":
         from rnnstudio.errors import UserError
 

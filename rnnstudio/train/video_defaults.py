@@ -26,6 +26,8 @@ class VideoDefaults:
     dropout: float = 0.3  # on the per-frame vector
     smoothing: float = 0.0  # label smoothing of the motion and object losses
     object_every_frame: bool = True  # the object's loss after every frame (as the motion's), not only the last
+    decoder: int = 128  # the sentence decoder's word LSTM units (0: no decoder, the template describes)
+    word_size: int = 32  # its word embedding
     encoder: str | None = None  # a caption model file whose small encoder is used; None: the shipped one
     eval_clips: int = 400  # unseen clips of each look measured at the end
     log_every: int = 100

@@ -23,6 +23,7 @@ class VideoModelInfo:
     motions: tuple[str, ...]
     objects: tuple[str, ...]
     trained: dict
+    decoder: bool = False  # a sentence decoder writes the description (else the template of the answers)
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class FrameRead:
     baseline_motion_p: Any  # (motions,) the single-frame baseline on this frame alone
     motion: str  # the LSTM's most likely motion so far
     obj: str | None  # the acting shape it names, None where nothing moves
-    sentence: str  # "the red circle moves left", "nothing moves"
+    guess: str  # the two in words, "the red circle moves left", "nothing moves": the answer so far
     baseline_motion: str  # the baseline's guess from this frame alone
 
 
@@ -82,6 +83,42 @@ class VideoFramesRequest(Request):
 
     def describe(self) -> str:
         return "reading video frames"
+
+
+@dataclass(frozen=True)
+class ClipWord:
+    """A word of a clip's sentence as the decoder wrote it (rnnstudio.nn.video.WrittenWord)."""
+
+    word: str
+    p: float  # P(word | the clip, the words before it)
+    alternatives: tuple  # ((word, p), ...) the next likeliest at this step
+
+
+@dataclass(frozen=True)
+class ClipDescription:
+    clip: int  # the panel's clip it describes
+    words: list[ClipWord]
+    written: bool  # by the sentence decoder; False: the template of the two answers (a model without one)
+
+    @property
+    def sentence(self) -> str:
+        return " ".join(w.word for w in self.words)
+
+
+@dataclass(frozen=True)
+class DescribeClipRequest(Request):
+    """Write the sentence of a clip that has been read, from the LSTM's state after its last frame."""
+
+    handled_in = HANDLED_IN
+    answers = ClipDescription
+
+    clip: int = 0
+    hidden: Any = None  # (hidden,) the LSTM's h after the clip's last frame (its last FrameRead's)
+    motion: str = "still"  # the heads' final answer: the template of a model without a decoder
+    obj: str | None = None
+
+    def describe(self) -> str:
+        return "writing the clip's sentence"
 
 
 @dataclass(frozen=True)

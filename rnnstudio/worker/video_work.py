@@ -23,6 +23,9 @@ from rnnstudio.train.video_defaults import VideoDefaults
 from rnnstudio.worker.jobs import StartsJob
 from rnnstudio.worker.protocol import WorkContext, handles
 from rnnstudio.worker.video_messages import (
+    ClipDescription,
+    ClipWord,
+    DescribeClipRequest,
     FrameRead,
     LoadVideoModelRequest,
     StartVideoTrainingRequest,
@@ -48,7 +51,7 @@ def frame_problem(frame) -> str | None:
 
 def frame_read(r: FrameReading) -> FrameRead:
     return FrameRead(index=r.index, motion_p=r.motion_p, object_p=r.object_p, hidden=r.hidden,
-                     baseline_motion_p=r.baseline_motion_p, motion=r.motion, obj=r.obj, sentence=r.sentence,
+                     baseline_motion_p=r.baseline_motion_p, motion=r.motion, obj=r.obj, guess=r.guess,
                      baseline_motion=r.baseline_motion)
 
 
@@ -62,7 +65,7 @@ class VideoWorkspace:
         self.reader, self.clip = ClipReader(model, self.device), -1
         c = model.config
         return VideoModelInfo(path=None if path is None else str(path), image_size=c.image_size, hidden=c.hidden,
-                              motions=MOTIONS, objects=OBJECTS, trained=dict(trained))
+                              motions=MOTIONS, objects=OBJECTS, trained=dict(trained), decoder=model.decoder is not None)
 
     def load(self, request: LoadVideoModelRequest) -> VideoModelInfo:
         path = request.path or shipped_model("video")
@@ -92,6 +95,22 @@ class VideoWorkspace:
         size = self.reader.model.config.image_size
         readings = [frame_read(self.reader.step(fit_square(f, size))) for f in request.frames]
         return VideoFramesResult(clip=request.clip, readings=readings, seconds=time.perf_counter() - t0)
+
+    def describe(self, request: DescribeClipRequest) -> ClipDescription:
+        if self.reader is None:
+            raise UserError("no video model is open; open one, or reinstall RNN Studio for the shipped one")
+        model = self.reader.model
+        hidden = request.hidden
+        if not isinstance(hidden, np.ndarray) or hidden.shape != (model.config.hidden,):
+            raise UserError(f"the clip's state is not a vector of the model's {model.config.hidden} units; "
+                            f"read the clip again")
+        if request.motion not in MOTIONS or (request.obj is not None and request.obj not in OBJECTS):
+            raise UserError(f"{request.motion!r} / {request.obj!r} is not a motion and shape this model knows")
+        with torch.inference_mode():
+            state = torch.as_tensor(hidden, dtype=torch.float32, device=self.device)
+            words = model.describe(state, request.motion, request.obj)
+        return ClipDescription(request.clip, [ClipWord(w.word, w.p, w.alternatives) for w in words],
+                               written=model.decoder is not None)
 
     def start_training(self, request: StartVideoTrainingRequest):
         spec = request.spec
@@ -125,6 +144,11 @@ def _use_trained(request: UseTrainedVideoModelRequest, context: WorkContext) -> 
 @handles(VideoFramesRequest)
 def _read(request: VideoFramesRequest, context: WorkContext) -> VideoFramesResult:
     return _workspace(context).read(request)
+
+
+@handles(DescribeClipRequest)
+def _describe(request: DescribeClipRequest, context: WorkContext) -> ClipDescription:
+    return _workspace(context).describe(request)
 
 
 @handles(StartVideoTrainingRequest)

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
-from rnnstudio.data.clips import MOTIONS, OBJECTS, make_clip
+from rnnstudio.data.clips import MOTIONS, OBJECTS, SENTENCE_WORDS, make_clip, sentence
 from rnnstudio.errors import ModelFileError
-from rnnstudio.nn.video import LRCN, ClipReader, VideoConfig, answer, load_video_model, save_video_model
+from rnnstudio.nn.modelfile import METADATA_KEY
+from rnnstudio.nn.video import (
+    EOS,
+    LRCN,
+    ClipReader,
+    VideoConfig,
+    answer,
+    load_video_model,
+    save_video_model,
+    sentence_ids,
+)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +73,7 @@ def test_reading_frame_by_frame_gives_the_whole_clips_answers(variant):
     assert [r.index for r in readings] == list(range(1, 17))
     for (motion, p), r in zip(whole.per_frame, readings):
         assert r.motion == motion and r.motion_p.max() == pytest.approx(p, abs=1e-5)
-    assert readings[-1].sentence == whole.sentence and readings[-1].hidden.shape == (32,)
+    assert readings[-1].guess == sentence(whole.motion, whole.obj) and readings[-1].hidden.shape == (32,)
     with torch.no_grad():
         bm, _ = model.baseline(model.features(torch.from_numpy(frames[-1:]).permute(0, 3, 1, 2)[None] / 255.0)[:, -1])
     assert np.allclose(readings[-1].baseline_motion_p, bm.softmax(-1)[0].numpy(), atol=1e-5)
@@ -96,3 +110,80 @@ def test_bad_configs_are_refused():
     with pytest.raises(ValueError):
         VideoConfig(mix=8)
     assert np.isfinite(VideoConfig().feature_size)
+
+
+def test_a_model_without_a_decoder_describes_with_the_template_of_its_answers(model):
+    a = answer(model, make_clip(1, frames=16).frames)
+    assert model.decoder is None and a.sentence == sentence(a.motion, a.obj)
+    assert [w.word for w in a.words] == a.sentence.split() and all(w.p == 1.0 for w in a.words)
+
+
+def test_every_sentence_is_made_of_the_decoders_words():
+    words = set(SENTENCE_WORDS)
+    for m in MOTIONS:
+        for o in OBJECTS:
+            assert set(sentence(m, o).split()) <= words
+    inputs, targets = sentence_ids(torch.tensor([MOTIONS.index("left"), MOTIONS.index("still")]),
+                                   torch.tensor([OBJECTS.index("red circle"), 0]))
+    said = [SENTENCE_WORDS[i] for i in targets[0].tolist() if i >= 0]
+    assert said == ["the", "red", "circle", "moves", "left", "<eos>"]
+    assert [SENTENCE_WORDS[i] for i in inputs[1, :3].tolist()] == ["<bos>", "nothing", "moves"]
+    assert targets[1, 3] == -100  # padding after "nothing moves <eos>" is ignored by the loss
+
+
+@pytest.fixture(scope="module")
+def decoding_model():
+    torch.manual_seed(2)
+    return LRCN(VideoConfig(channels=16, proj=32, hidden=32, decoder=24, word_size=8)).eval()
+
+
+def test_the_decoder_writes_greedily_what_teacher_forcing_scores_highest(decoding_model):
+    decoder = decoding_model.decoder
+    state = torch.randn(3, 32)
+    written = decoder.write(state)  # (3, L, words)
+    ids = written.argmax(-1)
+    words_in = torch.cat([torch.zeros(3, 1, dtype=torch.long), ids[:, :-1]], 1)  # <bos> is word 0
+    forced = decoder(state, words_in).softmax(-1)
+    assert torch.allclose(forced, written, atol=1e-5)  # each step fed the likeliest word of the one before
+    assert written.shape[1] == 8 or bool((ids == EOS).any(1).all())  # stops once every row has ended
+
+
+def test_a_decoder_model_writes_the_sentence_and_the_reader_writes_the_same(decoding_model, tmp_path):
+    frames = make_clip(5, frames=16).frames
+    whole = answer(decoding_model, frames)
+    assert whole.sentence == " ".join(w.word for w in whole.words)
+    assert all(w.word in SENTENCE_WORDS and 0 < w.p <= 1 and len(w.alternatives) == 3 for w in whole.words)
+    reader = ClipReader(decoding_model)
+    with pytest.raises(ValueError):
+        reader.describe()  # nothing read yet
+    for f in frames:
+        reader.step(f)
+    assert [w.word for w in reader.describe()] == [w.word for w in whole.words]
+    path = tmp_path / "d.safetensors"
+    save_video_model(path, decoding_model, {"steps": 0, "metrics": {}})
+    loaded = load_video_model(path).model
+    assert loaded.config.decoder == 24 and answer(loaded, frames).words == whole.words
+
+
+def test_a_decoder_leaves_the_rest_of_the_models_weights_and_draws_as_they_were():
+    torch.manual_seed(3)
+    plain = LRCN(VideoConfig(channels=16, proj=32, hidden=32))
+    after_plain = torch.rand(1)
+    torch.manual_seed(3)
+    with_decoder = LRCN(VideoConfig(channels=16, proj=32, hidden=32, decoder=16))
+    after_decoder = torch.rand(1)
+    decoder_keys = {k for k in with_decoder.state_dict() if k.startswith("decoder.")}
+    assert decoder_keys and set(with_decoder.state_dict()) - decoder_keys == set(plain.state_dict())
+    assert all(torch.equal(v, with_decoder.state_dict()[k]) for k, v in plain.state_dict().items())
+    assert torch.equal(after_plain, after_decoder)  # dropout's draws in training are the same too
+
+
+def test_a_file_whose_words_differ_from_its_config_is_refused(decoding_model, tmp_path):
+    path = tmp_path / "d.safetensors"
+    save_video_model(path, decoding_model, {"steps": 0, "metrics": {}})
+    with safe_open(str(path), "pt") as f:
+        meta = json.loads(f.metadata()[METADATA_KEY])
+    meta["vocab"] = meta["vocab"][: len(MOTIONS) + len(OBJECTS)]  # the words left out
+    save_file(load_file(str(path)), str(path), metadata={METADATA_KEY: json.dumps(meta)})
+    with pytest.raises(ModelFileError, match="other labels"):
+        load_video_model(path)

@@ -68,6 +68,8 @@ from rnnstudio.worker.translate_messages import (
     TranslatorsInfo,
 )
 from rnnstudio.worker.video_messages import (
+    ClipDescription,
+    DescribeClipRequest,
     LoadVideoModelRequest,
     StartVideoTrainingRequest,
     UseTrainedVideoModelRequest,
@@ -142,7 +144,7 @@ def _cases():
     from rnnstudio.nn.captioner import Captioner
     from rnnstudio.nn.sentiment import SentimentClassifier
     from rnnstudio.nn import translation
-    from rnnstudio.nn.video import ClipReader
+    from rnnstudio.nn.video import LRCN, ClipReader
     from rnnstudio.nn.vqa import VQAModel
     from rnnstudio.train import translation as train_translation
     from rnnstudio.worker import caption_work, charrnn_work, gates_work, sentiment_work, video_work, vqa_work
@@ -207,6 +209,8 @@ def _cases():
         "video frames": (("video",), (ClipReader, "step", 1),
                          lambda f: VideoFramesRequest(frames=(_picture(),) * 3, new_clip=True, clip=1),
                          VideoFramesResult),
+        "video describe": (("video",), (LRCN, "describe", 0),
+                           lambda f: DescribeClipRequest(clip=1, hidden=np.zeros(256, np.float32)), ClipDescription),
     }
 
 
@@ -267,7 +271,8 @@ def test_every_kind_of_request_is_covered():
                "LoadSentimentModelsRequest", "SentimentReadRequest", "GradientReachRequest", "MinimalPairRequest",
                "SentimentExamplesRequest",
                "LoadTranslatorsRequest", "TranslateRequest", "NextWordsRequest", "ForcingRequest",
-               "LengthCurvesRequest", "LoadVideoModelRequest", "VideoFramesRequest"}  # one case each in CASES
+               "LengthCurvesRequest", "LoadVideoModelRequest", "VideoFramesRequest",
+               "DescribeClipRequest"}  # one case each in CASES
     # tests' hook, and reading a file the user chose (a plain function, like it); pause/resume/stop flags
     not_model_work = {"CallRequest", "ReadFileRequest", "TrainingControlRequest"}
     assert served - not_model_work == covered | TRAINING_REQUESTS

@@ -136,7 +136,7 @@ def test_freeze_hover_and_save(panel, qtbot, tmp_path):
 def test_word_labels_are_kept_and_changed_only_where_the_caption_changes(panel, qtbot):
     """Live captions repeat for frame after frame of a scene: the labels stay, and each shows
     the newest caption's word, percentage and colour; a shorter caption drops the labels left over."""
-    from rnnstudio.ui.caption.result_view import WordLabel, probability_color
+    from rnnstudio.ui.word_label import WordLabel, probability_color
 
     results = []
     panel.caption_ready.connect(results.append)

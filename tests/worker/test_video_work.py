@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from worker_helpers import wait_final
 
-from rnnstudio.data.clips import MOTIONS, make_clip
+from rnnstudio.data.clips import MOTIONS, make_clip, sentence
 from rnnstudio.train.progress import TrainingProgress
 from rnnstudio.worker.video_messages import (
+    DescribeClipRequest,
     LoadVideoModelRequest,
     StartVideoTrainingRequest,
     UseTrainedVideoModelRequest,
@@ -47,7 +48,13 @@ def test_a_clip_read_in_pieces_is_the_clip_read_whole(worker, recorder, qtbot, l
         assert r.hidden.shape == (loaded.hidden,) and r.motion in MOTIONS
     whole = answer(load_video_model(shipped_model("video")).model, clip.frames)
     assert [r.motion for r in readings] == [m for m, _p in whole.per_frame]
-    assert readings[-1].sentence == whole.sentence
+    assert readings[-1].guess == sentence(whole.motion, whole.obj)
+    # The sentence: the shipped model's decoder writes it from the last frame's state.
+    last = readings[-1]
+    d = ask(worker, recorder, qtbot, DescribeClipRequest(clip=5, hidden=last.hidden, motion=last.motion, obj=last.obj))
+    assert d.clip == 5 and d.written and loaded.decoder
+    assert d.sentence == whole.sentence and [w.word for w in d.words] == [w.word for w in whole.words]
+    assert all(0 < w.p <= 1 and len(w.alternatives) == 3 for w in d.words)
     # Another clip number starts again from an empty state, as does new_clip.
     again = ask(worker, recorder, qtbot, VideoFramesRequest(frames=tuple(clip.frames[:2]), clip=6))
     assert [r.index for r in again.readings] == [1, 2]
@@ -77,6 +84,21 @@ def test_bad_frames_get_a_clear_message_and_the_worker_goes_on(worker, recorder,
 def test_reading_before_a_model_is_open_says_so(worker, recorder, qtbot):
     error = ask(worker, recorder, qtbot, VideoFramesRequest(frames=(np.zeros((64, 64, 3), np.uint8),)), "errored")
     assert "no video model is open" in error.message
+    error = ask(worker, recorder, qtbot, DescribeClipRequest(hidden=np.zeros(256, np.float32)), "errored")
+    assert "no video model is open" in error.message
+
+
+@pytest.mark.parametrize("request_fields, fragment", [
+    (dict(hidden=None), "not a vector"),
+    (dict(hidden=np.zeros(7, np.float32)), "not a vector"),
+    (dict(hidden=np.zeros(256, np.float32), motion="sideways"), "not a motion and shape"),
+    (dict(hidden=np.zeros(256, np.float32), motion="left", obj="purple blob"), "not a motion and shape"),
+], ids=["no-state", "wrong-size", "motion", "object"])
+def test_a_bad_description_request_gets_a_clear_message(worker, recorder, qtbot, loaded, request_fields, fragment):
+    error = ask(worker, recorder, qtbot, DescribeClipRequest(**request_fields), "errored")
+    assert fragment in error.message and error.user_error
+    good = ask(worker, recorder, qtbot, DescribeClipRequest(hidden=np.zeros(loaded.hidden, np.float32)))
+    assert good.words and good.words[-1].word != "<eos>"
 
 
 def test_a_model_file_of_another_task_is_refused(worker, recorder, qtbot):
@@ -103,3 +125,5 @@ def test_a_tiny_training_run_through_the_worker_can_then_be_read_with(worker, re
     frames = tuple(make_clip(1, size=info.image_size, frames=16).frames[:3])
     r = ask(worker, recorder, qtbot, VideoFramesRequest(frames=frames, new_clip=True))
     assert [x.hidden.shape for x in r.readings] == [(8,)] * 3
+    d = ask(worker, recorder, qtbot, DescribeClipRequest(clip=1, hidden=r.readings[-1].hidden))
+    assert info.decoder and d.written and all(w.word not in ("<bos>", "<eos>") for w in d.words)

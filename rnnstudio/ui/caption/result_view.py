@@ -7,10 +7,11 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter
-from PySide6.QtWidgets import QLabel, QListWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QListWidget, QVBoxLayout, QWidget
 
 from rnnstudio.ui.frame_view import FrameView, qimage_from_rgb
 from rnnstudio.ui.widgets import FlowLayout, wrapping_label
+from rnnstudio.ui.word_label import WordLabel
 
 GRADE_COLORS = {
     "without errors": "#1b7a2f",
@@ -20,48 +21,6 @@ GRADE_COLORS = {
 }
 SAVED_FRAME_HEIGHT = 480  # a saved frame is scaled up by whole pixels to at least this height
 WORDS_LEAST_HEIGHT = 64
-
-
-def probability_color(p: float) -> QColor:
-    """Red for an unsure word, through amber, to green for a sure one."""
-    p = float(np.clip(p, 0.0, 1.0))
-    if p < 0.5:
-        return QColor(215, int(60 + 300 * p), 60)
-    return QColor(int(215 - 330 * (p - 0.5)), 190, 70)
-
-
-class WordLabel(QLabel):
-    """One word of the caption, coloured by its probability; hovering shows its attention."""
-
-    hovered = Signal(int)
-
-    def __init__(self, index: int, word: str, p: float, parent=None):
-        super().__init__(parent)
-        self.index = index
-        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._style = ""
-        self.set_word(word, p)
-
-    def set_word(self, word: str, p: float) -> None:
-        """Show `word` at probability p, changing only what differs from what is shown: the
-        same caption comes back for frame after frame of one scene, and a new style sheet
-        costs a re-polish. The colour is that of the percentage shown."""
-        text = f"{word}<br><small>{p:.0%}</small>"
-        if text != self.text():
-            self.setText(text)
-        style = (f"QLabel {{ background: {probability_color(round(p, 2)).name()}; color: white; border-radius: 5px;"
-                 f" padding: 4px 8px; font-size: 150%; font-weight: bold; }}")
-        if style != self._style:
-            self._style = style
-            self.setStyleSheet(style)
-        self.setToolTip(f"P({word} | the words before it, the image) = {p:.3f}")
-
-    def enterEvent(self, event) -> None:
-        self.hovered.emit(self.index)
-        super().enterEvent(event)
-
-    def mousePressEvent(self, event) -> None:
-        self.hovered.emit(self.index)
 
 
 class CaptionView(QWidget):

@@ -5,7 +5,8 @@ Qt only. Frames come from the capture thread and are shown as they arrive; every
 clip goes to the worker in order (those that arrived while the last request ran go together),
 where the LSTM's state is kept from one request to the next. A generated clip or a file is one
 clip, followed by a pause with its answer on screen; a camera's stream is cut into clips of
-"Clip length" frames. The drawing of a clip is strip's.
+"Clip length" frames. Once a clip is read, the worker's sentence decoder writes its sentence
+from the LSTM's last state, and the words appear one by one. The drawing of a clip is strip's.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QSplitter, QVBoxLayout, QWidget
 
 from rnnstudio.panels import VIDEO
@@ -30,8 +31,11 @@ from rnnstudio.ui.shape_diagram import Step
 from rnnstudio.ui.video.sources import ClipSourceBox
 from rnnstudio.ui.video.strip import COLUMNS, RIGHT, WRONG, ClipStrip, StripColumn, StripContent
 from rnnstudio.ui.video.train_box import TrainBox
-from rnnstudio.ui.widgets import hint_label, spin_box, wrapping_label
+from rnnstudio.ui.widgets import FlowLayout, hint_label, spin_box, wrapping_label
+from rnnstudio.ui.word_label import WordLabel
 from rnnstudio.worker.video_messages import (
+    ClipDescription,
+    DescribeClipRequest,
     LoadVideoModelRequest,
     UseTrainedVideoModelRequest,
     VideoFramesRequest,
@@ -48,6 +52,7 @@ LEFT_RIGHT = ("left", "right")  # one frame of either looks the same
 NO_MODEL = ("No video model is open: the frames are shown but not read. Reinstall RNN Studio for the shipped "
             "model, or train a small one (Train a small one) and press <i>Read with it</i>.")
 SCREENSHOT_SEED = 23  # clips the shipped model reads right and the baseline wrong
+WORD_MS = 160  # the sentence appears a word every this many milliseconds
 
 
 @dataclass(eq=False)
@@ -60,7 +65,8 @@ class ClipRun:
     readings: list = field(default_factory=list)  # the worker's FrameRead of each frame, in order
     sent: int = 0  # frames given to the worker
     final: int | None = None  # the clip's length, once it has ended
-    decided: bool = False
+    decided: bool = False  # every frame read: the motion is the last frame's
+    description: ClipDescription | None = None  # its sentence, once the decoder has written it
 
     @property
     def source_clip(self) -> int | None:
@@ -69,13 +75,15 @@ class ClipRun:
 
 class VideoPanel(LivePanel):
     """Many to many, and many to one at the end: the LSTM reads a frame at each step and says after
-    each what it thinks is happening; after the last frame that is the clip's answer."""
+    each what it thinks is happening; after the last frame that is the clip's answer, and a word
+    LSTM started from its state writes the clip's sentence (frames in, words out)."""
 
     entry = VIDEO
     other_source_text = "Use generated clips"
     shape_note = ("a CNN encodes each frame, the LSTM reads them in order and says after every frame which motion "
-                  "it sees so far; its output after the last frame is the clip's sentence.")
-    clip_decided = Signal(object)  # the ClipRun, for tests and screenshots
+                  "it sees so far; from its state after the last frame a decoder writes the clip's sentence.")
+    clip_decided = Signal(object)  # the ClipRun, every frame read, for tests and screenshots
+    clip_described = Signal(object)  # the ClipRun, its sentence written
 
     def __init__(self, worker, parent=None):
         super().__init__(worker, parent)
@@ -88,6 +96,9 @@ class VideoPanel(LivePanel):
         self._in_flight = False
         self.frames_read = 0  # by the model, since the panel was made
         self._frame_ms: collections.deque[float] = collections.deque(maxlen=60)
+        self.shown_words = 0  # of the current clip's sentence
+        self._reveal = QTimer(self)
+        self._reveal.timeout.connect(self._reveal_next)
         self._build()
 
     # --- layout ---------------------------------------------------------------------------
@@ -132,14 +143,21 @@ class VideoPanel(LivePanel):
         av = QVBoxLayout(answer)
         self.answer_label = wrapping_label("No clip yet: start a source on the left.")
         self.answer_label.setTextFormat(Qt.TextFormat.RichText)
+        av.addWidget(self.answer_label)
+        self.words_row = FlowLayout()  # the sentence, a word at a time as the decoder writes it
+        self.words_holder = QWidget()
+        self.words_holder.setLayout(self.words_row)
+        self.words_holder.setMinimumHeight(56)
+        av.addWidget(self.words_holder)
         self.truth_label = wrapping_label()
         self.baseline_label = wrapping_label()
         self.score_label = wrapping_label()
-        for label in (self.answer_label, self.truth_label, self.baseline_label, self.score_label):
+        for label in (self.truth_label, self.baseline_label, self.score_label):
             av.addWidget(label)
         av.addWidget(hint_label("The LSTM sees the frames in order and carries its state h from one to the next. "
-                                "The baseline sees one frame alone: it can name the shapes, not which way one "
-                                "moved."))
+                                "After the last frame, a second LSTM starts from that h and writes the sentence "
+                                "a word at a time, each word fed back in. The baseline sees one frame alone: it "
+                                "can name the shapes, not which way one moved."))
         av.addStretch(1)
         top.addWidget(answer)
         top.setSizes([420, 420])
@@ -262,7 +280,41 @@ class VideoPanel(LivePanel):
         if run is self.run:
             self._show_answer(run)
         self._show_score()
+        last = run.readings[-1]
+        self.worker.submit(DescribeClipRequest(clip=run.number, hidden=last.hidden, motion=last.motion, obj=last.obj),
+                           on_result=self._on_described, on_error=self.on_worker_error)
         self.clip_decided.emit(run)
+
+    def _on_described(self, description: ClipDescription) -> None:
+        run = next((r for r in reversed(self.decided) if r.number == description.clip), None)
+        if run is None:  # a clip of a source or model since left
+            return
+        run.description = description
+        if run is self.run:
+            self.shown_words = 0
+            self._reveal.start(WORD_MS)
+        self._show_score()
+        self.clip_described.emit(run)
+
+    def _reveal_next(self) -> None:
+        run = self.run
+        if run is None or run.description is None or self.shown_words >= len(run.description.words):
+            self._reveal.stop()
+            return
+        self.shown_words += 1
+        self._show_words(run)
+        if self.shown_words == len(run.description.words):
+            self._reveal.stop()
+            self._show_answer(run)
+
+    def show_all_words(self) -> None:
+        """Skip the word-by-word writing (screenshots, tests)."""
+        self._reveal.stop()
+        run = self.run
+        if run is not None and run.description is not None:
+            self.shown_words = len(run.description.words)
+            self._show_words(run)
+            self._show_answer(run)
 
     # --- what is shown --------------------------------------------------------------------------
 
@@ -277,24 +329,53 @@ class VideoPanel(LivePanel):
                    for k, t in enumerate(shown)]
         truth = run.truth.motion if run.truth is not None else None
         self.strip.show_clip(StripContent(self.model.motions, columns, first + 1, truth))
-        self.shape_diagram.set_steps(tuple(Step(f"frame {k + 1}", r.motion) for k, r in enumerate(readings)))
         if not run.decided:
+            self._reveal.stop()
+            self.shown_words = 0
+            self._show_words(run)
             self._show_answer(run)
+
+    def _show_words(self, run: ClipRun) -> None:
+        """The sentence's words written so far, and the shape: a frame in at each step with the
+        motion so far out, then a word out at each step (the word before goes back in)."""
+        words = run.description.words[: self.shown_words] if run.description is not None else []
+        labels = self.words_holder.findChildren(WordLabel)
+        for label in labels[len(words):]:
+            self.words_row.removeWidget(label)
+            label.deleteLater()
+        for k, w in enumerate(words):
+            others = ", ".join(f"{word} {p:.0%}" for word, p in w.alternatives)
+            note = f"next likeliest: {others}" if others else "the template of the two answers (no decoder)"
+            if k < len(labels):
+                labels[k].set_word(w.word, w.p, note)
+            else:
+                label = WordLabel(k, w.word, w.p, given="the clip, the words before it")
+                label.set_word(w.word, w.p, note)
+                self.words_row.addWidget(label)
+        frames = tuple(Step(f"frame {k + 1}", r.motion) for k, r in enumerate(run.readings))
+        done = run.description is not None and self.shown_words == len(run.description.words)
+        written = tuple(Step(None, w.word) for w in words) + ((Step(None, "<eos>"),) if done else ())
+        self.shape_diagram.set_steps(frames + written)
 
     def _show_answer(self, run: ClipRun) -> None:
         if not run.readings:
             self.answer_label.setText("<span style='font-size:x-large'>…</span>")
             return
         last = run.readings[-1]
+        described = run.description
         if run.decided:
-            self.answer_label.setText(f"<span style='font-size:x-large'><b>{last.sentence}</b></span>"
-                                      f"<br>decided after {len(run.readings)} frames")
+            who = ("written by the sentence decoder from the LSTM's state after the last frame"
+                   if described is None or described.written else
+                   "this model has no sentence decoder: the template of its motion and shape answers")
+            self.answer_label.setText(f"Decided after {len(run.readings)} frames: <b>{last.motion}</b>"
+                                      f"{f', the {last.obj}' if last.obj else ''}.<br>The sentence, {who}:")
         else:
-            self.answer_label.setText(f"<span style='font-size:x-large; color:#666666'>so far: {last.sentence}</span>"
+            self.answer_label.setText(f"<span style='font-size:x-large; color:#666666'>so far: {last.guess}</span>"
                                       f"<br>after {len(run.readings)} frames")
         truth = run.truth
-        if truth is not None and truth.sentence is not None and run.decided:
-            right = last.sentence == truth.sentence
+        written = described is not None and self.shown_words == len(described.words)
+        if truth is not None and truth.sentence is not None and written:
+            right = described.sentence == truth.sentence
             colour = (RIGHT if right else WRONG).name()
             verdict = "right" if right else "wrong"
             self.truth_label.setText(f"<span style='color:{colour}'><b>{verdict}</b>: the clip shows "
@@ -314,8 +395,14 @@ class VideoPanel(LivePanel):
             return
         lstm = sum(r.readings[-1].motion == r.truth.motion for r in graded)
         base = sum(r.readings[-1].baseline_motion == r.truth.motion for r in graded)
+        written = [r for r in graded if r.description is not None]
+        sentences = sum(r.description.sentence == r.truth.sentence for r in written)
         self.score_label.setText(f"Motion right, {len(graded)} generated clips: the LSTM <b>{lstm}</b>, one frame "
-                                 f"alone <b>{base}</b>")
+                                 f"alone <b>{base}</b><br>Sentence right: <b>{sentences}</b> of {len(written)}")
+
+    def shutdown(self) -> None:
+        self._reveal.stop()
+        super().shutdown()
 
     # --- statistics -----------------------------------------------------------------------------
 
@@ -339,8 +426,9 @@ class VideoPanel(LivePanel):
         self.wait_for_model(app, window, "the video model")
         started = time.monotonic()
         self._start("generated-camera", motions=LEFT_RIGHT, clip_kind="screen", seed=SCREENSHOT_SEED)
-        wait_until(app, lambda: len(self.decided) >= 2 and self.run is not None and self.run.decided
-                   and time.monotonic() - started > 2.0, 120, "two clips read")
+        wait_until(app, lambda: len(self.decided) >= 2 and self.run is not None and self.run.description is not None
+                   and time.monotonic() - started > 2.0, 120, "two clips read and described")
+        self.show_all_words()
         self._update_stats()
         self.stop_source()
 
@@ -350,8 +438,8 @@ class VideoPanel(LivePanel):
                "it went; the LSTM, having read the frames before, can. Watch the score.",
                lambda panel: panel._start("generated-plain", motions=LEFT_RIGHT, clip_kind="screen")),
         Lesson("Watch it decide", "video",
-               "Column by column, P(motion) after each frame: unsure after one, sure after a few; the sentence "
-               "comes after the last.",
+               "Column by column, P(motion) after each frame: unsure after one, sure after a few. After the "
+               "last, the decoder writes the sentence from the LSTM's state, a word at a time.",
                lambda panel: panel._start("generated-camera")),
     )
 

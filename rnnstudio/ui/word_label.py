@@ -1,0 +1,51 @@
+"""A written word shown with its probability: the caption's words and a video clip's sentence."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QLabel
+
+
+def probability_color(p: float) -> QColor:
+    """Red for an unsure word, through amber, to green for a sure one."""
+    p = float(np.clip(p, 0.0, 1.0))
+    if p < 0.5:
+        return QColor(215, int(60 + 300 * p), 60)
+    return QColor(int(215 - 330 * (p - 0.5)), 190, 70)
+
+
+class WordLabel(QLabel):
+    """One written word, coloured by its probability; hovering or clicking it says which (`hovered`)."""
+
+    hovered = Signal(int)
+
+    def __init__(self, index: int, word: str, p: float, given: str = "the words before it, the image", parent=None):
+        super().__init__(parent)
+        self.index = index
+        self.given = given  # what the word's probability is conditioned on, for its tool tip
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._style = ""
+        self.set_word(word, p)
+
+    def set_word(self, word: str, p: float, note: str = "") -> None:
+        """Show `word` at probability p, changing only what differs from what is shown: the
+        same caption comes back for frame after frame of one scene, and a new style sheet
+        costs a re-polish. The colour is that of the percentage shown; `note` ends the tool tip."""
+        text = f"{word}<br><small>{p:.0%}</small>"
+        if text != self.text():
+            self.setText(text)
+        style = (f"QLabel {{ background: {probability_color(round(p, 2)).name()}; color: white; border-radius: 5px;"
+                 f" padding: 4px 8px; font-size: 150%; font-weight: bold; }}")
+        if style != self._style:
+            self._style = style
+            self.setStyleSheet(style)
+        self.setToolTip(f"P({word} | {self.given}) = {p:.3f}" + (f"\n{note}" if note else ""))
+
+    def enterEvent(self, event) -> None:
+        self.hovered.emit(self.index)
+        super().enterEvent(event)
+
+    def mousePressEvent(self, event) -> None:
+        self.hovered.emit(self.index)
