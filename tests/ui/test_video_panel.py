@@ -13,6 +13,7 @@ import pytest
 
 from rnnstudio.data.clips import make_clip
 from rnnstudio.media.sources import FrameSource, SourceError, write_video
+from rnnstudio.ui.word_label import WordLabel
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 WAIT_MS = 60_000
@@ -53,11 +54,23 @@ def test_generated_clips_are_read_frame_by_frame_and_graded(panel, qtbot):
     run = runs[0]
     assert run.final == len(run.readings) == len(run.thumbnails) >= run.truth.frames - 2
     assert [r.index for r in run.readings] == list(range(1, run.final + 1))  # every frame shown, in order
-    assert run.truth.sentence and ("right" in panel.truth_label.text() or "wrong" in panel.truth_label.text())
     assert "One frame alone" in panel.baseline_label.text() and "generated clips" in panel.score_label.text()
-    # Many to many: a step for each frame read, the LSTM's guess out of each.
-    steps = panel.shape_diagram.steps()
-    assert len(steps) == len(panel.run.readings) and steps[-1].y == panel.run.readings[-1].motion
+    # The sentence, written by the decoder once every frame is read, a word at a time.
+    qtbot.waitUntil(lambda: run.description is not None, timeout=WAIT_MS)
+    assert run.description.written and run.description.sentence
+    if panel.run is run:
+        qtbot.waitUntil(lambda: panel.shown_words == len(run.description.words), timeout=WAIT_MS)
+        labels = panel.words_holder.findChildren(WordLabel)
+        assert [label.text().split("<br>")[0] for label in labels] == run.description.sentence.split()
+        assert "right" in panel.truth_label.text() or "wrong" in panel.truth_label.text()
+        assert "Sentence right" in panel.score_label.text()
+        # Many to many, then words out: a step for each frame read with the LSTM's guess out of
+        # each, then a step for each word written (nothing in but the word before), then <eos>.
+        steps = panel.shape_diagram.steps()
+        frames = len(run.readings)
+        assert steps[frames - 1].y == run.readings[-1].motion and steps[frames - 1].x == f"frame {frames}"
+        assert [s.y for s in steps[frames:]] == [*run.description.sentence.split(), "<eos>"]
+        assert all(s.x is None for s in steps[frames:])
     content = panel.strip.content
     assert content.columns and all(c.reading is not None for c in content.columns[: len(panel.run.readings)])
     assert panel.view.frames_painted > 0
@@ -211,7 +224,9 @@ def test_screenshot_preparation_shows_a_decided_clip(panel, window, qtbot):
 
     panel.prepare_screenshot(QApplication.instance(), window)
     assert panel.run.decided and len(panel.decided) >= 2 and not panel.capture.running
-    assert "decided after" in panel.answer_label.text()
+    assert "Decided after" in panel.answer_label.text() and "sentence decoder" in panel.answer_label.text()
+    words = [label.text().split("<br>")[0] for label in panel.words_holder.findChildren(WordLabel)]
+    assert words == panel.run.description.sentence.split() and "<b>right</b>" in panel.truth_label.text()
 
 
 def test_closing_while_playing_stops_quickly(panel, window, qtbot):
