@@ -20,7 +20,7 @@ from rnnstudio.data.clips import make_clip
 from rnnstudio.media.clipfiles import MAX_FRAMES, read_clip
 from rnnstudio.media.sources import Frame, FrameSource, SourceError
 
-HOLD_S = 1.5  # the pause after a clip, its answer on screen
+HOLD_S = 2.5  # the pause after a clip: its sentence is written (about 1 s) and stays on screen to be read
 FOLDER_FPS = 10.0  # a folder of frames has no frame rate of its own
 MAX_CLIP_BYTES = 2**30  # a video file's frames are all held: a long 4K video would not fit in memory
 

@@ -219,6 +219,32 @@ def test_train_a_small_model_and_read_with_it(panel, qtbot):
     assert runs[0].readings[0].hidden.shape == (8,)
 
 
+def test_a_model_file_without_a_decoder_is_described_by_the_template_and_says_so(panel, qtbot, tmp_path):
+    import torch
+
+    from rnnstudio.data.clips import sentence
+    from rnnstudio.nn.video import LRCN, VideoConfig, save_video_model
+
+    torch.manual_seed(0)
+    path = tmp_path / "no-decoder.safetensors"
+    save_video_model(path, LRCN(VideoConfig(channels=128, proj=32, hidden=16)), {"steps": 0, "metrics": {}})
+    panel.open_model(str(path))
+    qtbot.waitUntil(lambda: panel.model is not None and panel.model.hidden == 16, timeout=WAIT_MS)
+    assert not panel.model.decoder
+    described = []
+    panel.clip_described.connect(described.append)
+    panel.sources.choose("generated-plain")
+    panel.start_source()
+    qtbot.waitUntil(lambda: len(described) >= 1, timeout=WAIT_MS)
+    panel.stop_source()
+    run = described[0]
+    last = run.readings[-1]
+    assert not run.description.written and run.description.sentence == sentence(last.motion, last.obj)
+    if panel.run is run:
+        panel.show_all_words()
+        assert "no sentence decoder" in panel.answer_label.text()
+
+
 def test_screenshot_preparation_shows_a_decided_clip(panel, window, qtbot):
     from PySide6.QtWidgets import QApplication
 

@@ -125,7 +125,8 @@ class VideoPanel(LivePanel):
         v.addWidget(self.stats_label)
         shape_box, self.shape_diagram = shape_group(
             VIDEO, "A frame goes in at each step; the LSTM's guess comes out after each. The clip's answer is "
-            "the one after the last frame.", max_steps=5)
+            "the one after the last frame. Then the sentence comes out, a word a step.", max_steps=7)
+        shape_box.setTitle("Shape: many to many in step, then a sentence out")
         v.addWidget(shape_box)
         self.train_box = TrainBox(self)
         self.train_box.setProperty("advanced", True)
