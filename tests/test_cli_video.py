@@ -154,3 +154,25 @@ def test_the_shipped_model_answers_by_default(capsys, files):
 def test_train_video_refuses_bad_settings(capsys, tmp_path, option, value, fragment):
     code, out, err = call_main(capsys, "train", "video", option, value, "--out", tmp_path / "t.safetensors")
     assert code == 2 and fragment in err and not (tmp_path / "t.safetensors").exists()
+
+
+def test_a_clip_is_scaled_as_it_is_read_and_its_frames_must_still_be_of_one_size(files, tmp_path):
+    from rnnstudio.data.images import fit_square
+    from rnnstudio.media.clipfiles import read_clip
+    from rnnstudio.media.sources import SourceError
+
+    large = tmp_path / "large"
+    large.mkdir()
+    rng = np.random.default_rng(0)
+    pictures = [rng.integers(0, 256, (120, 200, 3), dtype=np.uint8) for _ in range(3)]
+    for i, p in enumerate(pictures):
+        cv2.imwrite(str(large / f"{i}.png"), p[..., ::-1])
+    small = read_clip(large, square=32)
+    whole = read_clip(large)
+    assert [f.shape for f in small] == [(32, 32, 3)] * 3 and whole[0].shape == (120, 200, 3)
+    assert all(np.array_equal(s, fit_square(w, 32)) for s, w in zip(small, whole))
+    video = read_clip(files["video"], square=16)
+    assert len(video) == 18 and video[0].shape == (16, 16, 3)
+    cv2.imwrite(str(large / "3.png"), np.zeros((121, 200, 3), np.uint8))  # one frame a row taller
+    with pytest.raises(SourceError, match="different sizes"):
+        read_clip(large, square=32)

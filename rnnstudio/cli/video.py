@@ -96,17 +96,15 @@ def _training(args, run):
 def cmd_video(args) -> int:
     import numpy as np
 
-    from rnnstudio.data.images import fit_square
     from rnnstudio.media.clipfiles import read_clip
     from rnnstudio.nn.device import select_device
     from rnnstudio.nn.video import answer, load_video_model
     from rnnstudio.paths import shipped_model
 
-    frames = read_clip(args.path)
     device = select_device(args.device)
     model = load_video_model(args.model or shipped_model("video"), device).model
-    size = model.config.image_size
-    a = answer(model, np.stack([fit_square(f, size) for f in frames]), device)
+    frames = read_clip(args.path, square=model.config.image_size)  # scaled as read: never the whole clip full size
+    a = answer(model, np.stack(frames), device)
     if args.json:
         out = {"motion": a.motion, "object": a.obj, "sentence": a.sentence, "frames": len(frames),
                "per_frame": [{"motion": m, "p": probability(p)} for m, p in a.per_frame]}

@@ -17,12 +17,12 @@ from pathlib import Path
 import cv2
 
 from rnnstudio.data.clips import make_clip
-from rnnstudio.media.clipfiles import MAX_FRAMES, read_clip
-from rnnstudio.media.sources import Frame, FrameSource, SourceError
+from rnnstudio.media.clipfiles import read_clip
+from rnnstudio.media.sources import Frame, FrameSource
 
 HOLD_S = 2.5  # the pause after a clip: its sentence is written (about 1 s) and stays on screen to be read
 FOLDER_FPS = 10.0  # a folder of frames has no frame rate of its own
-MAX_CLIP_BYTES = 2**30  # a video file's frames are all held: a long 4K video would not fit in memory
+SHOWN_LONGEST = 640  # a file's frames are held at most this large (the view is smaller; the model sees 64 x 64)
 
 
 @dataclass(frozen=True)
@@ -98,22 +98,16 @@ class FileClipSource(_ClipPlayer):
         super().__init__(FOLDER_FPS, hold_s)
         self.path = Path(path)
         self.name = self.path.name
-        self._bytes = 0  # what a video file's frames will take, as its header says (0: unknown)
         if self.path.is_file():
             cap = cv2.VideoCapture(str(self.path))
             if cap.isOpened():
                 fps = cap.get(cv2.CAP_PROP_FPS)
                 self.fps = float(fps) if 1 <= fps <= 240 else 25.0
-                frames = min(max(cap.get(cv2.CAP_PROP_FRAME_COUNT), 0), MAX_FRAMES)
-                self._bytes = int(frames * cap.get(cv2.CAP_PROP_FRAME_WIDTH) * cap.get(cv2.CAP_PROP_FRAME_HEIGHT) * 3)
             cap.release()
         self._hold = max(1, round(hold_s * self.fps))
         self._clip_frames: list | None = None
 
     def next_clip(self, number: int):
-        if self._clip_frames is None:
-            if self._bytes > MAX_CLIP_BYTES:
-                raise SourceError(f"{self.path.name} is too large to hold as one clip ({self._bytes / 2**30:.1f} GB of "
-                                  f"frames); cut it to a few seconds or scale it down (the model sees 64 x 64)")
-            self._clip_frames = read_clip(self.path)
+        if self._clip_frames is None:  # all held, to play again and again: scaled down as read
+            self._clip_frames = read_clip(self.path, longest=SHOWN_LONGEST)
         return self._clip_frames, ClipTruth(number, 0, len(self._clip_frames))

@@ -148,14 +148,19 @@ def test_bad_files_get_a_clear_message_and_a_way_out(panel, qtbot, tmp_path, mak
     qtbot.waitUntil(lambda: len(runs) >= 1, timeout=WAIT_MS)  # the way out works, the worker went on
 
 
-def test_a_video_too_large_to_hold_is_refused_before_it_is_read(panel, qtbot, tmp_path, monkeypatch):
-    monkeypatch.setattr("rnnstudio.media.clip_sources.MAX_CLIP_BYTES", 100_000)  # 12 frames of 160 x 120 exceed it
-    video = tmp_path / "long.avi"
-    write_video(video, [np.zeros((120, 160, 3), np.uint8)] * 12, fps=24)
+def test_a_large_video_is_held_scaled_down_and_read(panel, qtbot, tmp_path):
+    from rnnstudio.media.clip_sources import SHOWN_LONGEST
+
+    video = tmp_path / "large.avi"
+    write_video(video, [np.full((720, 1280, 3), 40 * k, np.uint8) for k in range(6)], fps=24)
+    runs = decided(panel)
     panel.sources.use_video_file(str(video))
     panel.start_source()
-    qtbot.waitUntil(lambda: panel.message.kind == "error", timeout=WAIT_MS)
-    assert "too large to hold as one clip" in panel.message.label.text() and not panel.capture.running
+    qtbot.waitUntil(lambda: len(runs) >= 1, timeout=WAIT_MS)
+    panel.stop_source()
+    assert len(runs[0].readings) == 6
+    held = panel.capture.source._clip_frames
+    assert {f.shape for f in held} == {(SHOWN_LONGEST * 720 // 1280, SHOWN_LONGEST, 3)}
 
 
 def test_no_camera_is_reported_with_a_way_out(panel):
