@@ -44,13 +44,16 @@ class ShapeDiagram(QWidget):
     outputs above, each state passing itself on to the next (the recurrence).
 
     Drawn at the size its font asks for, and scaled down, never cut, where there is less room.
-    More than `max_steps` steps are shown as the first two, "…", and the last ones.
+    More than `max_steps` steps are shown as the first two, "…", and the last ones; `set_steps`
+    can ask for every step from one on to be shown (a sentence written after a clip's frames),
+    and then the first, "…", and those.
     """
 
     def __init__(self, steps=(), picture_joins: bool = False, row_names: bool = True, max_steps: int = 7, parent=None):
         super().__init__(parent)
         self.setProperty("drawing", True)  # exported with the plots (File → Export)
         self._steps: tuple[Step, ...] = tuple(steps)
+        self._keep_from: int | None = None
         self._picture_joins = picture_joins
         self._picture: QImage | None = None
         self.row_names = row_names
@@ -59,11 +62,13 @@ class ShapeDiagram(QWidget):
         policy.setHeightForWidth(True)
         self.setSizePolicy(policy)
 
-    def set_steps(self, steps) -> None:
+    def set_steps(self, steps, keep_from: int | None = None) -> None:
+        """The steps to draw; with `keep_from`, every step from that index on is drawn, even
+        past `max_steps` (the drawing then shrinks to fit)."""
         steps = tuple(steps)
-        if steps == self._steps:
+        if steps == self._steps and keep_from == self._keep_from:
             return  # the same caption again, frame after frame: nothing to lay out anew
-        self._steps = steps
+        self._steps, self._keep_from = steps, keep_from
         self.updateGeometry()
         self.update()
 
@@ -83,8 +88,11 @@ class ShapeDiagram(QWidget):
         indexed = list(enumerate(self._steps))
         if len(indexed) <= self.max_steps:
             return list(indexed)
-        tail = self.max_steps - 3
-        return [*indexed[:2], None, *indexed[-tail:]]
+        start = len(indexed) - (self.max_steps - 3)
+        if self._keep_from is None or self._keep_from >= start:
+            return [*indexed[:2], None, *indexed[start:]]
+        start = max(self._keep_from, 1)
+        return [indexed[0], None, *indexed[start:]] if start > 2 else list(indexed)
 
     # --- geometry -------------------------------------------------------------------------
 

@@ -66,6 +66,19 @@ def test_long_sequences_keep_their_ends_and_narrow_columns_shrink_the_drawing(qt
     assert diagram.heightForWidth(natural.width() * 2) == diagram.heightForWidth(natural.width())  # never enlarged
 
 
+def test_steps_asked_to_be_kept_are_all_drawn_after_the_first(qtbot):
+    steps = [Step(f"frame {k}", "left") for k in range(1, 21)] + [Step(None, w) for w in "the red one".split()]
+    diagram = ShapeDiagram(steps, max_steps=5)
+    qtbot.addWidget(diagram)
+    assert [c and c[0] for c in diagram.columns()] == [0, 1, None, 21, 22]  # the first word's step is lost
+    diagram.set_steps(steps, keep_from=19)  # the last frame, then the words
+    assert [c and c[0] for c in diagram.columns()] == [0, None, 19, 20, 21, 22]
+    diagram.set_steps(steps[:6], keep_from=4)  # already in the usual tail
+    assert [c and c[0] for c in diagram.columns()] == [0, 1, None, 4, 5]
+    diagram.set_steps(steps[:6], keep_from=2)  # from the third on: nothing left to leave out
+    assert [c and c[0] for c in diagram.columns()] == [0, 1, 2, 3, 4, 5]
+
+
 def test_steps_from_what_the_panels_are_working_on():
     steps = next_character_steps("ROMEO: hi\n", count=4)
     assert [(s.x, s.y) for s in steps] == [(":", "␣"), ("␣", "h"), ("h", "i"), ("i", "↵")]  # blanks made visible

@@ -63,7 +63,7 @@ def test_generated_clips_are_read_frame_by_frame_and_graded(panel, qtbot):
         labels = panel.words_holder.findChildren(WordLabel)
         assert [label.text().split("<br>")[0] for label in labels] == run.description.sentence.split()
         assert "right" in panel.truth_label.text() or "wrong" in panel.truth_label.text()
-        assert "Sentence right" in panel.score_label.text()
+        assert "sentence right" in panel.score_label.text()
         # Many to many, then words out: a step for each frame read with the LSTM's guess out of
         # each, then a step for each word written (nothing in but the word before), then <eos>.
         steps = panel.shape_diagram.steps()
@@ -247,7 +247,7 @@ def test_a_model_file_without_a_decoder_is_described_by_the_template_and_says_so
     assert not run.description.written and run.description.sentence == sentence(last.motion, last.obj)
     if panel.run is run:
         panel.show_all_words()
-        assert "no sentence decoder" in panel.answer_label.text()
+        assert "No decoder" in panel.answer_label.text() and "no sentence decoder" in panel.answer_label.toolTip()
 
 
 def test_screenshot_preparation_shows_a_decided_clip(panel, window, qtbot):
@@ -255,7 +255,7 @@ def test_screenshot_preparation_shows_a_decided_clip(panel, window, qtbot):
 
     panel.prepare_screenshot(QApplication.instance(), window)
     assert panel.run.decided and len(panel.decided) >= 2 and not panel.capture.running
-    assert "Decided after" in panel.answer_label.text() and "sentence decoder" in panel.answer_label.text()
+    assert "Decided after" in panel.answer_label.text() and "The decoder writes" in panel.answer_label.text()
     words = [label.text().split("<br>")[0] for label in panel.words_holder.findChildren(WordLabel)]
     assert words == panel.run.description.sentence.split() and "<b>right</b>" in panel.truth_label.text()
 
@@ -282,3 +282,16 @@ def test_without_a_model_the_frames_are_shown_and_the_panel_says_why_not_read(wi
     qtbot.waitUntil(lambda: panel.view.frames_painted >= 3, timeout=WAIT_MS)
     panel.stop_source()
     assert "No video model is open" in panel.answer_label.text() and panel.frames_read == 0
+
+
+def test_presenter_mode_moves_the_shape_to_the_free_controls_column_and_back(panel, window):
+    assert panel._answer_layout.indexOf(panel.shape_box) >= 0
+    window.set_presenter(True)
+    try:
+        assert panel._controls_layout.indexOf(panel.shape_box) == panel._controls_layout.indexOf(panel.stats_label) + 1
+        assert panel._answer_layout.indexOf(panel.shape_box) < 0
+    finally:
+        window.set_presenter(False)
+    assert panel._answer_layout.indexOf(panel.shape_box) == panel._answer_layout.indexOf(panel.score_label) + 1
+    panel.set_presenter(False)  # again: nothing to move
+    assert panel._answer_layout.indexOf(panel.shape_box) >= 0

@@ -123,11 +123,10 @@ class VideoPanel(LivePanel):
         v.addWidget(clip_box)
         self.stats_label = wrapping_label()
         v.addWidget(self.stats_label)
-        shape_box, self.shape_diagram = shape_group(
-            VIDEO, "A frame goes in at each step; the LSTM's guess comes out after each. The clip's answer is "
-            "the one after the last frame. Then the sentence comes out, a word a step.", max_steps=7)
-        shape_box.setTitle("Shape: many to many in step, then a sentence out")
-        v.addWidget(shape_box)
+        v.addWidget(hint_label("A frame goes in at each step and the LSTM's guess comes out; it carries its state h "
+                               "from one frame to the next. After the last frame, a second LSTM starts from that h "
+                               "and writes the sentence a word at a time, each word fed back in. The baseline sees "
+                               "one frame alone: it can name the shapes, not which way one moved."))
         self.train_box = TrainBox(self)
         self.train_box.setProperty("advanced", True)
         v.addWidget(self.train_box)
@@ -155,10 +154,11 @@ class VideoPanel(LivePanel):
         self.score_label = wrapping_label()
         for label in (self.truth_label, self.baseline_label, self.score_label):
             av.addWidget(label)
-        av.addWidget(hint_label("The LSTM sees the frames in order and carries its state h from one to the next. "
-                                "After the last frame, a second LSTM starts from that h and writes the sentence "
-                                "a word at a time, each word fed back in. The baseline sees one frame alone: it "
-                                "can name the shapes, not which way one moved."))
+        # Beside the frame, where it has the room to be read: the sentence's words make it long.
+        self.shape_box, self.shape_diagram = shape_group(VIDEO, max_steps=7)
+        self.shape_box.setTitle("Shape: many to many in step, then a sentence out")
+        av.addWidget(self.shape_box, 1)
+        self._answer_layout, self._controls_layout = av, v
         av.addStretch(1)
         top.addWidget(answer)
         top.setSizes([420, 420])
@@ -356,7 +356,8 @@ class VideoPanel(LivePanel):
         frames = tuple(Step(f"frame {k + 1}", r.motion) for k, r in enumerate(run.readings))
         done = run.description is not None and self.shown_words == len(run.description.words)
         written = tuple(Step(None, w.word) for w in words) + ((Step(None, "<eos>"),) if done else ())
-        self.shape_diagram.set_steps(frames + written)
+        # Once words come out, the last frame and every word are drawn: where reading ends and writing begins.
+        self.shape_diagram.set_steps(frames + written, keep_from=len(frames) - 1 if written else None)
 
     def _show_answer(self, run: ClipRun) -> None:
         if not run.readings:
@@ -365,11 +366,14 @@ class VideoPanel(LivePanel):
         last = run.readings[-1]
         described = run.description
         if run.decided:
-            who = ("written by the sentence decoder from the LSTM's state after the last frame"
-                   if described is None or described.written else
-                   "this model has no sentence decoder: the template of its motion and shape answers")
+            written = described is None or described.written
+            who = "The decoder writes:" if written else "No decoder in this model; the template of its answers:"
             self.answer_label.setText(f"Decided after {len(run.readings)} frames: <b>{last.motion}</b>"
-                                      f"{f', the {last.obj}' if last.obj else ''}.<br>The sentence, {who}:")
+                                      f"{f', the {last.obj}' if last.obj else ''}. {who}")
+            self.answer_label.setToolTip(
+                "The sentence is written by the sentence decoder, a word LSTM started from the video LSTM's state "
+                "after the last frame" if written else
+                "This model file has no sentence decoder: its sentence is the template of its motion and shape")
         else:
             self.answer_label.setText(f"<span style='font-size:x-large; color:#666666'>so far: {last.guess}</span>"
                                       f"<br>after {len(run.readings)} frames")
@@ -398,8 +402,22 @@ class VideoPanel(LivePanel):
         base = sum(r.readings[-1].baseline_motion == r.truth.motion for r in graded)
         written = [r for r in graded if r.description is not None]
         sentences = sum(r.description.sentence == r.truth.sentence for r in written)
-        self.score_label.setText(f"Motion right, {len(graded)} generated clips: the LSTM <b>{lstm}</b>, one frame "
-                                 f"alone <b>{base}</b><br>Sentence right: <b>{sentences}</b> of {len(written)}")
+        self.score_label.setText(f"Of {len(graded)} generated clips, motion right: the LSTM <b>{lstm}</b>, one frame "
+                                 f"alone <b>{base}</b>; sentence right: <b>{sentences}</b> of {len(written)}")
+
+    def set_presenter(self, on: bool) -> None:
+        """Presenter mode hides the controls' advanced boxes and hints, leaving their column free,
+        while the answer's larger type fills the column beside the frame: the shape moves to the
+        controls' column under the statistics, and back."""
+        source, target = ((self._answer_layout, self._controls_layout) if on
+                          else (self._controls_layout, self._answer_layout))
+        if source.indexOf(self.shape_box) < 0:
+            return
+        source.removeWidget(self.shape_box)
+        if on:
+            target.insertWidget(target.indexOf(self.stats_label) + 1, self.shape_box)
+        else:
+            target.insertWidget(target.indexOf(self.score_label) + 1, self.shape_box, 1)
 
     def shutdown(self) -> None:
         self._reveal.stop()
