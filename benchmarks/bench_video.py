@@ -67,9 +67,9 @@ def case_video_live(cfg: Settings, threads: int, device: str, tmp: Path) -> list
         probe = StallProbe()
         counts = {"shown": 0, "clip_frames": 0}
 
-        def on_frame() -> None:  # after the panel's own slot: its _last_frame is this frame
+        def on_frame() -> None:  # after the panel's own slot: its shown_frame is this frame
             counts["shown"] += 1
-            truth = getattr(panel._last_frame, "truth", None)
+            truth = getattr(panel.shown_frame, "truth", None)
             counts["clip_frames"] += not getattr(truth, "hold", False)
 
         def drained() -> bool:

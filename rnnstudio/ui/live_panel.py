@@ -3,7 +3,7 @@
 
 A `LivePanel` subclass builds a `SourceBox` as `self.sources` and a `stats_label`, and
 provides `_on_frame_ready` (a frame is waiting in `self.capture.latest()`; call
-`frame_shown()` once it is on screen) and `stats_line()` (its own second line of figures).
+`frame_shown(frame)` once it is on screen) and `stats_line()` (its own second line of figures).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ class LivePanel(Panel):
         self.capture.frame_ready.connect(self._on_frame_ready)
         self.capture.failed.connect(self._on_source_failed)
         self._shown_times: collections.deque[float] = collections.deque(maxlen=120)
+        self.shown_frame = None  # the frame on screen, once one is
         self._stats_timer = QTimer(self)
         self._stats_timer.timeout.connect(self._update_stats)
 
@@ -83,7 +84,9 @@ class LivePanel(Panel):
 
     # --- the frame rate --------------------------------------------------------------------------
 
-    def frame_shown(self) -> None:
+    def frame_shown(self, frame) -> None:
+        """The subclass has put `frame` (a capture Frame: image and truth) on screen."""
+        self.shown_frame = frame
         self._shown_times.append(time.monotonic())
 
     def shown_fps(self) -> float:

@@ -74,6 +74,7 @@ def test_generated_clips_are_read_frame_by_frame_and_graded(panel, qtbot):
     content = panel.strip.content
     assert content.columns and all(c.reading is not None for c in content.columns[: len(panel.run.readings)])
     assert panel.view.frames_painted > 0
+    assert panel.shown_frame.truth.clip >= run.truth.clip  # the frame on screen, with its truth (benchmarks read it)
 
 
 def test_one_frame_is_not_enough_lesson_alternates_left_and_right(panel, qtbot):
@@ -158,7 +159,7 @@ def test_a_large_video_is_held_scaled_down_and_read(panel, qtbot, tmp_path):
     panel.start_source()
     qtbot.waitUntil(lambda: len(runs) >= 1, timeout=WAIT_MS)
     panel.stop_source()
-    assert len(runs[0].readings) == 6
+    assert 4 <= len(runs[0].readings) <= 6  # a frame the GUI had no time for may be skipped, as from a camera
     held = panel.capture.source._clip_frames
     assert {f.shape for f in held} == {(SHOWN_LONGEST * 720 // 1280, SHOWN_LONGEST, 3)}
 

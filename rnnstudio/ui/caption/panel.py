@@ -151,7 +151,7 @@ class CaptionPanel(LivePanel):
         self._newest = frame
         self._shown_image = frame.image
         self.caption_view.view.set_frame(frame.image)
-        self.frame_shown()
+        self.frame_shown(frame)
         self._caption_newest()
 
     def _caption_newest(self) -> None:

@@ -207,7 +207,7 @@ class VideoPanel(LivePanel):
         if frame is None:  # a signal left over from a stopped source
             return
         self.view.set_frame(frame.image)
-        self.frame_shown()
+        self.frame_shown(frame)
         truth = frame.truth if hasattr(frame.truth, "hold") else None  # a ClipTruth; a camera's frames have none
         if truth is not None and truth.hold:
             self._end_clip()
