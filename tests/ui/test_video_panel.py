@@ -39,6 +39,13 @@ def panel(models, window, qtbot):
     p.stop_source()
 
 
+def written_words(panel) -> list[str]:
+    """The words in the panel's sentence row, as laid out (not labels removed and awaiting deletion)."""
+    labels = [panel.words_row.itemAt(k).widget() for k in range(panel.words_row.count())]
+    assert all(isinstance(label, WordLabel) for label in labels)
+    return [label.text().split("<br>")[0] for label in labels]
+
+
 def decided(panel):
     runs = []
     panel.clip_decided.connect(runs.append)
@@ -58,12 +65,12 @@ def test_generated_clips_are_read_frame_by_frame_and_graded(panel, qtbot):
     # The sentence, written by the decoder once every frame is read, a word at a time.
     qtbot.waitUntil(lambda: run.description is not None, timeout=WAIT_MS)
     assert run.description.written and run.description.sentence
+    assert panel.written_run is run
+    qtbot.waitUntil(lambda: panel.shown_words == len(run.description.words), timeout=WAIT_MS)
+    assert written_words(panel) == run.description.sentence.split()
+    assert "<b>right</b>" in panel.truth_label.text() or "<b>wrong</b>" in panel.truth_label.text()
+    assert "sentence right" in panel.score_label.text()
     if panel.run is run:
-        qtbot.waitUntil(lambda: panel.shown_words == len(run.description.words), timeout=WAIT_MS)
-        labels = panel.words_holder.findChildren(WordLabel)
-        assert [label.text().split("<br>")[0] for label in labels] == run.description.sentence.split()
-        assert "right" in panel.truth_label.text() or "wrong" in panel.truth_label.text()
-        assert "sentence right" in panel.score_label.text()
         # Many to many, then words out: a step for each frame read with the LSTM's guess out of
         # each, then a step for each word written (nothing in but the word before), then <eos>.
         steps = panel.shape_diagram.steps()
@@ -196,6 +203,15 @@ def test_a_camera_stream_is_cut_into_clips_and_unplugging_it_is_reported(panel, 
     assert "unplugged" in panel.message.label.text() and not panel.capture.running
     qtbot.waitUntil(lambda: len(runs) >= 2, timeout=WAIT_MS)
     assert [r.final for r in runs[:2]] == [4, 4] and runs[0].truth is None
+    # A camera's clips follow with no pause: the newest written sentence stays, under the
+    # answer of the clip being read, until the next is written.
+    qtbot.waitUntil(lambda: all(r.description is not None for r in runs), timeout=WAIT_MS)
+    panel.show_all_words()
+    newest = max(runs, key=lambda r: r.number)
+    assert panel.written_run is newest
+    words = written_words(panel)
+    assert words == newest.description.sentence.split() and newest.truth is None and not panel.truth_label.text()
+    assert panel.sentence_label.text().startswith("The clip before") == (panel.run is not newest)
 
 
 def test_a_worker_error_reaches_the_panel_and_the_worker_goes_on(panel, qtbot):
@@ -246,9 +262,9 @@ def test_a_model_file_without_a_decoder_is_described_by_the_template_and_says_so
     run = described[0]
     last = run.readings[-1]
     assert not run.description.written and run.description.sentence == sentence(last.motion, last.obj)
-    if panel.run is run:
-        panel.show_all_words()
-        assert "No decoder" in panel.answer_label.text() and "no sentence decoder" in panel.answer_label.toolTip()
+    panel.show_all_words()
+    assert panel.written_run is run and "no decoder in this model" in panel.sentence_label.text().lower()
+    assert "no sentence decoder" in panel.sentence_label.toolTip()
 
 
 def test_screenshot_preparation_shows_a_decided_clip(panel, window, qtbot):
@@ -256,8 +272,8 @@ def test_screenshot_preparation_shows_a_decided_clip(panel, window, qtbot):
 
     panel.prepare_screenshot(QApplication.instance(), window)
     assert panel.run.decided and len(panel.decided) >= 2 and not panel.capture.running
-    assert "Decided after" in panel.answer_label.text() and "The decoder writes" in panel.answer_label.text()
-    words = [label.text().split("<br>")[0] for label in panel.words_holder.findChildren(WordLabel)]
+    assert "Decided after" in panel.answer_label.text() and panel.sentence_label.text() == "The decoder writes:"
+    words = written_words(panel)
     assert words == panel.run.description.sentence.split() and "<b>right</b>" in panel.truth_label.text()
 
 

@@ -96,7 +96,8 @@ class VideoPanel(LivePanel):
         self._in_flight = False
         self.frames_read = 0  # by the model, since the panel was made
         self._frame_ms: collections.deque[float] = collections.deque(maxlen=60)
-        self.shown_words = 0  # of the current clip's sentence
+        self.written_run: ClipRun | None = None  # the newest clip whose sentence is written: shown under its answer
+        self.shown_words = 0  # of its sentence, so far
         self._reveal = QTimer(self)
         self._reveal.timeout.connect(self._reveal_next)
         self._build()
@@ -144,10 +145,13 @@ class VideoPanel(LivePanel):
         self.answer_label = wrapping_label("No clip yet: start a source on the left.")
         self.answer_label.setTextFormat(Qt.TextFormat.RichText)
         av.addWidget(self.answer_label)
+        self.sentence_label = wrapping_label()
+        av.addWidget(self.sentence_label)
         self.words_row = FlowLayout()  # the sentence, a word at a time as the decoder writes it
         self.words_holder = QWidget()
         self.words_holder.setLayout(self.words_row)
         self.words_holder.setMinimumHeight(56)
+        self._word_labels: list[WordLabel] = []  # in words_row, in order
         av.addWidget(self.words_holder)
         self.truth_label = wrapping_label()
         self.baseline_label = wrapping_label()
@@ -185,6 +189,7 @@ class VideoPanel(LivePanel):
         self.model = info
         self.run = None  # the next frame starts a new clip, read by this model
         self.decided = []
+        self._forget_sentence()
         name = Path(info.path).name if info.path else "the model trained here"
         self.status_message.emit(f"video model ready: {name}")
 
@@ -196,6 +201,7 @@ class VideoPanel(LivePanel):
         if source is None:  # none chosen, or it could not be opened (said)
             return
         self.run, self.decided, self._pending, self._runs = None, [], [], {}  # what is still read is dropped
+        self._forget_sentence()
         self.play(source, self.view)
         if self.model is None:
             self.answer_label.setText(NO_MODEL)
@@ -291,31 +297,34 @@ class VideoPanel(LivePanel):
         if run is None:  # a clip of a source or model since left
             return
         run.description = description
-        if run is self.run:
-            self.shown_words = 0
+        if self.written_run is None or run.number > self.written_run.number:
+            # The newest clip's sentence is written out, and stays while the next clip is read
+            # (a camera's clips follow each other with no pause).
+            self.written_run, self.shown_words = run, 0
+            self._show_sentence()
             self._reveal.start(WORD_MS)
         self._show_score()
         self.clip_described.emit(run)
 
     def _reveal_next(self) -> None:
-        run = self.run
-        if run is None or run.description is None or self.shown_words >= len(run.description.words):
+        run = self.written_run
+        if run is None or self.shown_words >= len(run.description.words):
             self._reveal.stop()
             return
         self.shown_words += 1
-        self._show_words(run)
-        if self.shown_words == len(run.description.words):
-            self._reveal.stop()
-            self._show_answer(run)
+        self._show_sentence()
 
     def show_all_words(self) -> None:
         """Skip the word-by-word writing (screenshots, tests)."""
         self._reveal.stop()
-        run = self.run
-        if run is not None and run.description is not None:
-            self.shown_words = len(run.description.words)
-            self._show_words(run)
-            self._show_answer(run)
+        if self.written_run is not None:
+            self.shown_words = len(self.written_run.description.words)
+            self._show_sentence()
+
+    def _forget_sentence(self) -> None:
+        self._reveal.stop()
+        self.written_run, self.shown_words = None, 0
+        self._show_sentence()
 
     # --- what is shown --------------------------------------------------------------------------
 
@@ -330,18 +339,30 @@ class VideoPanel(LivePanel):
                    for k, t in enumerate(shown)]
         truth = run.truth.motion if run.truth is not None else None
         self.strip.show_clip(StripContent(self.model.motions, columns, first + 1, truth))
+        self._show_steps(run)
         if not run.decided:
-            self._reveal.stop()
-            self.shown_words = 0
-            self._show_words(run)
             self._show_answer(run)
 
-    def _show_words(self, run: ClipRun) -> None:
-        """The sentence's words written so far, and the shape: a frame in at each step with the
-        motion so far out, then a word out at each step (the word before goes back in)."""
-        words = run.description.words[: self.shown_words] if run.description is not None else []
-        labels = self.words_holder.findChildren(WordLabel)
-        for label in labels[len(words):]:
+    def _written_words(self) -> list:
+        run = self.written_run
+        return run.description.words[: self.shown_words] if run is not None else []
+
+    def _show_steps(self, run: ClipRun) -> None:
+        """The shape: a frame in at each step with the motion so far out, then, once this clip's
+        sentence is being written, a word out at each step (the word before goes back in)."""
+        frames = tuple(Step(f"frame {k + 1}", r.motion) for k, r in enumerate(run.readings))
+        words = self._written_words() if run is self.written_run else []
+        done = bool(words) and self.shown_words == len(run.description.words)
+        written = tuple(Step(None, w.word) for w in words) + ((Step(None, "<eos>"),) if done else ())
+        # Once words come out, the last frame and every word are drawn: where reading ends and writing begins.
+        self.shape_diagram.set_steps(frames + written, keep_from=len(frames) - 1 if written else None)
+
+    def _show_sentence(self) -> None:
+        """The newest written clip's sentence so far, a label per word, and its grade once written."""
+        run, words = self.written_run, self._written_words()
+        labels = self._word_labels  # not findChildren: a label removed lives on until deleteLater runs
+        while len(labels) > len(words):
+            label = labels.pop()
             self.words_row.removeWidget(label)
             label.deleteLater()
         for k, w in enumerate(words):
@@ -353,40 +374,50 @@ class VideoPanel(LivePanel):
                 label = WordLabel(k, w.word, w.p, given="the clip, the words before it")
                 label.set_word(w.word, w.p, note)
                 self.words_row.addWidget(label)
-        frames = tuple(Step(f"frame {k + 1}", r.motion) for k, r in enumerate(run.readings))
-        done = run.description is not None and self.shown_words == len(run.description.words)
-        written = tuple(Step(None, w.word) for w in words) + ((Step(None, "<eos>"),) if done else ())
-        # Once words come out, the last frame and every word are drawn: where reading ends and writing begins.
-        self.shape_diagram.set_steps(frames + written, keep_from=len(frames) - 1 if written else None)
-
-    def _show_answer(self, run: ClipRun) -> None:
-        if not run.readings:
-            self.answer_label.setText("<span style='font-size:x-large'>…</span>")
+                labels.append(label)
+        self._show_sentence_heading()
+        if run is None:
+            self.truth_label.setText("")
             return
-        last = run.readings[-1]
-        described = run.description
-        if run.decided:
-            written = described is None or described.written
-            who = "The decoder writes:" if written else "No decoder in this model; the template of its answers:"
-            self.answer_label.setText(f"Decided after {len(run.readings)} frames: <b>{last.motion}</b>"
-                                      f"{f', the {last.obj}' if last.obj else ''}. {who}")
-            self.answer_label.setToolTip(
-                "The sentence is written by the sentence decoder, a word LSTM started from the video LSTM's state "
-                "after the last frame" if written else
-                "This model file has no sentence decoder: its sentence is the template of its motion and shape")
-        else:
-            self.answer_label.setText(f"<span style='font-size:x-large; color:#666666'>so far: {last.guess}</span>"
-                                      f"<br>after {len(run.readings)} frames")
+        if run is self.run:
+            self._show_steps(run)
         truth = run.truth
-        written = described is not None and self.shown_words == len(described.words)
-        if truth is not None and truth.sentence is not None and written:
-            right = described.sentence == truth.sentence
+        if truth is not None and truth.sentence is not None and self.shown_words == len(run.description.words):
+            right = run.description.sentence == truth.sentence
             colour = (RIGHT if right else WRONG).name()
             verdict = "right" if right else "wrong"
             self.truth_label.setText(f"<span style='color:{colour}'><b>{verdict}</b>: the clip shows "
                                      f"“{truth.sentence}”</span>")
         else:
             self.truth_label.setText("")
+
+    def _show_sentence_heading(self) -> None:
+        run = self.written_run
+        if run is None:
+            self.sentence_label.setText("")
+            return
+        written = run.description.written
+        what = "the decoder writes:" if written else "no decoder in this model; the template of its answers:"
+        self.sentence_label.setText(what[0].upper() + what[1:] if run is self.run else f"The clip before: {what}")
+        self.sentence_label.setToolTip(
+            "Written by the sentence decoder, a word LSTM started from the video LSTM's state after the clip's last "
+            "frame" if written else
+            "This model file has no sentence decoder: its sentence is the template of its motion and shape")
+
+    def _show_answer(self, run: ClipRun) -> None:
+        """The clip being read: its answer so far, or once decided; the baseline's on its last frame."""
+        if not run.readings:
+            self.answer_label.setText("<span style='font-size:x-large'>…</span>")
+            return
+        last = run.readings[-1]
+        if run.decided:
+            self.answer_label.setText(f"Decided after {len(run.readings)} frames: <b>{last.motion}</b>"
+                                      f"{f', the {last.obj}' if last.obj else ''}.")
+        else:
+            self.answer_label.setText(f"<span style='font-size:x-large; color:#666666'>so far: {last.guess}</span>"
+                                      f"<br>after {len(run.readings)} frames")
+        self._show_sentence_heading()  # "the clip before" once the next clip is being read
+        truth = run.truth
         base = last.baseline_motion
         if truth is not None and truth.motion is not None:
             colour = (RIGHT if base == truth.motion else WRONG).name()
