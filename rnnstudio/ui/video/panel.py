@@ -397,8 +397,12 @@ class VideoPanel(LivePanel):
             self.sentence_label.setText("")
             return
         written = run.description.written
-        what = "the decoder writes:" if written else "no decoder in this model; the template of its answers:"
-        self.sentence_label.setText(what[0].upper() + what[1:] if run is self.run else f"The clip before: {what}")
+        if run is self.run:
+            text = "The decoder writes:" if written else "No decoder in this model; the template of its answers:"
+        else:
+            text = ("The clip before, as the decoder wrote it:" if written else
+                    "The clip before (no decoder in this model; the template of its answers):")
+        self.sentence_label.setText(text)
         self.sentence_label.setToolTip(
             "Written by the sentence decoder, a word LSTM started from the video LSTM's state after the clip's last "
             "frame" if written else
