@@ -68,8 +68,10 @@ class ShapeDiagram(QWidget):
         steps = tuple(steps)
         if steps == self._steps and keep_from == self._keep_from:
             return  # the same caption again, frame after frame: nothing to lay out anew
+        before = self.sizeHint()
         self._steps, self._keep_from = steps, keep_from
-        self.updateGeometry()
+        if self.sizeHint() != before:  # a new size lays out the window again; the same one needs a repaint only
+            self.updateGeometry()
         self.update()
 
     def set_picture(self, image: QImage | None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QGraphicsOpacityEffect, QLabel
 
 
 def probability_color(p: float) -> QColor:
@@ -27,12 +27,20 @@ class WordLabel(QLabel):
         self.given = given  # what the word's probability is conditioned on, for its tool tip
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._style = ""
+        self._unwritten = QGraphicsOpacityEffect(self)  # enabled: the word is not written yet
+        self._unwritten.setOpacity(0.0)
+        self._unwritten.setEnabled(False)
+        self.setGraphicsEffect(self._unwritten)
         self.set_word(word, p)
 
-    def set_word(self, word: str, p: float, note: str = "") -> None:
+    def set_word(self, word: str, p: float, note: str = "", written: bool = True) -> None:
         """Show `word` at probability p, changing only what differs from what is shown: the
         same caption comes back for frame after frame of one scene, and a new style sheet
-        costs a re-polish. The colour is that of the percentage shown; `note` ends the tool tip."""
+        costs a re-polish. The colour is that of the percentage shown; `note` ends the tool tip.
+
+        Not yet `written`: laid out at its size but not drawn (fully transparent), so that writing
+        it later repaints this label alone: a new style sheet or a label added would lay out and
+        paint the window again."""
         text = f"{word}<br><small>{p:.0%}</small>"
         if text != self.text():
             self.setText(text)
@@ -41,7 +49,9 @@ class WordLabel(QLabel):
         if style != self._style:
             self._style = style
             self.setStyleSheet(style)
-        self.setToolTip(f"P({word} | {self.given}) = {p:.3f}" + (f"\n{note}" if note else ""))
+        self.setToolTip(f"P({word} | {self.given}) = {p:.3f}" + (f"\n{note}" if note else "") if written else "")
+        if self._unwritten.isEnabled() == written:
+            self._unwritten.setEnabled(not written)
 
     def enterEvent(self, event) -> None:
         self.hovered.emit(self.index)

@@ -343,23 +343,26 @@ class VideoPanel(LivePanel):
         if not run.decided:
             self._show_answer(run)
 
-    def _written_words(self) -> list:
-        run = self.written_run
-        return run.description.words[: self.shown_words] if run is not None else []
-
     def _show_steps(self, run: ClipRun) -> None:
         """The shape: a frame in at each step with the motion so far out, then, once this clip's
-        sentence is being written, a word out at each step (the word before goes back in)."""
+        sentence has come, a word out at each step (the word before goes back in) and <eos>.
+        The whole sentence at once: a step more each word would lay the window out again each
+        word (7-9 ms of the GUI thread, measured), while the words row shows the writing."""
         frames = tuple(Step(f"frame {k + 1}", r.motion) for k, r in enumerate(run.readings))
-        words = self._written_words() if run is self.written_run else []
-        done = bool(words) and self.shown_words == len(run.description.words)
-        written = tuple(Step(None, w.word) for w in words) + ((Step(None, "<eos>"),) if done else ())
+        words = run.description.words if run is self.written_run else []
+        written = tuple(Step(None, w.word) for w in words) + ((Step(None, "<eos>"),) if words else ())
         # Once words come out, the last frame and every word are drawn: where reading ends and writing begins.
         self.shape_diagram.set_steps(frames + written, keep_from=len(frames) - 1 if written else None)
 
     def _show_sentence(self) -> None:
-        """The newest written clip's sentence so far, a label per word, and its grade once written."""
-        run, words = self.written_run, self._written_words()
+        """The newest written clip's sentence so far, a label per word, and its grade once written.
+
+        Every word's label is laid out when the sentence arrives, those not yet written as empty
+        boxes: writing a word then changes its style only. Adding a label a word instead changed
+        the column's layout, and the window was laid out and painted again, 11-15 ms of the GUI
+        thread a word (measured offscreen)."""
+        run = self.written_run
+        words = run.description.words if run is not None else []
         labels = self._word_labels  # not findChildren: a label removed lives on until deleteLater runs
         while len(labels) > len(words):
             label = labels.pop()
@@ -368,13 +371,10 @@ class VideoPanel(LivePanel):
         for k, w in enumerate(words):
             others = ", ".join(f"{word} {p:.0%}" for word, p in w.alternatives)
             note = f"next likeliest: {others}" if others else "the template of the two answers (no decoder)"
-            if k < len(labels):
-                labels[k].set_word(w.word, w.p, note)
-            else:
-                label = WordLabel(k, w.word, w.p, given="the clip, the words before it")
-                label.set_word(w.word, w.p, note)
-                self.words_row.addWidget(label)
-                labels.append(label)
+            if k >= len(labels):
+                labels.append(WordLabel(k, w.word, w.p, given="the clip, the words before it"))
+                self.words_row.addWidget(labels[-1])
+            labels[k].set_word(w.word, w.p, note, written=k < self.shown_words)
         self._show_sentence_heading()
         if run is None:
             self.truth_label.setText("")
