@@ -338,7 +338,8 @@ class VideoPanel(LivePanel):
         columns = [StripColumn(t, readings[first + k] if first + k < len(readings) else None)
                    for k, t in enumerate(shown)]
         truth = run.truth.motion if run.truth is not None else None
-        self.strip.show_clip(StripContent(self.model.motions, columns, first + 1, truth))
+        length = run.final or (run.truth.frames if run.truth is not None else self.clip_spin.value())
+        self.strip.show_clip(StripContent(self.model.motions, columns, first + 1, truth, length))
         self._show_steps(run)
         if not run.decided:
             self._show_answer(run)

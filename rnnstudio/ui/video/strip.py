@@ -47,6 +47,7 @@ class StripContent:
     columns: list[StripColumn] = field(default_factory=list)
     first: int = 1  # the frame number of columns[0] in its clip
     truth_motion: str | None = None  # a generated clip's motion, to mark the baseline right or wrong
+    frames: int | None = None  # the clip's length where known: the columns keep one width as it fills
 
 
 def titled(motion: str) -> str:
@@ -66,6 +67,7 @@ class ClipStrip(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.content = StripContent()
         self._columns: dict = {}  # the drawn columns, by what they show
+        self._state_columns: dict = {}  # each reading's h_t as heatmap colours, by the reading
         self.placeholder = "The frames of the clip appear here as the LSTM reads them."
 
     def show_clip(self, content: StripContent) -> None:
@@ -104,7 +106,10 @@ class ClipStrip(QWidget):
         units = next((len(col.reading.hidden) for col in c.columns if col.reading is not None), 0)
         state_title = f"h ({units} units)" if units else "h"
         label_w = max(fm.horizontalAdvance(titled(m)) for m in (*c.motions, "one frame alone", state_title)) + 0.8 * em
-        cw = min((self.width() - label_w - 4) / max(len(c.columns), MIN_COLUMNS), 4.2 * em)
+        # Laid out for the whole clip where its length is known: were the width to shrink with each
+        # new frame, every column would be drawn again each frame (measured 17 ms, not 2).
+        slots = max(min(c.frames or 0, COLUMNS), len(c.columns), MIN_COLUMNS)
+        cw = min((self.width() - label_w - 4) / slots, 4.2 * em)
         small = QFont(self.font())
         small.setPointSizeF(max(6.0, self.font().pointSizeF() * 0.85))
         thumb = min(r["thumb"], cw - 2)
@@ -118,7 +123,7 @@ class ClipStrip(QWidget):
         y["baseline_title"] = y["state"] + r["state"]
         y["baseline"] = y["baseline_title"] + r["title"]
         return {"em": em, "rows": r, "label_w": label_w, "cw": cw, "small": small, "thumb": thumb, "y": y,
-                "state_title": state_title, "words_fit": words_fit, "width": max(len(c.columns), MIN_COLUMNS) * cw}
+                "state_title": state_title, "words_fit": words_fit, "width": slots * cw}
 
     def paintEvent(self, event) -> None:
         p = QPainter(self)
@@ -157,15 +162,24 @@ class ClipStrip(QWidget):
         self._heading(p, QRectF(x0, y["state_title"], width, r["title"]),
                       "the LSTM's state hₜ, one column a frame (blue −1, white 0, red +1)")
         self._row_title(p, QRectF(0, y["state"], title_w, r["state"]), geo["state_title"])
-        read = [col.reading.hidden for col in c.columns if col.reading is not None]
+        read = [col.reading for col in c.columns if col.reading is not None]
         if read:
-            p.drawImage(QRectF(x0, y["state"], len(read) * cw, r["state"]), qimage_from_rgb(state_heatmap(read)))
+            heatmap = np.concatenate([self._state_column(reading) for reading in read], axis=1)
+            self._state_columns = {id(reading): self._state_columns[id(reading)] for reading in read}
+            p.drawImage(QRectF(x0, y["state"], len(read) * cw, r["state"]), qimage_from_rgb(heatmap))
         p.setPen(QPen(QColor("#999999"), 1))
         p.drawRect(QRectF(x0, y["state"], width, r["state"]))
         self._heading(p, QRectF(x0, y["baseline_title"], width, r["title"]),
                       "the single-frame baseline, on each frame alone")
         self._row_title(p, QRectF(0, y["baseline"], title_w, r["baseline"]), "one frame alone")
         p.end()
+
+    def _state_column(self, reading) -> np.ndarray:
+        """A reading's h_t as a heatmap column, coloured once (the reading is kept to keep its id unique)."""
+        kept = self._state_columns.get(id(reading))
+        if kept is None:
+            kept = self._state_columns[id(reading)] = (reading, state_heatmap([reading.hidden]))
+        return kept[1]
 
     def _column_pixmap(self, col: StripColumn, geo: dict) -> QPixmap:
         """One column: its frame, and once read, its P(motion) cells and the baseline's guess."""
