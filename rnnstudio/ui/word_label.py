@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QGraphicsOpacityEffect, QLabel
+from PySide6.QtWidgets import QGraphicsOpacityEffect, QLabel, QLayout
 
 
 def probability_color(p: float) -> QColor:
@@ -49,7 +51,8 @@ class WordLabel(QLabel):
         if style != self._style:
             self._style = style
             self.setStyleSheet(style)
-        self.setToolTip(f"P({word} | {self.given}) = {p:.3f}" + (f"\n{note}" if note else "") if written else "")
+        tip = f"P({word} | {self.given}) = {p:.3f}" + (f"\n{note}" if note else "")
+        self.setToolTip(tip if written else "")
         if self._unwritten.isEnabled() == written:
             self._unwritten.setEnabled(not written)
 
@@ -59,3 +62,18 @@ class WordLabel(QLabel):
 
     def mousePressEvent(self, event) -> None:
         self.hovered.emit(self.index)
+
+
+def fit_word_labels(labels: list[WordLabel], row: QLayout, count: int,
+                    new_label: Callable[[int], WordLabel]) -> None:
+    """Make `labels`, laid out in `row` in order, `count` long: the last ones removed, or
+    `new_label(k)` added. Labels are kept from one sentence to the next, since building styled
+    labels anew each time costs layout and style work. The list, not `findChildren`, is the
+    truth: a label removed lives on until `deleteLater` runs."""
+    while len(labels) > count:
+        label = labels.pop()
+        row.removeWidget(label)
+        label.deleteLater()
+    while len(labels) < count:
+        labels.append(new_label(len(labels)))
+        row.addWidget(labels[-1])

@@ -39,7 +39,7 @@ def test_a_new_frame_draws_one_new_column_and_the_columns_keep_their_width(qtbot
         assert strip._layout()["width"] == strip._layout()["cw"] * 24  # laid out for the whole clip
     assert len(set(widths)) == 1
     # The state heatmap has a column for each frame read, coloured once and kept per reading.
-    assert len(strip._state_columns) == 24
+    assert sum(column.state is not None for column in strip._columns.values()) == 24
 
 
 def test_a_clip_of_unknown_length_keeps_its_width_until_it_passes_the_fewest_columns(qtbot):

@@ -32,7 +32,7 @@ from rnnstudio.ui.video.sources import ClipSourceBox
 from rnnstudio.ui.video.strip import COLUMNS, RIGHT, WRONG, ClipStrip, StripColumn, StripContent
 from rnnstudio.ui.video.train_box import TrainBox
 from rnnstudio.ui.widgets import FlowLayout, hint_label, spin_box, wrapping_label
-from rnnstudio.ui.word_label import WordLabel
+from rnnstudio.ui.word_label import WordLabel, fit_word_labels
 from rnnstudio.worker.video_messages import (
     ClipDescription,
     DescribeClipRequest,
@@ -364,18 +364,12 @@ class VideoPanel(LivePanel):
         thread a word (measured offscreen)."""
         run = self.written_run
         words = run.description.words if run is not None else []
-        labels = self._word_labels  # not findChildren: a label removed lives on until deleteLater runs
-        while len(labels) > len(words):
-            label = labels.pop()
-            self.words_row.removeWidget(label)
-            label.deleteLater()
-        for k, w in enumerate(words):
+        fit_word_labels(self._word_labels, self.words_row, len(words),
+                        lambda k: WordLabel(k, "", 0.0, given="the clip, the words before it"))
+        for k, (label, w) in enumerate(zip(self._word_labels, words)):
             others = ", ".join(f"{word} {p:.0%}" for word, p in w.alternatives)
             note = f"next likeliest: {others}" if others else "the template of the two answers (no decoder)"
-            if k >= len(labels):
-                labels.append(WordLabel(k, w.word, w.p, given="the clip, the words before it"))
-                self.words_row.addWidget(labels[-1])
-            labels[k].set_word(w.word, w.p, note, written=k < self.shown_words)
+            label.set_word(w.word, w.p, note, written=k < self.shown_words)
         self._show_sentence_heading()
         if run is None:
             self.truth_label.setText("")

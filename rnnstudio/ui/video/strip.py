@@ -42,6 +42,17 @@ class StripColumn:
 
 
 @dataclass
+class DrawnColumn:
+    """A column as drawn, kept while it is shown. It holds what it shows, so that the ids it is
+    kept by stay theirs."""
+
+    pixmap: QPixmap
+    state: np.ndarray | None  # its reading's h_t as heatmap colours, (units, 1, 3); None until read
+    thumbnail: QImage
+    reading: object
+
+
+@dataclass
 class StripContent:
     motions: tuple[str, ...] = ()
     columns: list[StripColumn] = field(default_factory=list)
@@ -66,8 +77,7 @@ class ClipStrip(QWidget):
         self.setProperty("drawing", True)  # exported with the plots (File → Export)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.content = StripContent()
-        self._columns: dict = {}  # the drawn columns, by what they show
-        self._state_columns: dict = {}  # each reading's h_t as heatmap colours, by the reading
+        self._columns: dict[tuple, DrawnColumn] = {}  # the columns shown, by what they show and how
         self.placeholder = "The frames of the clip appear here as the LSTM reads them."
 
     def show_clip(self, content: StripContent) -> None:
@@ -136,14 +146,12 @@ class ClipStrip(QWidget):
         geo = self._layout()
         em, r, y, cw, x0, width = geo["em"], geo["rows"], geo["y"], geo["cw"], geo["label_w"], geo["width"]
         title_w = x0 - 0.4 * em
-        cache = {}
+        drawn = {}
         for k, col in enumerate(c.columns):
             key = (id(col.thumbnail), id(col.reading), cw, em, c.truth_motion)
-            kept = self._columns.get(key)
-            pixmap = kept[0] if kept else self._column_pixmap(col, geo)
-            cache[key] = (pixmap, col.thumbnail, col.reading)  # the objects keep their ids unique
-            p.drawPixmap(QPointF(x0 + k * cw, 0), pixmap)
-        self._columns = cache
+            drawn[key] = self._columns.get(key) or self._draw_column(col, geo)
+            p.drawPixmap(QPointF(x0 + k * cw, 0), drawn[key].pixmap)
+        self._columns = drawn
         p.setFont(geo["small"])
         p.setPen(UNKNOWN)
         for k in range(len(c.columns)):
@@ -162,11 +170,10 @@ class ClipStrip(QWidget):
         self._heading(p, QRectF(x0, y["state_title"], width, r["title"]),
                       "the LSTM's state hₜ, one column a frame (blue −1, white 0, red +1)")
         self._row_title(p, QRectF(0, y["state"], title_w, r["state"]), geo["state_title"])
-        read = [col.reading for col in c.columns if col.reading is not None]
-        if read:
-            heatmap = np.concatenate([self._state_column(reading) for reading in read], axis=1)
-            self._state_columns = {id(reading): self._state_columns[id(reading)] for reading in read}
-            p.drawImage(QRectF(x0, y["state"], len(read) * cw, r["state"]), qimage_from_rgb(heatmap))
+        states = [column.state for column in drawn.values() if column.state is not None]
+        if states:
+            p.drawImage(QRectF(x0, y["state"], len(states) * cw, r["state"]),
+                        qimage_from_rgb(np.concatenate(states, axis=1)))
         p.setPen(QPen(QColor("#999999"), 1))
         p.drawRect(QRectF(x0, y["state"], width, r["state"]))
         self._heading(p, QRectF(x0, y["baseline_title"], width, r["title"]),
@@ -174,12 +181,9 @@ class ClipStrip(QWidget):
         self._row_title(p, QRectF(0, y["baseline"], title_w, r["baseline"]), "one frame alone")
         p.end()
 
-    def _state_column(self, reading) -> np.ndarray:
-        """A reading's h_t as a heatmap column, coloured once (the reading is kept to keep its id unique)."""
-        kept = self._state_columns.get(id(reading))
-        if kept is None:
-            kept = self._state_columns[id(reading)] = (reading, state_heatmap([reading.hidden]))
-        return kept[1]
+    def _draw_column(self, col: StripColumn, geo: dict) -> DrawnColumn:
+        state = state_heatmap([col.reading.hidden]) if col.reading is not None else None
+        return DrawnColumn(self._column_pixmap(col, geo), state, col.thumbnail, col.reading)
 
     def _column_pixmap(self, col: StripColumn, geo: dict) -> QPixmap:
         """One column: its frame, and once read, its P(motion) cells and the baseline's guess."""
